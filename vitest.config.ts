@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // SIP tests bind fixed loopback ports; files run in parallel workers but each picks its own ports.
+    pool: 'forks',
+  },
+});
