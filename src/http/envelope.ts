@@ -1,0 +1,77 @@
+import type { Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import { KazooError } from './errors.js';
+
+export const API_VERSION = '4.3.0-compatible';
+
+/** Per-request context the envelope needs; set by the request-context middleware. */
+export interface RequestContext {
+  requestId: string;
+  authToken?: string;
+}
+
+export function contextOf(req: Request): RequestContext {
+  const ctx = (req as Request & { kazoo?: RequestContext }).kazoo;
+  if (ctx) return ctx;
+  const created: RequestContext = { requestId: headerRequestId(req) ?? randomUUID().replace(/-/g, '') };
+  (req as Request & { kazoo?: RequestContext }).kazoo = created;
+  return created;
+}
+
+function headerRequestId(req: Request): string | undefined {
+  const value = req.get('x-request-id');
+  // Echo only sane ids: they end up in a response header.
+  return value && /^[\w.:@-]{1,128}$/.test(value) ? value : undefined;
+}
+
+export interface SuccessOptions {
+  status?: number;
+  /** The document revision; omitted for action responses. */
+  revision?: string;
+  /** Extra top-level envelope keys (page_size, start_key, next_start_key). */
+  extra?: Record<string, unknown>;
+}
+
+function baseEnvelope(req: Request): Record<string, unknown> {
+  const ctx = contextOf(req);
+  const envelope: Record<string, unknown> = {};
+  if (ctx.authToken) envelope.auth_token = ctx.authToken;
+  return envelope;
+}
+
+/** The one builder of success envelopes. Keys are emitted in Kazoo's (alphabetical) order. */
+export function sendSuccess(req: Request, res: Response, data: unknown, options: SuccessOptions = {}): void {
+  const ctx = contextOf(req);
+  const body: Record<string, unknown> = { ...baseEnvelope(req), data, ...options.extra };
+  body.request_id = ctx.requestId;
+  if (options.revision) body.revision = options.revision;
+  body.status = 'success';
+  body.timestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  body.version = API_VERSION;
+  res.status(options.status ?? 200);
+  res.set('X-Request-ID', ctx.requestId);
+  if (options.revision) res.set('ETag', `"${options.revision}"`);
+  res.json(sortKeys(body));
+}
+
+/** The one builder of error envelopes. */
+export function sendError(req: Request, res: Response, error: KazooError): void {
+  const ctx = contextOf(req);
+  const body: Record<string, unknown> = {
+    ...baseEnvelope(req),
+    data: error.data,
+    error: String(error.status),
+    message: error.message,
+    request_id: ctx.requestId,
+    status: 'error',
+    timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    version: API_VERSION,
+  };
+  res.status(error.status);
+  res.set('X-Request-ID', ctx.requestId);
+  res.json(body);
+}
+
+function sortKeys(obj: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(obj).sort().map((k) => [k, obj[k]]));
+}

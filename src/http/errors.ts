@@ -1,0 +1,41 @@
+/**
+ * Every API error is a KazooError; one error middleware turns it into Kazoo's error envelope
+ * `{"data":…,"error":"<code>","message":…,"status":"error"}`. Handlers just throw.
+ */
+export class KazooError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly data: unknown = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Kazoo validation errors: `{"<dotted.path>": {"<code>": {"message": …, …}}}`. */
+export type ValidationErrors = Record<string, Record<string, Record<string, unknown>>>;
+
+export function addValidationError(
+  errors: ValidationErrors,
+  path: string,
+  code: string,
+  detail: Record<string, unknown>,
+): void {
+  (errors[path] ??= {})[code] = detail;
+}
+
+export const validationError = (errors: ValidationErrors) => new KazooError(400, 'validation error', errors);
+
+export const badIdentifier = (id: string) => new KazooError(404, 'bad_identifier', { cause: id, message: 'bad identifier' });
+
+export const notFound = () => new KazooError(404, 'not_found', { message: 'not found' });
+
+export const methodNotAllowed = () => new KazooError(405, 'invalid_method', { message: 'method not allowed' });
+
+export const forbidden = () => new KazooError(403, 'forbidden', { message: 'forbidden' });
+
+/** No token at all (or nothing authenticated the request). */
+export const invalidCredentials = () => new KazooError(401, 'invalid_credentials', { message: 'invalid credentials' });
+
+/** A token was sent but is unknown, forged or expired. */
+export const badToken = () => new KazooError(401, 'invalid credentials', {});
