@@ -7,7 +7,15 @@ import type { AccountDoc, DeviceDoc, UserDoc } from './types.js';
  * `before`/`after` are snapshots (deep copies), safe to keep.
  */
 export type DomainEvent =
-  | { type: 'device.changed'; accountId: string; deviceId: string; before?: DeviceDoc; after?: DeviceDoc }
+  | {
+      type: 'device.changed';
+      accountId: string;
+      deviceId: string;
+      before?: DeviceDoc;
+      after?: DeviceDoc;
+      /** Set when the API request carried `"sync": true`: re-sync the phone even if its files did not change. */
+      sync?: { reboot: boolean };
+    }
   | { type: 'user.changed'; accountId: string; userId: string; before?: UserDoc; after?: UserDoc }
   | { type: 'account.changed'; accountId: string; before?: AccountDoc; after?: AccountDoc }
   /** A template override was added, replaced or removed. No accountId = built-in templates reloaded. */

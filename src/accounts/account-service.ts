@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import type { AccountDoc } from '../domain/types.js';
+import { privateFields, requestFields } from '../domain/docs.js';
+import { addValidationError, KazooError, validationError, type ValidationErrors } from '../http/errors.js';
+import { validateDoc } from '../schema/validator.js';
+import { newId, type Store } from '../store/store.js';
+
+/** Account documents: validation, realm uniqueness and the secret fields the API never shows. */
+
+export const newApiKey = (): string => randomBytes(32).toString('hex');
+
+/** What the API shows of an account: no api key, no provisioning password. */
+export function accountView(account: AccountDoc): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: account.id };
+  for (const [key, value] of Object.entries(account)) {
+    if (!key.startsWith('_') && !key.startsWith('pvt_')) out[key] = value;
+  }
+  const httpAuth = account.provisioning?.http_auth;
+  if (httpAuth) {
+    const { password: _hidden, ...shown } = httpAuth;
+    out.provisioning = { ...account.provisioning, http_auth: { ...shown, password_set: Boolean(_hidden) } };
+  }
+  return out;
+}
+
+function checkAccount(store: Store, fields: Record<string, unknown>, selfId?: string): ValidationErrors | undefined {
+  const errors = validateDoc('accounts', fields) ?? {};
+  const realm = fields.realm;
+  if (typeof realm === 'string') {
+    const owner = store.findAccountByRealm(realm);
+    if (owner && owner.id !== selfId) addValidationError(errors, 'realm', 'unique', { message: 'Realm already in use', cause: realm });
+  }
+  return Object.keys(errors).length ? errors : undefined;
+}
+
+export async function createAccount(store: Store, data: unknown, parent?: AccountDoc): Promise<AccountDoc> {
+  const fields = requestFields(data);
+  const id = typeof (data as { id?: unknown })?.id === 'string' && /^[0-9a-f]{32}$/.test((data as { id: string }).id) ? (data as { id: string }).id : newId();
+  if (store.getAccount(id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
+  if (fields.realm === undefined) fields.realm = `${id.slice(0, 8)}.sip.local`;
+  const errors = checkAccount(store, fields);
+  if (errors) throw validationError(errors);
+  const doc = {
+    ...fields,
+    id,
+    pvt_type: 'account',
+    pvt_account_id: id,
+    pvt_tree: parent ? [...parent.pvt_tree, parent.id] : [],
+    pvt_api_key: newApiKey(),
+  } as unknown as AccountDoc;
+  return store.save(doc);
+}
+
+/** POST (replace) or PATCH (already merged by the caller) of an account's public fields. */
+export async function updateAccount(store: Store, stored: AccountDoc, fields: Record<string, unknown>): Promise<AccountDoc> {
+  // A client that round-trips GET -> POST never sees the provisioning password; keep it unless replaced.
+  const auth = (fields.provisioning as AccountDoc['provisioning'])?.http_auth as Record<string, unknown> | undefined;
+  if (auth) {
+    delete auth.password_set;
+    const storedAuth = stored.provisioning?.http_auth;
+    if (auth.password === undefined && storedAuth?.password && storedAuth.username === auth.username) auth.password = storedAuth.password;
+  }
+  const errors = checkAccount(store, fields, stored.id);
+  if (errors) throw validationError(errors);
+  return store.save({ ...fields, ...privateFields(stored) } as AccountDoc);
+}

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import type { UserDoc } from '../domain/types.js';
+import { privateFields } from '../domain/docs.js';
+import { addValidationError, validationError } from '../http/errors.js';
+import { validateDoc } from '../schema/validator.js';
+import type { Store } from '../store/store.js';
+
+/** Kazoo's user credentials: md5/sha1 of "lower(username):password". The password itself is never stored. */
+export const md5Credentials = (username: string, password: string) => createHash('md5').update(`${username.toLowerCase()}:${password}`).digest('hex');
+export const sha1Credentials = (username: string, password: string) => createHash('sha1').update(`${username.toLowerCase()}:${password}`).digest('hex');
+
+export function userView(user: UserDoc): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(user)) {
+    if (!key.startsWith('_') && !key.startsWith('pvt_') && key !== 'password') out[key] = value;
+  }
+  return { ...out, id: user.id };
+}
+
+/** Validates and stores a user (`fields` = public fields, already merged for PATCH). */
+export async function saveUser(store: Store, accountId: string, id: string, fields: Record<string, unknown>, stored?: UserDoc): Promise<UserDoc> {
+  const errors = validateDoc('users', fields) ?? {};
+  const username = typeof fields.username === 'string' ? fields.username : undefined;
+  const password = typeof fields.password === 'string' ? fields.password : undefined;
+  if (username) {
+    const clash = store.listUsers(accountId).find((u) => u.id !== id && u.username?.toLowerCase() === username.toLowerCase());
+    if (clash) addValidationError(errors, 'username', 'unique', { message: 'Username must be unique', cause: username });
+    const renamed = stored?.username?.toLowerCase() !== username.toLowerCase();
+    if (!password && (renamed || !stored?.pvt_md5_auth)) {
+      addValidationError(errors, 'password', 'required', { message: 'Field is required but missing', value: 'password' });
+    }
+  }
+  if (Object.keys(errors).length) throw validationError(errors);
+  const { password: _secret, ...publicFields } = fields;
+  const doc = {
+    ...publicFields,
+    ...(stored ? privateFields(stored) : {}),
+    id,
+    pvt_type: 'user',
+    pvt_account_id: accountId,
+  } as UserDoc;
+  if (username && password) {
+    doc.pvt_md5_auth = md5Credentials(username, password);
+    doc.pvt_sha1_auth = sha1Credentials(username, password);
+  } else if (!username) {
+    delete doc.pvt_md5_auth;
+    delete doc.pvt_sha1_auth;
+  }
+  return store.save(doc);
+}

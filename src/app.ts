@@ -1,0 +1,68 @@
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import type { AppDeps } from './http/deps.js';
+import { requestContext } from './http/request-context.js';
+import { jsonBody } from './http/body.js';
+import { loadAccount, readToken, requireAuth, type AuthLocals } from './http/auth.js';
+import { sendError, sendSuccess } from './http/envelope.js';
+import { KazooError, notFound } from './http/errors.js';
+import { createAuthRouter } from './routes/v2/auth.js';
+import { createAccountRouter } from './routes/v2/accounts.js';
+import { createUsersRouter } from './routes/v2/users.js';
+import { createDevicesRouter } from './routes/v2/devices.js';
+import { createControlRouter } from './routes/control.js';
+import { accountView, createAccount } from './accounts/account-service.js';
+import { methodNotAllowedFor } from './routes/v2/method-guard.js';
+
+/**
+ * The Kazoo-compatible REST API as an express app (no listen). The phone-facing /provision/ path does not
+ * go through express: src/server.ts hands it to the provisioning service's lean handler.
+ */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'extended');
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  if (deps.controlSecret) app.use('/internal', createControlRouter(deps));
+
+  const v2 = Router();
+  v2.use(requestContext, jsonBody(deps.config.maxBodyBytes), readToken(deps.tokens));
+  v2.use(createAuthRouter(deps));
+
+  // PUT /v2/accounts: a child of the caller's own account.
+  v2.route('/accounts')
+    .put(requireAuth, async (req, res) => {
+      const parent = deps.store.getAccount((res.locals as Required<AuthLocals>).auth.account_id);
+      if (!parent) throw new KazooError(401, 'invalid credentials', {});
+      const child = await createAccount(deps.store, (req.body as { data?: unknown }).data, parent);
+      res.location(`/v2/accounts/${child.id}`);
+      sendSuccess(req, res, accountView(child), { status: 201, revision: child._rev });
+    })
+    .all(methodNotAllowedFor);
+
+  const account = Router({ mergeParams: true });
+  account.use(createAccountRouter(deps));
+  account.use(createUsersRouter(deps));
+  for (const router of deps.accountRouters ?? []) account.use(router);
+  account.use(createDevicesRouter(deps));
+  v2.use('/accounts/:accountId', loadAccount(deps.store), account);
+
+  v2.use(() => {
+    throw notFound();
+  });
+  app.use('/v2', v2);
+
+  app.use((req: Request, res: Response) => {
+    sendError(req, res, notFound());
+  });
+  // Every error ends here: Kazoo's envelope for ours; a 500 (logged) only for a genuine server fault.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof KazooError) return sendError(req, res, err);
+    deps.log.error('request failed', { method: req.method, path: req.path, error: err });
+    sendError(req, res, new KazooError(500, 'internal_server_error', { message: 'internal server error' }));
+  });
+  return app;
+}

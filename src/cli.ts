@@ -1,0 +1,65 @@
+import { loadConfig } from './config.js';
+import { DomainEvents } from './domain/events.js';
+import { Store } from './store/store.js';
+import { acquireOwnership, readOwner } from './store/process-lock.js';
+import { bootstrapAccount, type BootstrapRequest, type BootstrapResult } from './accounts/bootstrap.js';
+import { KazooError } from './http/errors.js';
+
+const USAGE = 'usage: npm run --silent cli -- create-account <name> <realm> <username> <password>';
+
+/**
+ * Maintenance commands. `create-account` works whether or not a server runs on the same DATA_DIR:
+ * with a server, it asks the server (over its loopback control endpoint) to do the write; without one,
+ * it takes the DATA_DIR itself for the duration of the write. Either way no one's writes are lost.
+ */
+async function main(argv: string[]): Promise<void> {
+  const [command, ...args] = argv;
+  if (command !== 'create-account' || args.length !== 4) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
+  }
+  const [name, realm, username, password] = args as [string, string, string, string];
+  const config = loadConfig();
+  const result = await createAccountAnywhere(config.dataDir, { name, realm, username, password });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+async function createAccountAnywhere(dataDir: string, request: BootstrapRequest): Promise<BootstrapResult> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const owner = await readOwner(dataDir);
+    if (owner?.kind === 'server') {
+      if (owner.controlUrl && owner.controlSecret) return viaServer(owner.controlUrl, owner.controlSecret, request);
+    } else {
+      const release = await acquireOwnership(dataDir, { pid: process.pid, kind: 'cli' });
+      if (release) {
+        try {
+          const store = await Store.open(dataDir, new DomainEvents());
+          return await bootstrapAccount(store, request);
+        } finally {
+          await release();
+        }
+      }
+    }
+    // A server is starting and has not published its control endpoint yet.
+    if (Date.now() > deadline) throw new Error(`the server owning ${dataDir} did not become reachable`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function viaServer(url: string, secret: string, request: BootstrapRequest): Promise<BootstrapResult> {
+  const response = await fetch(`${url}/create-account`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-control-secret': secret },
+    body: JSON.stringify(request),
+  });
+  const body = (await response.json()) as BootstrapResult & { error?: string; data?: unknown };
+  if (!response.ok) throw Object.assign(new Error(body.error ?? `server answered ${response.status}`), { data: body.data });
+  return body;
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const data = err instanceof KazooError ? err.data : (err as { data?: unknown }).data;
+  process.stderr.write(`create-account failed: ${(err as Error).message}${data ? ` ${JSON.stringify(data)}` : ''}\n`);
+  process.exit(1);
+});

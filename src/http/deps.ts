@@ -1,0 +1,27 @@
+import type { Router } from 'express';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import type { DomainEvents } from '../domain/events.js';
+import type { TokenService } from '../auth/tokens.js';
+import type { ProvisioningService } from '../provision/service.js';
+import type { SipService } from '../sip/service.js';
+import type { AccountDoc, DeviceDoc } from '../domain/types.js';
+
+/** Adds read-only facts to a device's API answer under `_read_only` (last config fetch, registration). */
+export type DeviceAnnotator = (account: AccountDoc, device: DeviceDoc) => Record<string, unknown> | undefined;
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  store: Store;
+  events: DomainEvents;
+  tokens: TokenService;
+  provisioning?: ProvisioningService;
+  sip?: SipService;
+  /** Routers mounted at /v2/accounts/:accountId after auth and scoping, before the devices CRUD routes. */
+  accountRouters?: Router[];
+  deviceAnnotators?: DeviceAnnotator[];
+  /** Shared secret of the loopback control endpoint the CLI uses while the server owns DATA_DIR. */
+  controlSecret?: string;
+}

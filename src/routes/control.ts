@@ -1,0 +1,32 @@
+import express, { Router } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import type { AppDeps } from '../http/deps.js';
+import { bootstrapAccount, type BootstrapRequest } from '../accounts/bootstrap.js';
+
+/**
+ * Loopback-only control endpoint: while a server owns DATA_DIR, the CLI sends its writes here instead of
+ * writing the files behind the server's back (the server would overwrite them, or they its).
+ */
+export function createControlRouter(deps: AppDeps): Router {
+  const router = Router();
+  router.use(express.json({ limit: '64kb' }));
+  router.use((req, res, next) => {
+    const remote = req.socket.remoteAddress ?? '';
+    const given = Buffer.from(req.get('x-control-secret') ?? '');
+    const expected = Buffer.from(deps.controlSecret ?? '');
+    const loopback = remote === '127.0.0.1' || remote === '::1' || remote === '::ffff:127.0.0.1';
+    if (!loopback || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      res.status(403).json({ error: 'forbidden' });
+      return;
+    }
+    next();
+  });
+  router.post('/create-account', async (req, res) => {
+    try {
+      res.json(await bootstrapAccount(deps.store, req.body as BootstrapRequest));
+    } catch (err) {
+      res.status(400).json({ error: (err as Error).message, data: (err as { data?: unknown }).data });
+    }
+  });
+  return router;
+}

@@ -1,0 +1,63 @@
+import { Router } from 'express';
+import type { AppDeps } from '../../http/deps.js';
+import type { AuthLocals } from '../../http/auth.js';
+import { sendSuccess } from '../../http/envelope.js';
+import { forbidden, KazooError } from '../../http/errors.js';
+import { accountView, createAccount, updateAccount } from '../../accounts/account-service.js';
+import { mergePatch, requestFields } from '../../domain/docs.js';
+import { checkIfMatch } from './if-match.js';
+import { methodNotAllowedFor } from './method-guard.js';
+
+/** /v2/accounts/:accountId (the account itself) and its api_key. Mounted after loadAccount. */
+export function createAccountRouter(deps: AppDeps): Router {
+  const { store } = deps;
+  const router = Router({ mergeParams: true });
+  const locals = (res: { locals: unknown }) => res.locals as Required<AuthLocals>;
+
+  router
+    .route('/')
+    .get((req, res) => {
+      const account = locals(res).account;
+      sendSuccess(req, res, accountView(account), { revision: account._rev });
+    })
+    .put(async (req, res) => {
+      // PUT on an account creates a child of it.
+      const parent = locals(res).account;
+      const child = await createAccount(store, (req.body as { data?: unknown }).data, parent);
+      res.location(`/v2/accounts/${child.id}`);
+      sendSuccess(req, res, accountView(child), { status: 201, revision: child._rev });
+    })
+    .post(async (req, res) => {
+      const account = locals(res).account;
+      checkIfMatch(req, account);
+      const saved = await updateAccount(store, account, requestFields((req.body as { data?: unknown }).data));
+      sendSuccess(req, res, accountView(saved), { revision: saved._rev });
+    })
+    .patch(async (req, res) => {
+      const account = locals(res).account;
+      checkIfMatch(req, account);
+      const current = requestFields(account);
+      const saved = await updateAccount(store, account, mergePatch(current, requestFields((req.body as { data?: unknown }).data)));
+      sendSuccess(req, res, accountView(saved), { revision: saved._rev });
+    })
+    .delete(async (req, res) => {
+      const account = locals(res).account;
+      checkIfMatch(req, account);
+      if (store.masterAccount()?.id === account.id) throw forbidden();
+      if (store.listAccounts().some((a) => a.pvt_tree[a.pvt_tree.length - 1] === account.id)) {
+        throw new KazooError(400, 'account_has_descendants', { message: 'account has descendants; delete them first' });
+      }
+      await store.removeAccount(account);
+      sendSuccess(req, res, accountView(account), { revision: account._rev });
+    })
+    .all(methodNotAllowedFor);
+
+  router
+    .route('/api_key')
+    .get((req, res) => {
+      sendSuccess(req, res, { api_key: locals(res).account.pvt_api_key });
+    })
+    .all(methodNotAllowedFor);
+
+  return router;
+}

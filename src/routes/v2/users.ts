@@ -1,0 +1,78 @@
+import { Router, type Request } from 'express';
+import type { AppDeps } from '../../http/deps.js';
+import type { AuthLocals } from '../../http/auth.js';
+import type { UserDoc } from '../../domain/types.js';
+import { sendSuccess } from '../../http/envelope.js';
+import { badIdentifier, KazooError } from '../../http/errors.js';
+import { mergePatch, requestFields } from '../../domain/docs.js';
+import { saveUser, userView } from '../../accounts/user-service.js';
+import { newId } from '../../store/store.js';
+import { checkIfMatch } from './if-match.js';
+import { methodNotAllowedFor } from './method-guard.js';
+
+/** /v2/accounts/:accountId/users[/:userId]. Mounted after loadAccount. */
+export function createUsersRouter(deps: AppDeps): Router {
+  const { store } = deps;
+  const router = Router({ mergeParams: true });
+  const accountOf = (res: { locals: unknown }) => (res.locals as Required<AuthLocals>).account;
+  const userOf = (req: Request, accountId: string): UserDoc => {
+    const id = String(req.params.userId);
+    const user = store.getUser(accountId, id);
+    if (!user) throw badIdentifier(id);
+    return user;
+  };
+
+  router
+    .route('/users')
+    .get((req, res) => {
+      const rows = store
+        .listUsers(accountOf(res).id)
+        .sort((a, b) => (a.id < b.id ? -1 : 1))
+        .map((u) => {
+          const { id, first_name, last_name, username, email, presence_id, priv_level, timezone } = userView(u) as Record<string, unknown>;
+          return Object.fromEntries(Object.entries({ id, first_name, last_name, username, email, presence_id, priv_level, timezone }).filter(([, v]) => v !== undefined));
+        });
+      sendSuccess(req, res, rows);
+    })
+    .put(async (req, res) => {
+      const account = accountOf(res);
+      const data = (req.body as { data?: { id?: unknown } }).data;
+      const id = typeof data?.id === 'string' && /^[0-9a-f]{32}$/.test(data.id) ? data.id : newId();
+      if (store.getUser(account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
+      const user = await saveUser(store, account.id, id, requestFields(data));
+      res.location(`/v2/accounts/${account.id}/users/${user.id}`);
+      sendSuccess(req, res, userView(user), { status: 201, revision: user._rev });
+    })
+    .all(methodNotAllowedFor);
+
+  router
+    .route('/users/:userId')
+    .get((req, res) => {
+      const user = userOf(req, accountOf(res).id);
+      sendSuccess(req, res, userView(user), { revision: user._rev });
+    })
+    .post(async (req, res) => {
+      const account = accountOf(res);
+      const stored = userOf(req, account.id);
+      checkIfMatch(req, stored);
+      const user = await saveUser(store, account.id, stored.id, requestFields((req.body as { data?: unknown }).data), stored);
+      sendSuccess(req, res, userView(user), { revision: user._rev });
+    })
+    .patch(async (req, res) => {
+      const account = accountOf(res);
+      const stored = userOf(req, account.id);
+      checkIfMatch(req, stored);
+      const merged = mergePatch(requestFields(stored), requestFields((req.body as { data?: unknown }).data));
+      const user = await saveUser(store, account.id, stored.id, merged, stored);
+      sendSuccess(req, res, userView(user), { revision: user._rev });
+    })
+    .delete(async (req, res) => {
+      const stored = userOf(req, accountOf(res).id);
+      checkIfMatch(req, stored);
+      await store.remove(stored);
+      sendSuccess(req, res, userView(stored), { revision: stored._rev });
+    })
+    .all(methodNotAllowedFor);
+
+  return router;
+}

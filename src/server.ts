@@ -1,0 +1,112 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { DomainEvents } from './domain/events.js';
+import { Store } from './store/store.js';
+import { TokenService } from './auth/tokens.js';
+import { createApp } from './app.js';
+import { acquireOwnership, updateOwner } from './store/process-lock.js';
+import type { ProvisioningService } from './provision/service.js';
+import type { SipService } from './sip/service.js';
+import type { AppDeps, DeviceAnnotator } from './http/deps.js';
+import type { Router } from 'express';
+
+export interface RunningServer {
+  http: http.Server;
+  port: number;
+  store: Store;
+  events: DomainEvents;
+  tokens: TokenService;
+  sip?: SipService;
+  provisioning?: ProvisioningService;
+  close(): Promise<void>;
+}
+
+/** Optional parts, wired by src/main.ts; tests may leave them out or pass their own. */
+export interface ServerParts {
+  provisioning?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents }) => Promise<ProvisioningService>;
+  sip?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents; provisioning?: ProvisioningService }) => Promise<{
+    service: SipService;
+    accountRouters: Router[];
+    annotators: DeviceAnnotator[];
+    stop(): Promise<void>;
+  }>;
+}
+
+/**
+ * Starts everything on one DATA_DIR: takes ownership of it, loads the store, builds provisioning and SIP,
+ * and listens. The HTTP server sends /provision/* straight to the provisioning service's lean handler and
+ * everything else to the express API.
+ */
+export async function startServer(config: Config, log: Logger, parts: ServerParts = {}): Promise<RunningServer> {
+  const controlSecret = randomBytes(24).toString('hex');
+  const release = await acquireOwnership(config.dataDir, { pid: process.pid, kind: 'server' });
+  if (!release) throw new Error(`DATA_DIR ${config.dataDir} is already served by another running server`);
+  const cleanups: Array<() => Promise<void>> = [release];
+  try {
+    const events = new DomainEvents();
+    const store = await Store.open(config.dataDir, events);
+    const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds);
+    const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events }) : undefined;
+    if (provisioning) cleanups.unshift(() => provisioning.close());
+    const sip = parts.sip ? await parts.sip({ config, log, store, events, provisioning }) : undefined;
+    if (sip) cleanups.unshift(() => sip.stop());
+
+    const annotators: DeviceAnnotator[] = [...(sip?.annotators ?? [])];
+    if (provisioning) {
+      annotators.push((account, device) => {
+        const facts = provisioning.describe(account.id, device.id);
+        return facts ? { provisioning: facts } : undefined;
+      });
+    }
+    const deps: AppDeps = {
+      config,
+      log,
+      store,
+      events,
+      tokens,
+      provisioning,
+      sip: sip?.service,
+      accountRouters: [...(sip?.accountRouters ?? []), ...(provisioning ? [provisioning.accountRouter()] : [])],
+      deviceAnnotators: annotators,
+      controlSecret,
+    };
+    const app = createApp(deps);
+    const server = http.createServer((req, res) => {
+      if (provisioning && req.url?.startsWith('/provision/')) provisioning.handlePhoneRequest(req, res);
+      else app(req, res);
+    });
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const port = (server.address() as AddressInfo).port;
+    cleanups.unshift(() => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }));
+    const controlHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    await updateOwner(config.dataDir, { pid: process.pid, kind: 'server', controlUrl: `http://${controlHost}:${port}/internal`, controlSecret });
+    return {
+      http: server,
+      port,
+      store,
+      events,
+      tokens,
+      sip: sip?.service,
+      provisioning,
+      close: async () => {
+        for (const cleanup of cleanups.splice(0)) await cleanup();
+      },
+    };
+  } catch (err) {
+    for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,37 @@
+import { promises as fs } from 'node:fs';
+import type { Adapter } from 'lowdb';
+import { writeFileDurable } from './durable-file.js';
+
+/** A data file exists but is not valid JSON: startup must stop and name it, never reset it silently. */
+export class CorruptDataFileError extends Error {
+  constructor(readonly file: string, reason: string) {
+    super(`data file ${file} is not valid JSON (${reason}); fix or restore it from a backup — it was left untouched`);
+  }
+}
+
+/**
+ * lowdb adapter: compact JSON (nobody edits these by hand; ~35% smaller and faster than pretty),
+ * durable atomic replace on write, and a loud error on a corrupt file instead of lowdb's default data.
+ */
+export class DurableJsonFile<T> implements Adapter<T> {
+  constructor(private readonly file: string) {}
+
+  async read(): Promise<T | null> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new CorruptDataFileError(this.file, (err as Error).message);
+    }
+  }
+
+  write(data: T): Promise<void> {
+    return writeFileDurable(this.file, JSON.stringify(data));
+  }
+}
