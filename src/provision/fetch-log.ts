@@ -1,0 +1,130 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { CoalescingWriter, writeFileDurable } from '../store/durable-file.js';
+
+/**
+ * Last config fetch per device (time, address, User-Agent, file, vendor/model seen). Recorded in memory on the hot
+ * path (one object store); persisted off it: changed entries are appended to a journal by a coalescing writer
+ * on a timer, and the journal is folded into a snapshot at startup and shutdown. An entry whose only change is its
+ * time is re-persisted at most every `minPersistSeconds` (phones poll often; the journal must not grow per fetch).
+ */
+export interface FetchRecord {
+  time: number; // Unix ms
+  address: string;
+  user_agent: string;
+  file: string;
+  vendor: string;
+  model?: string;
+}
+
+interface Entry extends FetchRecord {
+  accountId: string;
+  persistedAt: number;
+}
+
+export class FetchLog {
+  private readonly entries = new Map<string, Entry>();
+  private readonly dirty = new Set<string>();
+  private readonly writer: CoalescingWriter;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly dir: string;
+
+  constructor(
+    dataDir: string,
+    private readonly log: Logger,
+    private readonly flushMs = 2000,
+    private readonly minPersistSeconds = 30,
+  ) {
+    this.dir = path.join(dataDir, 'provisioning');
+    this.writer = new CoalescingWriter(() => this.appendDirty());
+  }
+
+  private get snapshotFile() {
+    return path.join(this.dir, 'last-fetch.json');
+  }
+  private get journalFile() {
+    return path.join(this.dir, 'last-fetch.journal');
+  }
+
+  async load(): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    const snapshot = await fs.readFile(this.snapshotFile, 'utf8').catch(() => undefined);
+    if (snapshot) {
+      try {
+        for (const [id, e] of Object.entries(JSON.parse(snapshot) as Record<string, Entry>)) this.entries.set(id, e);
+      } catch (err) {
+        this.log.warn('provisioning: unreadable last-fetch snapshot ignored', { err });
+      }
+    }
+    const journal = await fs.readFile(this.journalFile, 'utf8').catch(() => '');
+    for (const line of journal.split('\n')) {
+      if (!line) continue;
+      try {
+        const { id, ...e } = JSON.parse(line) as Entry & { id: string };
+        this.entries.set(id, e);
+      } catch {
+        // A torn last line after a crash: everything before it is intact.
+      }
+    }
+    if (journal) await this.compact();
+  }
+
+  /** Hot path: no I/O. */
+  record(accountId: string, deviceId: string, rec: FetchRecord): void {
+    const prev = this.entries.get(deviceId);
+    const significant =
+      !prev ||
+      prev.address !== rec.address ||
+      prev.user_agent !== rec.user_agent ||
+      prev.file !== rec.file ||
+      rec.time - prev.persistedAt > this.minPersistSeconds * 1000;
+    const entry: Entry = { ...rec, accountId, persistedAt: prev?.persistedAt ?? 0 };
+    this.entries.set(deviceId, entry);
+    if (significant) {
+      this.dirty.add(deviceId);
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.writer.flush().catch((err) => this.log.error('provisioning: last-fetch journal write failed', { err }));
+      }, this.flushMs).unref();
+    }
+  }
+
+  get(deviceId: string): FetchRecord | undefined {
+    const e = this.entries.get(deviceId);
+    if (!e) return undefined;
+    const { accountId: _a, persistedAt: _p, ...rec } = e;
+    return rec;
+  }
+
+  forget(deviceId: string): void {
+    if (this.entries.delete(deviceId)) this.dirty.add(deviceId);
+  }
+
+  private async appendDirty(): Promise<void> {
+    if (this.dirty.size === 0) return;
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    const now = Date.now();
+    const lines: string[] = [];
+    for (const id of ids) {
+      const e = this.entries.get(id);
+      if (!e) continue; // forgotten: the snapshot at compaction drops it
+      e.persistedAt = now;
+      lines.push(JSON.stringify({ id, ...e }));
+    }
+    if (lines.length) await fs.appendFile(this.journalFile, lines.join('\n') + '\n', { mode: 0o600 });
+  }
+
+  private async compact(): Promise<void> {
+    await writeFileDurable(this.snapshotFile, JSON.stringify(Object.fromEntries(this.entries)));
+    await fs.rm(this.journalFile, { force: true });
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.writer.flush();
+    await this.compact();
+  }
+}

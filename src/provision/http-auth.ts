@@ -1,0 +1,128 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AccountDoc } from '../domain/types.js';
+
+/**
+ * Phone-side HTTP authentication for config files, per account (`provisioning.http_auth`). Digest (RFC 7616 with
+ * MD5, qop=auth — what phones implement) or Basic. Nonces are self-validating (issue time + HMAC with a per-process
+ * key) and expire; each (nonce, nc) is accepted once, so a captured Authorization header cannot be replayed.
+ */
+export interface AuthSettings {
+  type: 'digest' | 'basic';
+  username: string;
+  passwords: string[];
+  realm: string;
+}
+
+export type AuthResult = { ok: true } | { ok: false; challenge: string };
+
+const NONCE_TTL_MS = 5 * 60_000;
+const MAX_TRACKED_NONCES = 100_000;
+
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** undefined when the account does not protect its files. */
+export function authSettings(account: AccountDoc): AuthSettings | undefined {
+  const cfg = account.provisioning?.http_auth as
+    | { type?: string; username?: string; password?: string; passwords?: unknown }
+    | undefined;
+  if (!cfg || typeof cfg.username !== 'string' || !cfg.username) return undefined;
+  // Several passwords may be accepted at once so that credentials can be rotated on deployed phones.
+  const passwords = [
+    ...(typeof cfg.password === 'string' && cfg.password ? [cfg.password] : []),
+    ...(Array.isArray(cfg.passwords) ? cfg.passwords.filter((p): p is string => typeof p === 'string' && !!p) : []),
+  ];
+  if (passwords.length === 0) return undefined;
+  return { type: cfg.type === 'basic' ? 'basic' : 'digest', username: cfg.username, passwords, realm: account.realm };
+}
+
+/** Splits `Digest a="b", c=d` into params (quoted strings may hold commas). */
+export function parseAuthParams(header: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /([a-zA-Z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(header))) out[m[1]!.toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
+  return out;
+}
+
+export class HttpAuth {
+  private readonly key = randomBytes(32);
+  /** nonce → highest nc seen. */
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private makeNonce(): string {
+    const ts = this.now().toString(16);
+    const mac = createHmac('sha256', this.key).update(ts).digest('base64url').slice(0, 22);
+    return `${ts}.${mac}`;
+  }
+
+  /** 'ok' | 'stale' (genuine but expired) | 'bad' */
+  private checkNonce(nonce: string): 'ok' | 'stale' | 'bad' {
+    const [ts, mac] = nonce.split('.');
+    if (!ts || !mac || !/^[0-9a-f]{1,13}$/.test(ts)) return 'bad';
+    const expected = createHmac('sha256', this.key).update(ts).digest('base64url').slice(0, 22);
+    if (!safeEqual(mac, expected)) return 'bad';
+    return this.now() - parseInt(ts, 16) > NONCE_TTL_MS ? 'stale' : 'ok';
+  }
+
+  challenge(settings: AuthSettings, stale = false): string {
+    const realm = settings.realm.replace(/["\\]/g, '');
+    if (settings.type === 'basic') return `Basic realm="${realm}", charset="UTF-8"`;
+    return `Digest realm="${realm}", qop="auth", algorithm=MD5, nonce="${this.makeNonce()}"${stale ? ', stale=true' : ''}`;
+  }
+
+  check(settings: AuthSettings, method: string, uri: string, header: string | undefined): AuthResult {
+    const fail = (stale = false): AuthResult => ({ ok: false, challenge: this.challenge(settings, stale) });
+    if (!header) return fail();
+    if (settings.type === 'basic') {
+      if (!/^basic\s+/i.test(header)) return fail();
+      const decoded = Buffer.from(header.replace(/^basic\s+/i, ''), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 0) return fail();
+      const user = decoded.slice(0, colon);
+      const pass = decoded.slice(colon + 1);
+      const ok = safeEqual(user, settings.username) && settings.passwords.some((p) => safeEqual(pass, p));
+      return ok ? { ok: true } : fail();
+    }
+    if (!/^digest\s+/i.test(header)) return fail();
+    const p = parseAuthParams(header.replace(/^digest\s+/i, ''));
+    if (!p.username || !p.nonce || !p.response || !p.uri || p.realm !== settings.realm) return fail();
+    if (p.algorithm && p.algorithm.toUpperCase() !== 'MD5') return fail();
+    // The digest covers the URI: it must be the one actually requested.
+    if (p.uri !== uri) return fail();
+    const nonceState = this.checkNonce(p.nonce);
+    if (nonceState !== 'ok') return fail(nonceState === 'stale');
+    if (!safeEqual(p.username, settings.username)) return fail();
+    const qop = p.qop;
+    if (qop !== undefined && qop !== 'auth') return fail();
+    const nc = qop ? parseInt(p.nc ?? '', 16) : Number.MAX_SAFE_INTEGER; // no qop: the nonce is single-use
+    if (qop && (!Number.isFinite(nc) || nc < 1 || !p.cnonce)) return fail();
+    const ha2 = md5(`${method}:${p.uri}`);
+    const matches = settings.passwords.some((password) => {
+      const ha1 = md5(`${settings.username}:${settings.realm}:${password}`);
+      const expected = qop ? md5(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:${qop}:${ha2}`) : md5(`${ha1}:${p.nonce}:${ha2}`);
+      return safeEqual(p.response!.toLowerCase(), expected);
+    });
+    if (!matches) return fail();
+    const last = this.seen.get(p.nonce) ?? 0;
+    if (nc <= last) return fail(true); // replayed: ask for a fresh nonce
+    this.remember(p.nonce, nc);
+    return { ok: true };
+  }
+
+  private remember(nonce: string, nc: number): void {
+    if (this.seen.size >= MAX_TRACKED_NONCES) {
+      // Drop expired nonces first; they would be refused as stale anyway.
+      for (const n of this.seen.keys()) if (this.checkNonce(n) !== 'ok') this.seen.delete(n);
+      if (this.seen.size >= MAX_TRACKED_NONCES) this.seen.clear();
+    }
+    this.seen.set(nonce, nc);
+  }
+}

@@ -1,0 +1,125 @@
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config.js';
+import type { DomainEvents } from '../domain/events.js';
+import type { Logger } from '../log.js';
+import type { Directory } from '../store/directory.js';
+import { vendorProfiles } from '../../vendors/index.js';
+import type { VendorProfile } from '../../vendors/types.js';
+import { createAccountRouter } from './api-router.js';
+import { FetchLog } from './fetch-log.js';
+import { HttpAuth } from './http-auth.js';
+import { createPhoneHandler } from './phone-handler.js';
+import { ProbeGuard } from './probe-guard.js';
+import { digestFiles, Renderer } from './renderer.js';
+import { VendorSelector } from './select.js';
+import type { ProvisioningService } from './service.js';
+import { TemplateStore } from './templates.js';
+
+export type { ProvisioningService } from './service.js';
+
+export interface ProvisioningDeps {
+  config: Config;
+  log: Logger;
+  directory: Directory;
+  events: DomainEvents;
+  /** Optional knobs (tests, bench). */
+  options?: {
+    templatesDir?: string;
+    profiles?: readonly VendorProfile[];
+    /** Devices whose rendered files are kept in memory (default 200k). */
+    cacheDevices?: number;
+    /** Clock for the probe guard (tests). */
+    now?: () => number;
+    fetchLogFlushMs?: number;
+  };
+}
+
+const BUILTIN_TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
+
+export async function createProvisioning(deps: ProvisioningDeps): Promise<ProvisioningService> {
+  const { config, log, directory, events, options = {} } = deps;
+  const profiles = options.profiles ?? vendorProfiles;
+  const selector = new VendorSelector(profiles);
+  const templates = new TemplateStore(options.templatesDir ?? BUILTIN_TEMPLATES, config.dataDir, profiles);
+  await templates.load();
+  const renderer = new Renderer(templates, (a, u) => directory.getUser(a, u), options.cacheDevices);
+  const fetchLog = new FetchLog(config.dataDir, log, options.fetchLogFlushMs);
+  await fetchLog.load();
+  const guard = new ProbeGuard({
+    limit: config.provisioning.probeLimit,
+    windowSeconds: config.provisioning.probeWindowSeconds,
+    banSeconds: config.provisioning.banSeconds,
+    now: options.now,
+  });
+  const auth = new HttpAuth(options.now);
+
+  // Caches validate themselves by revision; these events only release memory early.
+  const unsubscribe = events.on((event) => {
+    if (event.type === 'device.changed' && !event.after) {
+      renderer.forget(event.deviceId);
+      fetchLog.forget(event.deviceId);
+    }
+  });
+
+  const handlePhoneRequest = createPhoneHandler({ directory, selector, renderer, guard, auth, fetchLog, log });
+  let router: ReturnType<typeof createAccountRouter> | undefined;
+
+  function refOf(accountId: string, deviceId: string) {
+    const account = directory.getAccount(accountId);
+    const device = account && directory.getDevice(accountId, deviceId);
+    return account && device ? { account, device } : undefined;
+  }
+  function choiceOf(accountId: string, deviceId: string) {
+    const ref = refOf(accountId, deviceId);
+    if (!ref || !ref.device.mac_address) return undefined;
+    const choice = selector.choose(ref.device, undefined, fetchLog.get(deviceId));
+    return choice && { ref, choice };
+  }
+
+  return {
+    handlePhoneRequest,
+    accountRouter() {
+      router ??= createAccountRouter({ directory, templates, renderer, selector, fetchLog, events });
+      return router;
+    },
+    async fingerprint(accountId, deviceId) {
+      const found = choiceOf(accountId, deviceId);
+      if (!found || found.ref.device.enabled === false || found.ref.account.enabled === false) return null;
+      try {
+        return digestFiles(renderer.allFiles(found.ref, found.choice));
+      } catch (err) {
+        log.error('provisioning: fingerprint render failed', { account_id: accountId, device_id: deviceId, err });
+        return null;
+      }
+    },
+    checkSyncEvent(accountId, deviceId, reboot) {
+      return choiceOf(accountId, deviceId)?.choice.profile.checkSyncEvent(reboot) ?? 'check-sync';
+    },
+    autoAnswerHeaders(accountId, deviceId) {
+      const found = choiceOf(accountId, deviceId);
+      return found ? found.choice.profile.autoAnswerHeaders({ realm: found.ref.account.realm }) : {};
+    },
+    describe(accountId, deviceId) {
+      const ref = refOf(accountId, deviceId);
+      if (!ref) return undefined;
+      const last = fetchLog.get(deviceId);
+      const found = choiceOf(accountId, deviceId);
+      if (!found && !last) return undefined;
+      const mac = ref.device.mac_address ?? '';
+      return {
+        vendor: found?.choice.profile.id,
+        model: found?.choice.model || undefined,
+        files: found
+          ? found.choice.profile.files.map((f) => f.nameFor({ mac, model: found.choice.model })).filter((n): n is string => !!n)
+          : [],
+        last_fetch: last
+          ? { time: new Date(last.time).toISOString(), address: last.address, user_agent: last.user_agent, file: last.file }
+          : undefined,
+      };
+    },
+    async close() {
+      unsubscribe();
+      await fetchLog.close();
+    },
+  };
+}

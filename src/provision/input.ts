@@ -1,0 +1,108 @@
+import type { FeatureKey, DeviceRef, UserDoc } from '../domain/types.js';
+import type { KeyKind, ProvisionInput, ResolvedKey } from '../../vendors/types.js';
+import { clean } from './sanitize.js';
+import { timezoneInfo } from './timezone.js';
+
+/** Kazoo's voicemail feature code: where the phone's message key dials. */
+const VOICEMAIL_NUMBER = '*97';
+const KINDS = new Set<KeyKind>(['presence', 'speed_dial', 'parking', 'personal_parking', 'line']);
+const MAX_KEYS = 100;
+
+/** Users whose documents shaped the output, with their revisions (part of the render cache key). */
+export type UserLookup = (accountId: string, userId: string) => UserDoc | undefined;
+export type UserDeps = Map<string, string | undefined>;
+
+function userName(u: UserDoc): string {
+  return [u.first_name, u.last_name].filter(Boolean).join(' ') || u.username || '';
+}
+
+function presenceOf(u: UserDoc | undefined): string {
+  return clean(u?.presence_id ?? u?.username ?? '');
+}
+
+function resolveKeys(
+  keys: Record<string, FeatureKey | null> | undefined,
+  accountId: string,
+  getUser: UserLookup,
+  deps: UserDeps,
+): ResolvedKey[] {
+  if (!keys || typeof keys !== 'object') return [];
+  const out: ResolvedKey[] = [];
+  for (const [slot, key] of Object.entries(keys)) {
+    if (!/^\d+$/.test(slot) || !key || typeof key !== 'object' || !KINDS.has(key.type)) continue;
+    const index = Number(slot) + 1; // Kazoo stores keys 0-based
+    if (index > MAX_KEYS) continue;
+    const raw = key.value;
+    const given = raw !== null && typeof raw === 'object' ? raw : { value: raw, label: undefined };
+    const value = clean(given.value);
+    let label = clean(given.label, 64);
+    let resolved = '';
+    switch (key.type) {
+      case 'presence':
+      case 'personal_parking': {
+        const user = value ? getUser(accountId, value) : undefined;
+        deps.set(value, user?._rev);
+        const presence = presenceOf(user);
+        if (!presence) continue; // a key watching nobody is worse than no key
+        const local = presence.split('@')[0]!;
+        resolved = key.type === 'presence' ? presence : `*3${local}`;
+        label ||= clean(user ? userName(user) : '', 64) || local;
+        break;
+      }
+      case 'parking': {
+        const slotNo = Number(value);
+        if (!Number.isInteger(slotNo) || slotNo < 1 || slotNo > 10) continue;
+        resolved = `*3${slotNo}`;
+        label ||= `Park ${slotNo}`;
+        break;
+      }
+      case 'speed_dial':
+        if (!value) continue;
+        resolved = value;
+        label ||= value;
+        break;
+      case 'line':
+        resolved = '';
+        break;
+    }
+    out.push({ index, kind: key.type, value: resolved, label });
+  }
+  return out.sort((a, b) => a.index - b.index);
+}
+
+/** The vendor-neutral model of a device (see vendors/types.ts ProvisionInput). */
+export function buildInput(
+  ref: DeviceRef,
+  getUser: UserLookup,
+  model: string,
+  family: string,
+): { input: ProvisionInput; users: UserDeps } {
+  const { account, device } = ref;
+  const users: UserDeps = new Map();
+  const expire = Number(device.sip?.expire_seconds ?? device.sip?.registration_expiration ?? 300);
+  const codecs = Array.isArray(device.media?.audio?.codecs) ? device.media!.audio!.codecs!.map((c) => clean(c, 32)) : [];
+  const input: ProvisionInput = {
+    mac: device.mac_address ?? '',
+    account: { id: account.id, name: clean(account.name), realm: clean(account.realm) },
+    device: { id: device.id, name: clean(device.name) },
+    model,
+    family,
+    sip: {
+      server: clean(account.realm),
+      username: clean(device.sip?.username, 64),
+      password: clean(device.sip?.password, 64),
+      expireSeconds: Number.isFinite(expire) && expire > 0 ? Math.round(expire) : 300,
+    },
+    displayName: clean(device.caller_id?.internal?.name, 64) || clean(device.name, 64),
+    codecs: codecs.length ? codecs : ['PCMU', 'PCMA'],
+    comboKeys: resolveKeys(device.provision?.combo_keys, account.id, getUser, users),
+    featureKeys: resolveKeys(device.provision?.feature_keys, account.id, getUser, users),
+    ringtones: { internal: clean(device.ringtones?.internal), external: clean(device.ringtones?.external) },
+    // Kazoo inherits time zone and language from the account when the device has none.
+    timezone: timezoneInfo(clean(device.timezone, 64) || clean(account.timezone, 64) || undefined),
+    language: (clean(device.language, 16) || clean(account.language, 16)).toLowerCase(),
+    mwiUnsolicited: (device.mwi_unsolicited_updates ?? (device as Record<string, unknown>).mwi_unsolicitated_updates ?? true) !== false,
+    voicemailNumber: VOICEMAIL_NUMBER,
+  };
+  return { input, users };
+}

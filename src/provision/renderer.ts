@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import type { AccountDoc, DeviceRef } from '../domain/types.js';
+import type { VendorFile, VendorProfile } from '../../vendors/types.js';
+import { checkFormat, FormatError } from './formats.js';
+import { buildInput, type UserDeps, type UserLookup } from './input.js';
+import type { Choice } from './select.js';
+import { TemplateError, type LayerName, type TemplateStore } from './templates.js';
+
+/**
+ * Renders files and keeps them. A device's files stay valid while the device's and its account's `_rev`, the
+ * template store version, the chosen vendor/model and the revisions of the users its keys watch are unchanged;
+ * all of that is checked on every hit (a handful of Map lookups), so no event can be missed.
+ */
+export interface RenderedFile {
+  name: string;
+  body: Buffer;
+  contentType: string;
+  perDevice: boolean;
+  template: string;
+  layer: LayerName;
+}
+
+export class RenderError extends Error {
+  constructor(
+    message: string,
+    readonly template: string,
+    readonly layer: LayerName,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+interface DeviceEntry {
+  deviceRev: string;
+  accountRev: string;
+  version: number;
+  vendor: string;
+  model: string;
+  users: UserDeps;
+  context: Record<string, unknown>;
+  files: Map<string, RenderedFile>;
+}
+
+export class Renderer {
+  private readonly devices = new Map<string, DeviceEntry>();
+  private readonly shared = new Map<string, RenderedFile & { version: number }>();
+
+  constructor(
+    private readonly templates: TemplateStore,
+    private readonly getUser: UserLookup,
+    private readonly maxDevices = 200_000,
+  ) {}
+
+  /** Drops a device's files (e.g. on delete); correctness never depends on this, memory does. */
+  forget(deviceId: string): void {
+    this.devices.delete(deviceId);
+  }
+
+  get size(): number {
+    return this.devices.size;
+  }
+
+  private entryFor(ref: DeviceRef, choice: Choice): DeviceEntry {
+    const { device, account } = ref;
+    const cached = this.devices.get(device.id);
+    if (
+      cached &&
+      cached.deviceRev === device._rev &&
+      cached.accountRev === account._rev &&
+      cached.version === this.templates.version &&
+      cached.vendor === choice.profile.id &&
+      cached.model === choice.model &&
+      this.usersUnchanged(account.id, cached.users)
+    ) {
+      return cached;
+    }
+    const { input, users } = buildInput(ref, this.getUser, choice.model, choice.family);
+    const entry: DeviceEntry = {
+      deviceRev: device._rev,
+      accountRev: account._rev,
+      version: this.templates.version,
+      vendor: choice.profile.id,
+      model: choice.model,
+      users,
+      context: { ...input, vendor: choice.profile.id, v: choice.profile.variables(input) },
+      files: new Map(),
+    };
+    if (cached) this.devices.delete(device.id);
+    else if (this.devices.size >= this.maxDevices) {
+      // Oldest-inserted out: keeps the hit path free of LRU bookkeeping.
+      const oldest = this.devices.keys().next().value;
+      if (oldest !== undefined) this.devices.delete(oldest);
+    }
+    this.devices.set(device.id, entry);
+    return entry;
+  }
+
+  private usersUnchanged(accountId: string, users: UserDeps): boolean {
+    for (const [id, rev] of users) if (this.getUser(accountId, id)?._rev !== rev) return false;
+    return true;
+  }
+
+  /** A per-device file, from cache or freshly rendered and format-checked. Throws RenderError. */
+  deviceFile(ref: DeviceRef, choice: Choice, file: VendorFile, name: string): RenderedFile {
+    const entry = this.entryFor(ref, choice);
+    const hit = entry.files.get(name);
+    if (hit) return hit;
+    const rendered = this.render(choice.profile, file, name, entry.context, ref.account.id, ref.device.id);
+    entry.files.set(name, rendered);
+    return rendered;
+  }
+
+  /** A shared file (no device, never secrets). The account, when known (from a MAC in the User-Agent), picks overrides. */
+  sharedFile(profile: VendorProfile, file: VendorFile, name: string, model: string, account?: AccountDoc): RenderedFile {
+    const key = `${profile.id}|${name}|${account?.id ?? ''}|${account?._rev ?? ''}`;
+    const hit = this.shared.get(key);
+    if (hit && hit.version === this.templates.version) return hit;
+    const context = {
+      mac: '',
+      model,
+      vendor: profile.id,
+      account: account ? { id: account.id, name: account.name, realm: account.realm } : undefined,
+      v: profile.commonVariables?.(model) ?? {},
+    };
+    const rendered = this.render(profile, file, name, context, account?.id, undefined);
+    if (this.shared.size > 10_000) this.shared.clear();
+    this.shared.set(key, { ...rendered, version: this.templates.version });
+    return rendered;
+  }
+
+  private render(
+    profile: VendorProfile,
+    file: VendorFile,
+    name: string,
+    context: unknown,
+    accountId: string | undefined,
+    deviceId: string | undefined,
+  ): RenderedFile {
+    const tpl = this.templates.resolve(profile.id, file.template, accountId, deviceId);
+    let text: string;
+    try {
+      text = tpl.fn(context);
+      checkFormat(file.format, text, file.header);
+    } catch (err) {
+      const line = err instanceof TemplateError || err instanceof FormatError ? err.line : undefined;
+      throw new RenderError((err as Error).message, `${profile.id}/${file.template}`, tpl.layer, line);
+    }
+    return {
+      name,
+      body: Buffer.from(text, 'utf8'),
+      contentType: file.contentType,
+      perDevice: file.perDevice,
+      template: file.template,
+      layer: tpl.layer,
+    };
+  }
+
+  /** Every file this device's phone fetches, in fetch order (shared ones included: a change there matters too). */
+  allFiles(ref: DeviceRef, choice: Choice): RenderedFile[] {
+    const out: RenderedFile[] = [];
+    const mac = ref.device.mac_address ?? '';
+    for (const file of choice.profile.files) {
+      const name = file.nameFor({ mac, model: choice.model });
+      if (!name) continue;
+      if (file.perDevice) out.push(this.deviceFile(ref, choice, file, name));
+      else {
+        const common = file.pattern.exec(name)?.groups?.common;
+        const accepted = common !== undefined ? file.acceptCommon?.(common) : undefined;
+        if (accepted) out.push(this.sharedFile(choice.profile, file, name, accepted.model, ref.account));
+      }
+    }
+    return out;
+  }
+}
+
+export function digestFiles(files: RenderedFile[]): string {
+  const h = createHash('sha256');
+  for (const f of files) h.update(f.name).update('\0').update(f.body).update('\0');
+  return h.digest('hex');
+}

@@ -1,0 +1,89 @@
+import type { DeviceDoc } from '../domain/types.js';
+import type { UserAgentInfo, VendorFile, VendorProfile } from '../../vendors/types.js';
+
+/**
+ * Which vendor profile and model a request or device belongs to, and which served file a requested name is.
+ * Pure lookups over the declarative profiles: no vendor is named here.
+ */
+export interface FileMatch {
+  profile: VendorProfile;
+  file: VendorFile;
+  /** Per-device files: the MAC from the name. */
+  mac?: string;
+  /** Shared files: the captured id (e.g. Yealink model id). */
+  common?: string;
+}
+
+export interface Choice {
+  profile: VendorProfile;
+  model: string;
+  family: string;
+}
+
+export interface UaMatch {
+  profile: VendorProfile;
+  info: UserAgentInfo;
+}
+
+export class VendorSelector {
+  private readonly byBrand = new Map<string, VendorProfile>();
+  private readonly byOui = new Map<string, VendorProfile>();
+
+  constructor(readonly profiles: readonly VendorProfile[]) {
+    for (const p of profiles) {
+      this.byBrand.set(p.id, p);
+      for (const b of p.brands) this.byBrand.set(b.toLowerCase(), p);
+      for (const o of p.ouis) this.byOui.set(o.toLowerCase(), p);
+    }
+  }
+
+  byId(id: string | undefined): VendorProfile | undefined {
+    return id ? this.byBrand.get(id.toLowerCase()) : undefined;
+  }
+
+  userAgent(ua: string | undefined): UaMatch | undefined {
+    if (!ua) return undefined;
+    for (const profile of this.profiles) {
+      const info = profile.parseUserAgent(ua);
+      if (info) return { profile, info };
+    }
+    return undefined;
+  }
+
+  /** Device's provision.endpoint_brand first, else the User-Agent's vendor, else the vendor last seen fetching, else the OUI. */
+  choose(device: DeviceDoc, ua?: UaMatch, last?: { vendor?: string; model?: string }): Choice | undefined {
+    const brand = typeof device.provision?.endpoint_brand === 'string' ? device.provision.endpoint_brand : undefined;
+    const profile =
+      this.byId(brand) ??
+      ua?.profile ??
+      this.byId(last?.vendor) ??
+      (device.mac_address ? this.byOui.get(device.mac_address.slice(0, 6)) : undefined);
+    if (!profile) return undefined;
+    const rawModel = device.provision?.endpoint_model;
+    // Model: the device's own, else what the phone said in its User-Agent (now or at its last fetch).
+    const model =
+      (Array.isArray(rawModel) ? rawModel[0] : rawModel) ||
+      (ua?.profile === profile ? ua.info.model : undefined) ||
+      (last?.vendor === profile.id ? last.model : undefined) ||
+      '';
+    const family = typeof device.provision?.endpoint_family === 'string' ? device.provision.endpoint_family : '';
+    return {
+      profile,
+      // Models are matched upper-case without separators ("vvx 400" → VVX400, "t46s" → T46S).
+      model: String(model).toUpperCase().replace(/[\s-]+/g, ''),
+      family,
+    };
+  }
+
+  /** Every (vendor, file) whose pattern matches a lower-cased requested name. */
+  match(name: string): FileMatch[] {
+    const out: FileMatch[] = [];
+    for (const profile of this.profiles) {
+      for (const file of profile.files) {
+        const m = file.pattern.exec(name);
+        if (m) out.push({ profile, file, mac: m.groups?.mac, common: m.groups?.common });
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,199 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import type { FileFormat, VendorProfile } from '../../vendors/types.js';
+import { writeFileDurable } from '../store/durable-file.js';
+
+/**
+ * Templates in three layers: built-in (templates/<vendor>/<name>.hbs, shipped) ← per account ← per device, the two
+ * override layers kept under DATA_DIR/provisioning/templates/. Every template is compiled once (when loaded or
+ * uploaded); `version` changes on any override change so render caches know their output is stale.
+ */
+export type TemplateFn = (context: unknown) => string;
+
+export interface Layer {
+  accountId?: string;
+  deviceId?: string;
+}
+export type LayerName = 'device' | 'account' | 'builtin';
+
+export interface ResolvedTemplate {
+  fn: TemplateFn;
+  source: string;
+  layer: LayerName;
+}
+
+export class TemplateError extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Ids and names become path segments under DATA_DIR: only this shape is ever accepted. */
+export const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const MAX_TEMPLATE_BYTES = 256 * 1024;
+
+const hb = Handlebars.create();
+
+/** Compiles a template for a format: XML templates HTML/XML-escape every {{value}}, key=value ones insert verbatim. */
+export function compileTemplate(source: string, format: FileFormat): TemplateFn {
+  let fn: HandlebarsTemplateDelegate;
+  try {
+    // precompile-time syntax check: compile() itself is lazy and would only fail at first render.
+    hb.parse(source);
+    fn = hb.compile(source, { noEscape: format !== 'xml', strict: false, preventIndent: true });
+  } catch (err) {
+    throw templateError(err);
+  }
+  return (context) => {
+    try {
+      return fn(context, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
+    } catch (err) {
+      throw templateError(err);
+    }
+  };
+}
+
+function templateError(err: unknown): TemplateError {
+  const e = err as { message?: string; lineNumber?: number };
+  const message = String(e?.message ?? err);
+  const parse = /Parse error on line (\d+)/.exec(message);
+  const line = parse ? Number(parse[1]) : typeof e?.lineNumber === 'number' ? e.lineNumber : undefined;
+  return new TemplateError(message.split('\n').filter(Boolean).slice(0, 3).join(' '), line);
+}
+
+interface Entry {
+  source: string;
+  fn: TemplateFn;
+}
+
+export class TemplateStore {
+  private readonly builtins = new Map<string, Entry>();
+  /** key: `${accountId}/${deviceId ?? ''}/${vendor}/${name}` */
+  private readonly overrides = new Map<string, Entry>();
+  /** Bumped on every override change; part of every render cache key. */
+  version = 1;
+
+  constructor(
+    private readonly builtinDir: string,
+    private readonly dataDir: string,
+    private readonly profiles: readonly VendorProfile[],
+  ) {}
+
+  private root(): string {
+    return path.join(this.dataDir, 'provisioning', 'templates');
+  }
+
+  /** The template file spec for (vendor, name), or undefined: this is the whitelist of template names. */
+  spec(vendor: string, name: string) {
+    const profile = this.profiles.find((p) => p.id === vendor);
+    const file = profile?.files.find((f) => f.template === name);
+    return profile && file ? { profile, file } : undefined;
+  }
+
+  async load(): Promise<void> {
+    for (const profile of this.profiles) {
+      for (const file of profile.files) {
+        const source = await fs.readFile(path.join(this.builtinDir, profile.id, `${file.template}.hbs`), 'utf8');
+        this.builtins.set(`${profile.id}/${file.template}`, { source, fn: compileTemplate(source, file.format) });
+      }
+    }
+    await this.loadOverrides();
+  }
+
+  private async loadOverrides(): Promise<void> {
+    const accountsDir = path.join(this.root(), 'accounts');
+    for (const accountId of await listDir(accountsDir)) {
+      if (!SAFE_ID.test(accountId)) continue;
+      await this.loadLayerDir(path.join(accountsDir, accountId), { accountId });
+      const devicesDir = path.join(accountsDir, accountId, 'devices');
+      for (const deviceId of await listDir(devicesDir)) {
+        if (SAFE_ID.test(deviceId)) await this.loadLayerDir(path.join(devicesDir, deviceId), { accountId, deviceId });
+      }
+    }
+  }
+
+  private async loadLayerDir(dir: string, layer: Layer): Promise<void> {
+    for (const profile of this.profiles) {
+      for (const file of profile.files) {
+        const source = await fs.readFile(path.join(dir, profile.id, `${file.template}.hbs`), 'utf8').catch(() => undefined);
+        if (source === undefined) continue;
+        try {
+          this.overrides.set(this.key(layer, profile.id, file.template), { source, fn: compileTemplate(source, file.format) });
+        } catch {
+          // Only checked templates are ever written; a file that no longer compiles is ignored (built-in wins).
+        }
+      }
+    }
+  }
+
+  private key(layer: Layer, vendor: string, name: string): string {
+    return `${layer.accountId ?? ''}/${layer.deviceId ?? ''}/${vendor}/${name}`;
+  }
+
+  private file(layer: Layer, vendor: string, name: string): string {
+    const parts = [this.root(), 'accounts', layer.accountId!];
+    if (layer.deviceId) parts.push('devices', layer.deviceId);
+    return path.join(...parts, vendor, `${name}.hbs`);
+  }
+
+  /** The template that applies for this device: device override, else account override, else built-in. */
+  resolve(vendor: string, name: string, accountId?: string, deviceId?: string): ResolvedTemplate {
+    if (accountId) {
+      if (deviceId) {
+        const d = this.overrides.get(this.key({ accountId, deviceId }, vendor, name));
+        if (d) return { ...d, layer: 'device' };
+      }
+      const a = this.overrides.get(this.key({ accountId }, vendor, name));
+      if (a) return { ...a, layer: 'account' };
+    }
+    const b = this.builtins.get(`${vendor}/${name}`);
+    if (!b) throw new TemplateError(`no template ${vendor}/${name}`);
+    return { ...b, layer: 'builtin' };
+  }
+
+  /** Only the override stored at exactly this layer. */
+  override(layer: Layer, vendor: string, name: string): string | undefined {
+    return this.overrides.get(this.key(layer, vendor, name))?.source;
+  }
+
+  /** Stores an already validated template durably, then makes it live. */
+  async put(layer: Layer, vendor: string, name: string, source: string, fn: TemplateFn): Promise<void> {
+    const file = this.file(layer, vendor, name);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await writeFileDurable(file, source);
+    this.overrides.set(this.key(layer, vendor, name), { source, fn });
+    this.version++;
+  }
+
+  async remove(layer: Layer, vendor: string, name: string): Promise<boolean> {
+    const key = this.key(layer, vendor, name);
+    if (!this.overrides.has(key)) return false;
+    await fs.rm(this.file(layer, vendor, name), { force: true });
+    this.overrides.delete(key);
+    this.version++;
+    return true;
+  }
+
+  /** Every (vendor, template) with the layer that applies at this level. */
+  list(layer: Layer): { vendor: string; template: string; layer: LayerName }[] {
+    const out: { vendor: string; template: string; layer: LayerName }[] = [];
+    for (const profile of this.profiles) {
+      for (const file of profile.files) {
+        out.push({ vendor: profile.id, template: file.template, layer: this.resolve(profile.id, file.template, layer.accountId, layer.deviceId).layer });
+      }
+    }
+    return out;
+  }
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch {
+    return [];
+  }
+}
