@@ -1,0 +1,195 @@
+import type { Logger } from '../log.js';
+import type { Directory } from '../store/directory.js';
+import type { AccountDoc, DeviceRef } from '../domain/types.js';
+import { computeResponse, NonceAuthority, safeEqualHex } from './digest.js';
+import { parseAuthHeader, parseNameAddr, parseUri } from './message.js';
+import type { RegistrationTable } from './registry.js';
+
+/**
+ * REGISTER policy — the one implementation used by both backends (embedded and drachtio). It sees a
+ * REGISTER as plain header strings plus the source address and answers with a status, reason and
+ * headers; transport details (To-tag, Via handling) stay with the backend.
+ *
+ * Order of checks (why): realm first (the challenge must name the account's realm), then IP-authenticated
+ * devices (no Authorization expected from them), then digest. An unknown user or a wrong password gets 403
+ * after a digest attempt, never another 401: a phone with a wrong password would otherwise loop.
+ */
+export interface RegisterInput {
+  requestUri: string;
+  to?: string;
+  from?: string;
+  authorization?: string;
+  contacts: string[];
+  expires?: string;
+  userAgent?: string;
+  source: { address: string; port: number };
+}
+
+export interface RegisterDecision {
+  status: number;
+  reason: string;
+  headers: Array<[string, string]>;
+}
+
+export interface RegistrarOptions {
+  minExpires: number;
+  maxExpires: number;
+  defaultExpires?: number;
+}
+
+export class Registrar {
+  readonly nonces = new NonceAuthority();
+
+  constructor(
+    private readonly directory: Directory,
+    private readonly table: RegistrationTable,
+    private readonly options: RegistrarOptions,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  handle(input: RegisterInput): RegisterDecision {
+    const to = input.to ? parseNameAddr(input.to) : undefined;
+    const toUri = to ? parseUri(to.uri) : undefined;
+    const ruri = parseUri(input.requestUri);
+    if (!toUri || !ruri) return reply(400, 'Bad Request');
+    const realm = this.realmOf(toUri.host, ruri.host);
+
+    // IP-authenticated devices: the source address is the credential.
+    const byIp = this.directory.findDeviceByIp(input.source.address);
+    if (byIp && byIp.device.sip?.method === 'ip' && !input.authorization) {
+      const { account, device } = byIp;
+      const realms = [account.realm, device.sip?.realm].filter(Boolean).map((r) => String(r).toLowerCase());
+      const userOk = !device.sip?.username || !toUri.user || device.sip.username.toLowerCase() === toUri.user.toLowerCase();
+      if ((realms.includes(toUri.host) || realms.includes(ruri.host)) && userOk) {
+        if (!isEnabled(byIp)) return reply(403, 'Device Disabled');
+        return this.bind(byIp, toUri.user ?? device.sip?.username ?? device.id, input, 'ip');
+      }
+    }
+
+    if (!input.authorization) return this.challenge(realm);
+    const auth = parseAuthHeader(input.authorization);
+    if (!auth || auth.scheme.toLowerCase() !== 'digest') return this.challenge(realm);
+    const p = auth.params;
+    if (!p.username || !p.nonce || !p.response || !p.uri || !p.realm) return reply(400, 'Bad Authorization');
+    if (p.realm.toLowerCase() !== realm) return this.challenge(realm);
+
+    const nonceState = this.nonces.check(p.nonce, this.now());
+    if (nonceState === 'invalid') return this.challenge(realm);
+    if (nonceState === 'stale') return this.challenge(realm, true);
+
+    const ref = this.directory.findDeviceBySipUsername(realm, p.username);
+    if (!ref || (ref.device.sip?.method ?? 'password') !== 'password' || !ref.device.sip?.password) {
+      this.log.info('sip register refused: unknown user', { realm, username: p.username, source: input.source.address });
+      return reply(403, 'Forbidden');
+    }
+    if (!sameUri(p.uri, input.requestUri)) return reply(400, 'Digest URI Mismatch');
+    if (p.qop && p.qop.toLowerCase() !== 'auth') return reply(403, 'Unsupported qop');
+    const expected = computeResponse('REGISTER', ref.device.sip.password, {
+      username: p.username,
+      realm: p.realm,
+      nonce: p.nonce,
+      uri: p.uri,
+      qop: p.qop,
+      nc: p.nc,
+      cnonce: p.cnonce,
+    });
+    if (!safeEqualHex(expected, p.response)) {
+      this.log.info('sip register refused: bad credentials', { realm, username: p.username, source: input.source.address });
+      return reply(403, 'Forbidden');
+    }
+    if (this.nonces.consume(p.nonce, p.qop ? p.nc : undefined, this.now()) === 'replay') {
+      this.log.warn('sip register refused: replayed digest', { realm, username: p.username, source: input.source.address });
+      return reply(403, 'Replayed Credentials');
+    }
+    if (!isEnabled(ref)) return reply(403, 'Device Disabled');
+    return this.bind(ref, p.username, input, 'digest');
+  }
+
+  private realmOf(toHost: string, ruriHost: string): string {
+    if (this.directory.findAccountByRealm(toHost)) return toHost;
+    if (this.directory.findAccountByRealm(ruriHost)) return ruriHost;
+    return toHost;
+  }
+
+  private challenge(realm: string, stale = false): RegisterDecision {
+    return reply(401, 'Unauthorized', [['WWW-Authenticate', this.nonces.challenge(realm, stale)]]);
+  }
+
+  private bind(ref: DeviceRef, username: string, input: RegisterInput, how: 'ip' | 'digest'): RegisterDecision {
+    const { account, device } = ref;
+    const existing = this.table.get(account.id, device.id);
+    if (input.contacts.length === 0) {
+      // A query: report the current binding.
+      return reply(200, 'OK', existing ? [['Contact', `<${existing.contact}>;expires=${remaining(existing.expiresAt, this.now())}`]] : []);
+    }
+    if (input.contacts.some((c) => c.trim() === '*')) {
+      if (input.expires?.trim() !== '0') return reply(400, 'Invalid Wildcard');
+      this.table.remove(account.id, device.id);
+      return reply(200, 'OK');
+    }
+    const contact = parseNameAddr(input.contacts[0]!);
+    if (!contact || !parseUri(contact.uri)) return reply(400, 'Bad Contact');
+    let expires = this.expiresOf(contact.params.expires ?? undefined, input.expires);
+    if (expires === undefined) return reply(400, 'Bad Expires');
+    if (expires === 0) {
+      this.table.remove(account.id, device.id);
+      this.log.info('sip unregistered', { account_id: account.id, device_id: device.id });
+      return reply(200, 'OK');
+    }
+    if (expires < this.options.minExpires) {
+      return reply(423, 'Interval Too Brief', [['Min-Expires', String(this.options.minExpires)]]);
+    }
+    expires = Math.min(expires, this.options.maxExpires);
+    const change = this.table.upsert({
+      accountId: account.id,
+      deviceId: device.id,
+      username,
+      realm: realmFor(account),
+      contact: contact.uri,
+      source: { ...input.source },
+      expiresAt: this.now() + expires * 1000,
+      userAgent: input.userAgent,
+    });
+    if (change === 'registered') {
+      this.log.info('sip registered', { account_id: account.id, device_id: device.id, via: how, source: `${input.source.address}:${input.source.port}`, expires });
+    }
+    return reply(200, 'OK', [
+      ['Contact', `<${contact.uri}>;expires=${expires}`],
+      ['Date', new Date(this.now()).toUTCString()],
+    ]);
+  }
+
+  private expiresOf(param: string | undefined, header: string | undefined): number | undefined {
+    const raw = param ?? header;
+    if (raw === undefined) return this.options.defaultExpires ?? 3600;
+    if (!/^\d{1,10}$/.test(raw.trim())) return undefined;
+    return Number(raw.trim());
+  }
+}
+
+function realmFor(account: AccountDoc): string {
+  return account.realm;
+}
+
+function isEnabled(ref: DeviceRef): boolean {
+  return ref.device.enabled !== false && ref.account.enabled !== false;
+}
+
+function remaining(expiresAt: number, now: number): number {
+  return Math.max(0, Math.round((expiresAt - now) / 1000));
+}
+
+function reply(status: number, reason: string, headers: Array<[string, string]> = []): RegisterDecision {
+  return { status, reason, headers };
+}
+
+/** Digest uri vs Request-URI: compared as parsed SIP URIs (phones differ in case and param order). */
+function sameUri(a: string, b: string): boolean {
+  if (a === b) return true;
+  const x = parseUri(a);
+  const y = parseUri(b);
+  if (!x || !y) return false;
+  return x.host === y.host && (x.port ?? 5060) === (y.port ?? 5060) && (x.user ?? '') === (y.user ?? '');
+}
+

@@ -1,0 +1,75 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+/**
+ * The UDP socket of the embedded backend. Exists because npm `sip@0.0.6` binds without an 'error'
+ * listener, so a busy port kills the process (sip.md §2.2 bug 2). Here bind() resolves once listening and
+ * rejects with a message naming the address when the port is taken; later socket errors (ICMP
+ * unreachable, EPERM on send, …) are reported, never thrown.
+ */
+export class SipStartError extends Error {}
+
+export interface Datagram {
+  data: Buffer;
+  address: string;
+  port: number;
+}
+
+export class UdpTransport {
+  private constructor(private readonly socket: dgram.Socket) {}
+
+  static bind(address: string, port: number, onError: (err: Error) => void): Promise<UdpTransport> {
+    const type = net.isIPv6(address) ? 'udp6' : 'udp4';
+    const socket = dgram.createSocket({ type, reuseAddr: false });
+    return new Promise((resolve, reject) => {
+      const failStart = (err: NodeJS.ErrnoException) => {
+        socket.removeAllListeners();
+        try {
+          socket.close();
+        } catch {
+          // already closed
+        }
+        const why = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EADDRNOTAVAIL' ? 'is not an address of this host' : err.code === 'EACCES' ? 'needs privileges' : `failed (${err.message})`;
+        reject(new SipStartError(`SIP: cannot listen on UDP ${address}:${port}: the port ${why}. Set SIP_ADDRESS/SIP_PORT to a free address.`));
+      };
+      socket.once('error', failStart);
+      socket.once('listening', () => {
+        socket.off('error', failStart);
+        socket.on('error', onError);
+        resolve(new UdpTransport(socket));
+      });
+      try {
+        socket.bind({ address, port, exclusive: true });
+      } catch (err) {
+        failStart(err as NodeJS.ErrnoException);
+      }
+    });
+  }
+
+  onDatagram(handler: (d: Datagram) => void): void {
+    this.socket.on('message', (data, rinfo) => handler({ data, address: rinfo.address, port: rinfo.port }));
+  }
+
+  send(data: Buffer, address: string, port: number): void {
+    try {
+      this.socket.send(data, port, address, () => undefined);
+    } catch {
+      // Socket closed during shutdown, or an invalid address from a hostile Contact: nothing to do.
+    }
+  }
+
+  address(): { address: string; port: number } {
+    const a = this.socket.address();
+    return { address: a.address, port: a.port };
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}
