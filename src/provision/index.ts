@@ -63,6 +63,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
 
   const handlePhoneRequest = createPhoneHandler({ directory, selector, renderer, guard, auth, fetchLog, log });
   let router: ReturnType<typeof createAccountRouter> | undefined;
+  let closing: Promise<void> | undefined;
 
   function refOf(accountId: string, deviceId: string) {
     const account = directory.getAccount(accountId);
@@ -117,9 +118,12 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
           : undefined,
       };
     },
-    async close() {
-      unsubscribe();
-      await fetchLog.close();
+    close() {
+      closing ??= (async () => {
+        unsubscribe();
+        await fetchLog.close();
+      })();
+      return closing;
     },
   };
 }

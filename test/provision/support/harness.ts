@@ -47,7 +47,7 @@ export async function startHarness(opts: { env?: Record<string, string>; dataDir
 
   const app = express();
   app.use('/v2/accounts/:accountId', express.json({ type: 'application/json' }), (req, res, next) => {
-    const account = dir.getAccount(req.params.accountId!);
+    const account = dir.getAccount(String(req.params.accountId));
     if (!account) return next(new KazooError(404, 'bad_identifier', {}));
     res.locals.account = account;
     next();
@@ -61,6 +61,7 @@ export async function startHarness(opts: { env?: Record<string, string>; dataDir
     else app(req, res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  let closed = false;
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
@@ -77,6 +78,8 @@ export async function startHarness(opts: { env?: Record<string, string>; dataDir
       });
     },
     async close() {
+      if (closed) return;
+      closed = true;
       await service.close();
       await new Promise<void>((r) => server.close(() => r()));
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });

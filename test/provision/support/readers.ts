@@ -1,0 +1,44 @@
+import { parseStringPromise } from 'xml2js';
+
+/** Independent key = value reader for Yealink files (deliberately not the server's own parser). */
+export function readKeyValue(text: string): Map<string, string> {
+  const lines = text.split(/\r?\n/);
+  if (lines[0] !== '#!version:1.0.0.1') throw new Error(`bad first line: ${lines[0]}`);
+  const out = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    if (!line.trim() || line.trim().startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq < 0) throw new Error(`not key=value: ${line}`);
+    const key = line.slice(0, eq).trim();
+    if (out.has(key) && key !== 'sip.notify_reboot_enable') throw new Error(`duplicate key ${key}`);
+    out.set(key, line.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+/** Polycom: every attribute of every element, flattened (parameter name = attribute name). */
+export async function readPolycom(text: string): Promise<{ root: string; params: Map<string, string> }> {
+  const doc = (await parseStringPromise(text, { explicitArray: true, strict: true })) as Record<string, unknown>;
+  const root = Object.keys(doc)[0]!;
+  const params = new Map<string, string>();
+  const walk = (node: unknown) => {
+    if (!node || typeof node !== 'object') return;
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      if (k === '$') for (const [a, val] of Object.entries(v as Record<string, string>)) params.set(a, val);
+      else if (Array.isArray(v)) v.forEach(walk);
+      else walk(v);
+    }
+  };
+  walk(doc[root]);
+  return { root, params };
+}
+
+/** Grandstream: <gs_provision><mac/><config><Pnnn>value</Pnnn>… */
+export async function readGrandstream(text: string): Promise<{ mac: string; version: string; p: Map<string, string> }> {
+  const doc = (await parseStringPromise(text, { explicitArray: false, strict: true })) as {
+    gs_provision: { $: { version: string }; mac: string; config: Record<string, unknown> & { $: { version: string } } };
+  };
+  const p = new Map<string, string>();
+  for (const [k, v] of Object.entries(doc.gs_provision.config)) if (k !== '$') p.set(k, typeof v === 'string' ? v : '');
+  return { mac: doc.gs_provision.mac, version: doc.gs_provision.config.$.version, p };
+}
