@@ -62,6 +62,11 @@ export class ShardedCollection {
     }
     const docs: StoredDoc[] = [];
     for (const name of names) {
+      // A temp file is what a crash mid-write leaves behind; the real file beside it is intact.
+      if (name.startsWith('.') && name.endsWith('.tmp')) {
+        await fs.rm(path.join(this.dir, name), { force: true });
+        continue;
+      }
       const match = /^(?:shard-(\d{3})|docs)\.json$/.exec(name);
       if (!match) continue;
       const index = match[1] === undefined ? 0 : Number(match[1]);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AccountDoc, DeviceDoc, DeviceRef, StoredDoc, UserDoc } from '../domain/types.js';
 import type { DomainEvents } from '../domain/events.js';
 import type { Directory } from './directory.js';
@@ -234,7 +234,7 @@ export class Store implements Directory {
     const now = Math.floor(Date.now() / 1000);
     doc.pvt_created = previous?.pvt_created ?? doc.pvt_created ?? now;
     doc.pvt_modified = now;
-    doc._rev = `${generation}-${createHash('md5').update(JSON.stringify(doc)).update(randomBytes(8)).digest('hex')}`;
+    doc._rev = `${generation}-${randomBytes(16).toString('hex')}`;
     this.place(doc, previous);
     try {
       await this.collectionOf(doc).commit(doc.id, doc);
