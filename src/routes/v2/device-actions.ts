@@ -1,0 +1,169 @@
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import type { AccountDoc, DeviceDoc } from '../../domain/types.js';
+import { sendSuccess } from '../../http/envelope.js';
+import { addValidationError, badIdentifier, KazooError, methodNotAllowed, validationError, type ValidationErrors } from '../../http/errors.js';
+import type { Logger } from '../../log.js';
+import type { ProvisioningService } from '../../provision/service.js';
+import type { Directory } from '../../store/directory.js';
+import type { NotifyOptions, NotifyResult, SipService } from '../../sip/service.js';
+import { parseQuickCall } from '../../sip/api/quickcall-request.js';
+import { quickCallView } from '../../sip/api/quickcall-view.js';
+
+/**
+ * Device actions that talk to phones over SIP: /devices/status, /devices/{ID}/sync, PUT /devices/{ID}
+ * with action "notify" (and the seed's POST /devices/{ID}/notify), /devices/{ID}/quickcall/{NUMBER}.
+ * Mounted at /v2/accounts/:accountId before the devices CRUD router; auth, scoping and body parsing are
+ * done by then. Answers say what really happened: "sent" only when a NOTIFY left and the phone took it.
+ */
+export interface DeviceActionsDeps {
+  directory: Directory;
+  sip: SipService;
+  provisioning?: Pick<ProvisioningService, 'checkSyncEvent'>;
+  log: Logger;
+}
+
+type Envelope = { action?: unknown; reboot?: unknown; data?: Record<string, unknown> & { action?: unknown; reboot?: unknown; data?: Record<string, unknown> } };
+
+const notRegistered = (deviceId: string) =>
+  new KazooError(409, 'device_not_registered', { cause: deviceId, message: 'device is not registered; nothing was sent' });
+
+function phoneRefused(deviceId: string, result: NotifyResult): KazooError {
+  const timeout = result.status === 408;
+  return new KazooError(timeout ? 504 : 502, timeout ? 'device_timeout' : 'device_refused', {
+    cause: deviceId,
+    message: timeout ? 'NOTIFY sent but the phone did not answer' : `NOTIFY sent but the phone answered ${result.status} ${result.reason ?? ''}`.trim(),
+    sip_status: result.status,
+  });
+}
+
+function truthy(value: unknown): boolean | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  return value === true || value === 'true' || value === 1 || value === '1';
+}
+
+export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
+  const { directory, sip, log } = deps;
+  const router = Router({ mergeParams: true });
+  const accountOf = (res: Response) => (res.locals as { account: AccountDoc }).account;
+  const body = (req: Request) => (req.body ?? {}) as Envelope;
+  const deviceOf = (req: Request, res: Response): DeviceDoc => {
+    const id = String(req.params.deviceId);
+    const device = directory.getDevice(accountOf(res).id, id);
+    if (!device) throw badIdentifier(id);
+    return device;
+  };
+  const rebootOf = (req: Request): boolean | undefined => {
+    const b = body(req);
+    return truthy(req.query.reboot) ?? truthy(b.data?.reboot) ?? truthy(b.reboot);
+  };
+  const syncEvent = (accountId: string, deviceId: string, reboot: boolean): string => {
+    try {
+      const event = deps.provisioning?.checkSyncEvent(accountId, deviceId, reboot);
+      if (event) return event;
+    } catch (err) {
+      log.warn('check-sync event lookup failed', { account_id: accountId, device_id: deviceId, error: (err as Error).message });
+    }
+    return reboot ? 'check-sync;reboot=true' : 'check-sync';
+  };
+
+  const send = async (account: AccountDoc, device: DeviceDoc, options: NotifyOptions): Promise<NotifyResult> => {
+    if (!sip.registrationOf(account.id, device.id)) throw notRegistered(device.id);
+    const result = await sip.notify(account.id, device.id, options);
+    if (!result.sent) throw notRegistered(device.id);
+    if (result.status === undefined || result.status >= 300) throw phoneRefused(device.id, result);
+    return result;
+  };
+
+  router
+    .route('/devices/status')
+    .get((req, res) => {
+      const rows = sip.registrations(accountOf(res).id).map((r) => ({ device_id: r.deviceId, registered: true }));
+      sendSuccess(req, res, rows);
+    })
+    .all(() => {
+      throw methodNotAllowed();
+    });
+
+  router
+    .route('/devices/:deviceId/sync')
+    .post(async (req, res) => {
+      const account = accountOf(res);
+      const device = deviceOf(req, res);
+      await send(account, device, { event: syncEvent(account.id, device.id, rebootOf(req) ?? false) });
+      sendSuccess(req, res, 'sync request sent');
+    })
+    .all(() => {
+      throw methodNotAllowed();
+    });
+
+  const notify = async (req: Request, res: Response) => {
+    const account = accountOf(res);
+    const payload = body(req).data ?? {};
+    // Kazoo's validated form nests the event one level deeper (data.data.event); the seed puts it in data.event.
+    const inner = (payload.data && typeof payload.data === 'object' ? payload.data : payload) as Record<string, unknown>;
+    const errors: ValidationErrors = {};
+    const reboot = rebootOf(req);
+    let event = inner.event;
+    if (event === undefined && reboot !== undefined) event = syncEvent(account.id, String(req.params.deviceId), reboot);
+    if (typeof event !== 'string' || event.trim() === '') {
+      addValidationError(errors, 'data.event', 'required', { message: 'Field is required but missing' });
+    } else if (/[\r\n]/.test(event) || event.length > 256) {
+      addValidationError(errors, 'data.event', 'invalid', { message: 'event must be one line of at most 256 characters', value: event });
+    }
+    let notifyBody: NotifyOptions['body'];
+    if (inner.body !== undefined) {
+      const b = inner.body as { content_type?: unknown; data?: unknown } | null;
+      if (!b || typeof b !== 'object' || typeof b.content_type !== 'string' || typeof b.data !== 'string' || /[\r\n]/.test(b.content_type)) {
+        addValidationError(errors, 'data.body', 'invalid', { message: 'body needs string content_type and data' });
+      } else notifyBody = { content_type: b.content_type, data: b.data };
+    }
+    if (Object.keys(errors).length) throw validationError(errors);
+    const device = deviceOf(req, res);
+    await send(account, device, { event: String(event).trim(), body: notifyBody });
+    sendSuccess(req, res, 'NOTIFY sent', { status: 201 });
+  };
+
+  router.put('/devices/:deviceId', async (req: Request, res: Response, next: NextFunction) => {
+    const b = body(req);
+    const action = b.action ?? b.data?.action ?? req.query.action;
+    if (action !== 'notify') return next(); // "action required"/"invalid action" are the CRUD router's answers
+    await notify(req, res);
+  });
+
+  router
+    .route('/devices/:deviceId/notify')
+    .post(notify)
+    .put(notify)
+    .all(() => {
+      throw methodNotAllowed();
+    });
+
+  const quickcall = async (req: Request, res: Response) => {
+    const account = accountOf(res);
+    const device = deviceOf(req, res);
+    const q = parseQuickCall(String(req.params.number), req.query as Record<string, unknown>, req.method === 'POST' ? body(req).data : undefined);
+    if (!sip.registrationOf(account.id, device.id)) throw notRegistered(device.id);
+    const result = await sip.quickCall(account.id, device.id, q.number, {
+      autoAnswer: q.autoAnswer,
+      callerIdName: q.callerIdName,
+      callerIdNumber: q.callerIdNumber,
+      timeoutSeconds: q.timeoutSeconds,
+    });
+    const view = quickCallView(account, device, q, result);
+    if (result.outcome === 'not_registered') throw notRegistered(device.id);
+    if (result.outcome !== 'answered') {
+      throw new KazooError(result.outcome === 'timeout' ? 504 : 502, 'quickcall initiation failed', view);
+    }
+    sendSuccess(req, res, view);
+  };
+
+  router
+    .route('/devices/:deviceId/quickcall/:number')
+    .get(quickcall)
+    .post(quickcall)
+    .all(() => {
+      throw methodNotAllowed();
+    });
+
+  return router;
+}
