@@ -1,11 +1,13 @@
 import { EmbeddedSipService, type SipServiceDeps } from './embedded.js';
 import { DisabledSipService } from './none.js';
 import type { SipService } from './service.js';
+import { DrachtioSipService } from './drachtio/service.js';
 
 export type { SipServiceDeps } from './embedded.js';
 export type { RegistrationChange, RegistrationListener } from './registry.js';
 export { SipStartError } from './transport.js';
 export { EmbeddedSipService } from './embedded.js';
+export { DrachtioSipService } from './drachtio/service.js';
 
 /**
  * The one place that picks the SIP backend from configuration: embedded (default, no other process),
@@ -16,7 +18,7 @@ export function createSipService(deps: SipServiceDeps): SipService {
     case 'none':
       return new DisabledSipService();
     case 'drachtio':
-      throw new Error('SIP_BACKEND=drachtio: backend being written (issue 4)');
+      return new DrachtioSipService(deps);
     default:
       return new EmbeddedSipService(deps);
   }
