@@ -79,15 +79,21 @@ export class FetchLog {
       prev.user_agent !== rec.user_agent ||
       prev.file !== rec.file ||
       rec.time - prev.persistedAt > this.minPersistSeconds * 1000;
-    const entry: Entry = { ...rec, accountId, persistedAt: prev?.persistedAt ?? 0 };
-    this.entries.set(deviceId, entry);
-    if (significant) {
-      this.dirty.add(deviceId);
-      this.timer ??= setTimeout(() => {
-        this.timer = undefined;
-        this.writer.flush().catch((err) => this.log.error('provisioning: last-fetch journal write failed', { err }));
-      }, this.flushMs).unref();
+    if (prev && !significant) {
+      prev.time = rec.time; // the common case (a phone polling): update in place, nothing to persist yet
+      return;
     }
+    this.entries.set(deviceId, { ...rec, accountId, persistedAt: prev?.persistedAt ?? 0 });
+    this.dirty.add(deviceId);
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.writer.flush().catch((err) => this.log.error('provisioning: last-fetch journal write failed', { err }));
+    }, this.flushMs).unref();
+  }
+
+  /** The live record (read-only for callers): no copy, this is on the hot path. */
+  peek(deviceId: string): Readonly<FetchRecord> | undefined {
+    return this.entries.get(deviceId);
   }
 
   get(deviceId: string): FetchRecord | undefined {
@@ -106,14 +112,18 @@ export class FetchLog {
     const ids = [...this.dirty];
     this.dirty.clear();
     const now = Date.now();
-    const lines: string[] = [];
-    for (const id of ids) {
-      const e = this.entries.get(id);
-      if (!e) continue; // forgotten: the snapshot at compaction drops it
-      e.persistedAt = now;
-      lines.push(JSON.stringify({ id, ...e }));
+    // In slices, yielding between them: a boot storm dirties thousands of entries at once and serialising them
+    // in one go would stall phone requests.
+    for (let i = 0; i < ids.length; i += 500) {
+      const lines: string[] = [];
+      for (const id of ids.slice(i, i + 500)) {
+        const e = this.entries.get(id);
+        if (!e) continue; // forgotten: the snapshot at compaction drops it
+        e.persistedAt = now;
+        lines.push(JSON.stringify({ id, ...e }));
+      }
+      if (lines.length) await fs.appendFile(this.journalFile, lines.join('\n') + '\n', { mode: 0o600 });
     }
-    if (lines.length) await fs.appendFile(this.journalFile, lines.join('\n') + '\n', { mode: 0o600 });
   }
 
   private async compact(): Promise<void> {

@@ -91,7 +91,7 @@ export function createPhoneHandler(deps: PhoneHandlerDeps): (req: IncomingMessag
         log.warn('provisioning: User-Agent MAC differs from requested file', { address, file: name, device_id: ref.device.id });
         return plain(res, 403, 'Forbidden');
       }
-      const choice = selector.choose(ref.device, ua, fetchLog.get(ref.device.id));
+      const choice = selector.choose(ref.device, ua, fetchLog.peek(ref.device.id));
       const match = choice && matches.find((m) => m.profile === choice.profile && m.mac);
       if (!choice || !match) return plain(res, 404, 'Not Found');
 

@@ -1,0 +1,311 @@
+/**
+ * Boot storm: N phones (10k, 100k) fetch their config files at once. Our server (the real startServer with the
+ * provisioning part, devices inserted straight through the store) against nginx serving the very same rendered
+ * files from disk, same load generator, same machine, same run. Prints configs/s, p50/p99 and the ratio.
+ *
+ *   npx tsx bench/boot-storm.ts [--sizes 10000,100000] [--duration 10] [--connections 50]
+ *
+ * nginx (Debian package) is started on a loopback port with its own conf/pid under a temp dir and stopped by PID.
+ * wrk is used when installed (autocannon, being JS on a shared core, saturates earlier), else autocannon.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config.js';
+import type { DeviceDoc } from '../src/domain/types.js';
+import { createLogger } from '../src/log.js';
+import { createProvisioning } from '../src/provision/index.js';
+import { startServer } from '../src/server.js';
+import { newId } from '../src/store/store.js';
+import { bootstrapAccount } from '../src/accounts/bootstrap.js';
+
+export interface BootStormOptions {
+  sizes?: number[];
+  durationSeconds?: number;
+  connections?: number;
+  /** Devices per account (the store shards per account). */
+  devicesPerAccount?: number;
+  log?: (line: string) => void;
+}
+
+export interface BootStormRow {
+  devices: number;
+  server: 'ours' | 'nginx';
+  tool: string;
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+}
+
+const which = (bin: string): string | undefined => {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin'])) {
+    const p = path.join(dir, bin);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+};
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Device i: vendors round-robin, each with its own OUI, a few keys and codecs like a real desk phone. */
+function deviceDoc(accountId: string, i: number, userId: string): DeviceDoc & { file: string } {
+  const vendor = i % 3;
+  const oui = ['001565', '0004f2', '000b82'][vendor]!;
+  const mac = `${oui}${(i + 1).toString(16).padStart(6, '0')}`;
+  const file = [`${mac}.cfg`, `${mac}-user.cfg`, `cfg${mac}.xml`][vendor]!;
+  return {
+    id: newId(),
+    _rev: '',
+    pvt_type: 'device',
+    pvt_account_id: accountId,
+    pvt_created: 0,
+    pvt_modified: 0,
+    name: `Phone ${i}`,
+    enabled: true,
+    mac_address: mac,
+    sip: { username: `user${i}`, password: `pw${i}x${(i * 7919) % 100000}`, expire_seconds: 600 },
+    caller_id: { internal: { name: `Desk ${i}` } },
+    media: { audio: { codecs: ['G722', 'PCMU', 'PCMA'] } },
+    provision: {
+      combo_keys: { '0': { type: 'line' }, '1': { type: 'presence', value: userId }, '2': { type: 'parking', value: 1 } },
+      feature_keys: { '0': { type: 'speed_dial', value: '2000' } },
+    },
+    timezone: 'America/New_York',
+    language: 'en-us',
+    file,
+  } as DeviceDoc & { file: string };
+}
+
+async function runLoad(
+  tool: 'wrk' | 'autocannon',
+  port: number,
+  paths: string[],
+  seconds: number,
+  connections: number,
+  tmp: string,
+): Promise<{ rps: number; p50ms: number; p99ms: number; errors: number }> {
+  if (tool === 'wrk') {
+    const list = path.join(tmp, 'paths.txt');
+    await writeFile(list, paths.join('\n') + '\n');
+    const script = path.join(tmp, 'random.lua');
+    // Every request picks a random phone's file.
+    await writeFile(
+      script,
+      `local paths = {}
+for line in io.lines("${list}") do paths[#paths + 1] = line end
+math.randomseed(os.time())
+request = function() return wrk.format("GET", paths[math.random(#paths)]) end
+`,
+    );
+    // Asynchronously: our server may live in this very process and must keep serving meanwhile.
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(which('wrk')!, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, `http://127.0.0.1:${port}`]);
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.stderr.on('data', (d) => (text += d));
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}: ${text}`))));
+    });
+    if (process.env.BOOT_STORM_DEBUG) process.stderr.write(out);
+    const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
+    const ms = (re: RegExp) => {
+      const m = re.exec(out);
+      if (!m) return NaN;
+      const v = Number(m[1]);
+      return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+    };
+    const non2xx = num(/Non-2xx or 3xx responses:\s+(\d+)/) || 0;
+    const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+    const sockErrors = sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+    return { rps: num(/Requests\/sec:\s+([\d.]+)/), p50ms: ms(/\s50%\s+([\d.]+)(us|ms|s)/), p99ms: ms(/\s99%\s+([\d.]+)(us|ms|s)/), errors: non2xx + sockErrors };
+  }
+  const moduleName = 'autocannon'; // untyped package: import by name to keep tsc strict elsewhere
+  const { default: autocannon } = (await import(moduleName)) as { default: (o: unknown) => Promise<Record<string, any>> };
+  const requests = paths.length > 0 ? [{ setupRequest: (r: Record<string, unknown>) => ({ ...r, path: paths[Math.floor(Math.random() * paths.length)] }) }] : [];
+  const r = await autocannon({ url: `http://127.0.0.1:${port}`, connections, duration: seconds, requests });
+  return { rps: r.requests.average, p50ms: r.latency.p50, p99ms: r.latency.p99, errors: r.non2xx + r.errors };
+}
+
+async function startNginx(root: string, filesDir: string): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
+  const bin = which('nginx');
+  if (!bin) throw new Error('nginx not installed');
+  const port = await freePort();
+  const conf = path.join(root, 'nginx.conf');
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(path.join(root, d), { recursive: true });
+  await writeFile(
+    conf,
+    `worker_processes 1;
+daemon off;
+master_process on;
+pid ${root}/nginx.pid;
+error_log ${root}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path ${root}/body;
+  proxy_temp_path ${root}/proxy;
+  fastcgi_temp_path ${root}/fastcgi;
+  uwsgi_temp_path ${root}/uwsgi;
+  scgi_temp_path ${root}/scgi;
+  types { text/plain cfg; text/xml xml; }
+  server {
+    listen 127.0.0.1:${port};
+    location /provision/ { alias ${filesDir}/; add_header Cache-Control no-store; }
+  }
+}
+`,
+  );
+  const child = spawn(bin, ['-c', conf, '-p', root, '-e', path.join(root, 'error.log')], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (child.exitCode !== null) throw new Error('nginx exited at start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        process.kill(child.pid!, 'SIGTERM'); // the master (daemon off: our child) stops its worker
+      }),
+  };
+}
+
+export async function runBootStorm(opts: BootStormOptions = {}): Promise<string> {
+  const sizes = opts.sizes ?? [10_000, 100_000];
+  const seconds = opts.durationSeconds ?? 10;
+  const connections = opts.connections ?? 50;
+  const perAccount = opts.devicesPerAccount ?? 5_000;
+  const say = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
+  const tool: 'wrk' | 'autocannon' = which('wrk') ? 'wrk' : 'autocannon';
+  const rows: BootStormRow[] = [];
+
+  for (const size of sizes) {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), `boot-storm-${size}-`));
+    await chmod(tmp, 0o755); // nginx workers run unprivileged and must reach the files
+    const config = loadConfig({ DATA_DIR: path.join(tmp, 'data'), HOST: '127.0.0.1', PORT: '0', SIP_BACKEND: 'none', LOG_LEVEL: 'error' });
+    await mkdir(config.dataDir, { recursive: true });
+    const server = await startServer(config, createLogger('error'), {
+      provisioning: ({ config: c, log, store, events }) => createProvisioning({ config: c, log, directory: store, events }),
+    });
+    let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+    try {
+      // Devices straight through the store API, spread over accounts like a hosted PBX.
+      const t0 = Date.now();
+      const paths: string[] = [];
+      for (let base = 0; base < size; base += perAccount) {
+        const acct = await bootstrapAccount(server.store, {
+          name: `Tenant ${base / perAccount}`,
+          realm: `t${base / perAccount}.bench.example.com`,
+          username: 'admin',
+          password: 'bench-pass',
+        });
+        const docs = [];
+        for (let i = base; i < Math.min(size, base + perAccount); i++) docs.push(deviceDoc(acct.account_id, i, acct.user_id));
+        for (let i = 0; i < docs.length; i += 1000) {
+          await Promise.all(
+            docs.slice(i, i + 1000).map(({ file, ...doc }) => {
+              paths.push(`/provision/${file}`);
+              return server.store.save(doc as DeviceDoc);
+            }),
+          );
+        }
+      }
+      say(`[${size}] inserted ${size} devices through the store in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+      // Render every file once through our server (warms its cache) and write it for nginx.
+      const t1 = Date.now();
+      const filesDir = path.join(tmp, 'files');
+      await mkdir(filesDir);
+      let next = 0;
+      const worker = async () => {
+        while (next < paths.length) {
+          const p = paths[next++]!;
+          const res = await fetch(`http://127.0.0.1:${server.port}${p}`);
+          if (res.status !== 200) throw new Error(`${p}: ${res.status}`);
+          await writeFile(path.join(filesDir, p.slice('/provision/'.length)), Buffer.from(await res.arrayBuffer()));
+        }
+      };
+      await Promise.all(Array.from({ length: 32 }, worker));
+      say(`[${size}] rendered and wrote ${paths.length} files in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+
+      nginx = await startNginx(path.join(tmp, 'nginx'), filesDir).catch(async (err) => {
+        await mkdir(path.join(tmp, 'nginx'), { recursive: true });
+        return startNginx(path.join(tmp, 'nginx'), filesDir).catch(() => {
+          say(`[${size}] nginx unavailable: ${(err as Error).message}`);
+          return undefined;
+        });
+      });
+
+      const ours = await runLoad(tool, server.port, paths, seconds, connections, tmp);
+      rows.push({ devices: size, server: 'ours', tool, ...ours });
+      if (nginx) {
+        const theirs = await runLoad(tool, nginx.port, paths, seconds, connections, tmp);
+        rows.push({ devices: size, server: 'nginx', tool, ...theirs });
+      }
+    } finally {
+      await nginx?.stop();
+      await server.close();
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  const lines = [
+    `Boot storm: random phones fetching their per-device config over loopback, ${connections} connections, ${seconds} s per run, ${tool}, ${os.cpus().length} CPUs`,
+    '',
+    '| devices | server | configs/s | p50 ms | p99 ms | errors | ours/nginx |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const nginxRow = rows.find((x) => x.devices === r.devices && x.server === 'nginx');
+    const ratio = r.server === 'ours' && nginxRow ? (r.rps / nginxRow.rps).toFixed(2) : '';
+    lines.push(`| ${r.devices} | ${r.server} | ${Math.round(r.rps)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.errors} | ${ratio} |`);
+  }
+  const report = lines.join('\n');
+  say(report);
+  return report;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  runBootStorm({
+    sizes: arg('sizes')?.split(',').map(Number),
+    durationSeconds: arg('duration') ? Number(arg('duration')) : undefined,
+    connections: arg('connections') ? Number(arg('connections')) : undefined,
+  }).then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
