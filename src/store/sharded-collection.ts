@@ -18,7 +18,7 @@ interface Shard {
 /**
  * One collection (e.g. the devices of one account) spread over `shardCount` lowdb files by a hash of the
  * document id. lowdb re-serialises a whole file per write, so a write costs O(docs in one shard), not
- * O(docs in the collection): at 100k devices and 256 shards a write rewrites ~400 documents.
+ * O(docs in the collection).
  * Files are created on first write; shards with no documents are never written.
  */
 export class ShardedCollection {
@@ -35,7 +35,7 @@ export class ShardedCollection {
   }
 
   private fileFor(index: number): string {
-    return path.join(this.dir, this.shardCount === 1 ? 'docs.json' : `shard-${String(index).padStart(3, '0')}.json`);
+    return path.join(this.dir, this.shardCount === 1 ? 'docs.json' : `shard-${String(index).padStart(4, '0')}.json`);
   }
 
   private shard(index: number): Shard {
@@ -67,7 +67,7 @@ export class ShardedCollection {
         await fs.rm(path.join(this.dir, name), { force: true });
         continue;
       }
-      const match = /^(?:shard-(\d{3})|docs)\.json$/.exec(name);
+      const match = /^(?:shard-(\d{4})|docs)\.json$/.exec(name);
       if (!match) continue;
       const index = match[1] === undefined ? 0 : Number(match[1]);
       const shard = this.shard(index);

@@ -6,8 +6,12 @@ import type { Directory } from './directory.js';
 import { ShardedCollection } from './sharded-collection.js';
 import { deviceKeys, SortedIds, type DeviceKeys } from './device-index.js';
 
-/** Devices per account are spread over this many files (see ShardedCollection). Part of the on-disk layout. */
-export const DEVICE_SHARDS = 256;
+/**
+ * Devices per account are spread over this many files (see ShardedCollection). Part of the on-disk layout.
+ * Sized for a carrier account: at 100k devices a write re-serialises ~25 documents (~20 KB), not 100k.
+ * Files only exist for shards that hold documents.
+ */
+export const DEVICE_SHARDS = 4096;
 const USER_SHARDS = 16;
 
 export const newId = (): string => randomBytes(16).toString('hex');

@@ -1,0 +1,117 @@
+/**
+ * Storage + API write path at a carrier's size: create and PATCH latency (p50, p99) and throughput over
+ * HTTP on loopback, with 1k, 10k and 100k devices already in one account. The data dir is pre-filled
+ * through the Store (same code and files the server uses), then the real server process is started on it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DomainEvents } from '../src/domain/events.js';
+import { Store, newId } from '../src/store/store.js';
+import { bootstrapAccount } from '../src/accounts/bootstrap.js';
+import type { DeviceDoc } from '../src/domain/types.js';
+import { startServerProcess, summarize, table } from './lib.js';
+
+interface Row {
+  existing: number;
+  op: string;
+  p50: number;
+  p99: number;
+  seqRps: number;
+  concRps: number;
+  concP99: number;
+}
+
+async function prefill(dataDir: string, count: number) {
+  const store = await Store.open(dataDir, new DomainEvents());
+  const boot = await bootstrapAccount(store, { name: 'Bench', realm: 'bench.test', username: 'admin', password: 'bench-pass' });
+  const ids: string[] = [];
+  const batch: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = newId();
+    ids.push(id);
+    const doc = {
+      id,
+      pvt_type: 'device',
+      pvt_account_id: boot.account_id,
+      name: `phone ${i}`,
+      enabled: true,
+      mac_address: (0x0004f2000000 + i).toString(16).padStart(12, '0'),
+      sip: { username: `u${i}`, password: `pw-${i}-secret`, method: 'password', invite_format: 'username', expire_seconds: 300, registration_expiration: 300 },
+      media: { audio: { codecs: ['PCMU', 'PCMA'] }, encryption: { enforce_security: false, methods: [] }, video: { codecs: [] } },
+      call_restriction: {}, caller_id: {}, contact_list: {}, dial_plan: {}, music_on_hold: {}, ringtones: {},
+      exclude_from_queues: false, mwi_unsolicited_updates: true, mwi_unsolicitated_updates: true, register_overwrite_notify: false, suppress_unregister_notifications: false,
+    } as unknown as DeviceDoc;
+    batch.push(store.save(doc));
+    if (batch.length === 25_000) await Promise.all(batch.splice(0));
+  }
+  await Promise.all(batch);
+  return { boot, ids };
+}
+
+async function timed(fn: () => Promise<Response>): Promise<number> {
+  const t0 = performance.now();
+  const res = await fn();
+  await res.arrayBuffer();
+  if (res.status >= 300) throw new Error(`bench request failed: ${res.status}`);
+  return performance.now() - t0;
+}
+
+async function measure(op: () => Promise<Response>, sequential: number, concurrent: number, concurrency: number) {
+  const seq: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < sequential; i++) seq.push(await timed(op));
+  const seqElapsed = performance.now() - t0;
+  const conc: number[] = [];
+  let left = concurrent;
+  const t1 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) conc.push(await timed(op));
+    }),
+  );
+  const concElapsed = performance.now() - t1;
+  return { seq: summarize(seq), seqRps: (sequential / seqElapsed) * 1000, concRps: (concurrent / concElapsed) * 1000, conc: summarize(conc) };
+}
+
+export async function runApiBench(sizes = [1_000, 10_000, 100_000]): Promise<string> {
+  const rows: Row[] = [];
+  for (const size of sizes) {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bench-api-'));
+    const t0 = performance.now();
+    const { boot, ids } = await prefill(dataDir, size);
+    const fillSeconds = (performance.now() - t0) / 1000;
+    const startT0 = performance.now();
+    const server = await startServerProcess({ DATA_DIR: dataDir });
+    const startSeconds = (performance.now() - startT0) / 1000;
+    try {
+      const base = `http://127.0.0.1:${server.port}/v2`;
+      const auth = await fetch(`${base}/api_auth`, { method: 'PUT', body: JSON.stringify({ data: { api_key: boot.api_key } }) });
+      const token = ((await auth.json()) as { auth_token: string }).auth_token;
+      const headers = { 'X-Auth-Token': token, 'Content-Type': 'application/json' };
+      let n = 0;
+      const create = () => fetch(`${base}/accounts/${boot.account_id}/devices`, { method: 'PUT', headers, body: JSON.stringify({ data: { name: `bench ${n++}`, sip: { username: `bench${n}`, password: 'bench-secret' } } }) });
+      const patch = () => {
+        const id = ids[Math.floor(Math.random() * ids.length)]!;
+        return fetch(`${base}/accounts/${boot.account_id}/devices/${id}`, { method: 'PATCH', headers, body: JSON.stringify({ data: { language: `l${n++}` } }) });
+      };
+      for (const [name, op] of [['create', create], ['patch', patch]] as const) {
+        const m = await measure(op, 300, 2000, 32);
+        rows.push({ existing: size, op: name, p50: m.seq.p50, p99: m.seq.p99, seqRps: m.seqRps, concRps: m.concRps, concP99: m.conc.p99 });
+      }
+      process.stderr.write(`api bench: ${size} devices prefilled in ${fillSeconds.toFixed(1)} s, server started in ${startSeconds.toFixed(1)} s\n`);
+    } finally {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+  return table(
+    ['existing devices', 'op', 'p50 ms (sequential)', 'p99 ms (sequential)', 'req/s (sequential)', 'req/s (32 concurrent)', 'p99 ms (32 concurrent)'],
+    rows.map((r) => [r.existing, r.op, r.p50, r.p99, r.seqRps, r.concRps, r.concP99]),
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const sizes = process.argv.slice(2).map(Number).filter(Boolean);
+  console.log(await runApiBench(sizes.length ? sizes : undefined));
+}
