@@ -1,7 +1,13 @@
 import type { ServerParts } from './server.js';
+import { createProvisioning } from './provision/index.js';
+import { createSipPart } from './sip/wiring.js';
 
 /**
- * The production wiring of the optional parts (provisioning, SIP). Kept apart from server.ts so tests can
- * start the API alone or with their own parts.
+ * The production wiring of the optional parts: provisioning (templates, phone handler, template API) and
+ * SIP (registrar, device actions, resync). Kept apart from server.ts so tests can start the API alone or
+ * with their own parts.
  */
-export const productionParts: ServerParts = {};
+export const productionParts: ServerParts = {
+  provisioning: ({ config, log, store, events }) => createProvisioning({ config, log, directory: store, events }),
+  sip: (ctx) => createSipPart(ctx),
+};
