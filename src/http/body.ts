@@ -9,6 +9,12 @@ import { KazooError } from './errors.js';
 export function jsonBody(limitBytes: number) {
   const parse = express.json({ type: () => true, limit: limitBytes, strict: false });
   return (req: Request, res: Response, next: NextFunction) => {
+    // Raw uploads (a template as text/plain) are left unread for the route that wants them.
+    if (req.is(['text/*', 'application/octet-stream'])) {
+      req.body = {};
+      next();
+      return;
+    }
     parse(req, res, (err?: unknown) => {
       if (!err) {
         if (req.body === undefined || req.body === null) req.body = {};
