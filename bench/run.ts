@@ -1,0 +1,47 @@
+/**
+ * `npm run bench`: every measured figure of the product in one run.
+ *   1. API/storage: create and PATCH latency and throughput with 1k, 10k, 100k devices in one account.
+ *   2. Boot storm: phones fetching configs by MAC, ours vs nginx serving the same rendered files.
+ *   3. SIP: REGISTER/s with digest (sipp) and the time to check-sync 1,000 registered phones.
+ * Pick parts with `npm run bench -- api boot sip` (default: all). Figures are for this machine at this moment;
+ * the bench never asserts on them.
+ */
+import os from 'node:os';
+import { table } from './lib.js';
+
+const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
+const run = (part: string) => wanted.size === 0 || wanted.has(part);
+
+console.log(`# bench on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+if (run('api')) {
+  const { runApiBench } = await import('./api-bench.js');
+  console.log('\n## API and storage (HTTP on loopback, real server process)\n');
+  console.log(await runApiBench());
+}
+
+if (run('boot')) {
+  const { runBootStorm } = await import('./boot-storm.js');
+  console.log('\n## Boot storm: config fetches by MAC, ours vs nginx\n');
+  console.log(await runBootStorm());
+}
+
+if (run('sip')) {
+  const { runSipBench } = await import('./sip-bench.js');
+  console.log('\n## SIP (sipp on loopback)\n');
+  const r = await runSipBench({ log: (line) => process.stderr.write(`${line}\n`) });
+  console.log(
+    table(
+      ['figure', 'value'],
+      [
+        ['digest REGISTERs completed', r.registrations],
+        ['REGISTER/s (401 challenge + authenticated REGISTER)', r.registersPerSecond],
+        ['REGISTER failures', r.registerFailures],
+        [`check-sync to ${r.checkSyncPhones} phones, paced at ${r.resyncRate}/s (s)`, r.checkSyncPacedSeconds],
+        [`check-sync to ${r.checkSyncPhones} phones, unpaced (s)`, r.checkSyncUnpacedSeconds],
+        ['NOTIFYs answered 200', r.notifyOk],
+      ],
+    ),
+  );
+}
+process.exit(0);
