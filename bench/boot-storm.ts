@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,7 +35,7 @@ export interface BootStormOptions {
 
 export interface BootStormRow {
   devices: number;
-  server: 'ours' | 'nginx';
+  server: 'ours' | 'nginx' | 'node-floor';
   tool: string;
   rps: number;
   p50ms: number;
@@ -263,11 +264,27 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
         });
       });
 
+      // A short unmeasured run first (JIT, first-fetch bookkeeping such as the last-fetch journal), for both.
+      await runLoad(tool, server.port, paths, 2, connections, tmp);
+      if (nginx) await runLoad(tool, nginx.port, paths, 2, connections, tmp);
       const ours = await runLoad(tool, server.port, paths, seconds, connections, tmp);
       rows.push({ devices: size, server: 'ours', tool, ...ours });
       if (nginx) {
         const theirs = await runLoad(tool, nginx.port, paths, seconds, connections, tmp);
         rows.push({ devices: size, server: 'nginx', tool, ...theirs });
+      }
+      // The ceiling of node:http itself on this box: a bare server answering one constant 3 KB body.
+      const body = Buffer.alloc(3000, 'x');
+      const floor = http.createServer((_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
+        res.end(body);
+      });
+      await new Promise<void>((r) => floor.listen(0, '127.0.0.1', () => r()));
+      try {
+        const f = await runLoad(tool, (floor.address() as net.AddressInfo).port, paths, seconds, connections, tmp);
+        rows.push({ devices: size, server: 'node-floor', tool, ...f });
+      } finally {
+        await new Promise<void>((r) => floor.close(() => r()));
       }
     } finally {
       await nginx?.stop();
@@ -278,6 +295,8 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
 
   const lines = [
     `Boot storm: random phones fetching their per-device config over loopback, ${connections} connections, ${seconds} s per run, ${tool}, ${os.cpus().length} CPUs`,
+    '',
+    'node-floor = bare node:http answering a constant 3 KB body: what any node:http handler can reach here.',
     '',
     '| devices | server | configs/s | p50 ms | p99 ms | errors | ours/nginx |',
     '|---|---|---|---|---|---|---|',
