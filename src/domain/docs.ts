@@ -45,6 +45,15 @@ export function mergePatch(stored: Record<string, unknown>, patch: Record<string
   return out;
 }
 
+/**
+ * The public fields an update asks for: POST replaces them with the request's; PATCH merges the request into
+ * the stored ones. Either way the result is validated in full afterwards.
+ */
+export function updatedFields(stored: StoredDoc, data: unknown, mode: 'replace' | 'merge'): Record<string, unknown> {
+  const requested = requestFields(data);
+  return mode === 'merge' ? mergePatch(requestFields(stored), requested) : requested;
+}
+
 /** Value at a dotted path ("sip.username"), undefined when any step is missing. */
 export function getPath(doc: unknown, dottedPath: string): unknown {
   let node: unknown = doc;

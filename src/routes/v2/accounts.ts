@@ -1,10 +1,10 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { AppDeps } from '../../http/deps.js';
 import type { AuthLocals } from '../../http/auth.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { forbidden, KazooError } from '../../http/errors.js';
 import { accountView, createAccount, updateAccount } from '../../accounts/account-service.js';
-import { mergePatch, requestFields } from '../../domain/docs.js';
+import { updatedFields } from '../../domain/docs.js';
 import { checkIfMatch } from './if-match.js';
 import { methodNotAllowedFor } from './method-guard.js';
 
@@ -13,6 +13,14 @@ export function createAccountRouter(deps: AppDeps): Router {
   const { store } = deps;
   const router = Router({ mergeParams: true });
   const locals = (res: { locals: unknown }) => res.locals as Required<AuthLocals>;
+
+  /** POST replaces the public fields; PATCH merges into them (null deletes). */
+  const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
+    const account = locals(res).account;
+    checkIfMatch(req, account);
+    const saved = await updateAccount(store, account, updatedFields(account, (req.body as { data?: unknown }).data, mode));
+    sendSuccess(req, res, accountView(saved), { revision: saved._rev });
+  };
 
   router
     .route('/')
@@ -27,19 +35,8 @@ export function createAccountRouter(deps: AppDeps): Router {
       res.location(`/v2/accounts/${child.id}`);
       sendSuccess(req, res, accountView(child), { status: 201, revision: child._rev });
     })
-    .post(async (req, res) => {
-      const account = locals(res).account;
-      checkIfMatch(req, account);
-      const saved = await updateAccount(store, account, requestFields((req.body as { data?: unknown }).data));
-      sendSuccess(req, res, accountView(saved), { revision: saved._rev });
-    })
-    .patch(async (req, res) => {
-      const account = locals(res).account;
-      checkIfMatch(req, account);
-      const current = requestFields(account);
-      const saved = await updateAccount(store, account, mergePatch(current, requestFields((req.body as { data?: unknown }).data)));
-      sendSuccess(req, res, accountView(saved), { revision: saved._rev });
-    })
+    .post((req, res) => update(req, res, 'replace'))
+    .patch((req, res) => update(req, res, 'merge'))
     .delete(async (req, res) => {
       const account = locals(res).account;
       checkIfMatch(req, account);

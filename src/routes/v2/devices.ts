@@ -5,7 +5,7 @@ import type { AuthLocals } from '../../http/auth.js';
 import type { AccountDoc, DeviceDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { addValidationError, badIdentifier, KazooError, validationError } from '../../http/errors.js';
-import { mergePatch, privateFields, publicView, requestFields } from '../../domain/docs.js';
+import { privateFields, publicView, requestFields, updatedFields } from '../../domain/docs.js';
 import { newId } from '../../store/store.js';
 import { prepareDevice } from '../../devices/device-rules.js';
 import { isOwnedOrHotdesked, ownerRow, summaryRow } from '../../devices/device-views.js';
@@ -73,6 +73,15 @@ export function createDevicesRouter(deps: AppDeps): Router {
     sendSuccess(req, res, view(account, device), { status: 201, revision: device._rev });
   };
 
+  /** POST replaces the public fields; PATCH merges into them (null deletes). Both then validate in full. */
+  const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
+    const account = accountOf(res);
+    const stored = deviceOf(req, account);
+    checkIfMatch(req, stored);
+    const device = await save(res, updatedFields(stored, dataOf(req), mode), stored.id, stored);
+    sendSuccess(req, res, view(account, device), { revision: device._rev });
+  };
+
   const listRevision = (rows: unknown[]) => (rows.length ? createHash('md5').update(JSON.stringify(rows)).digest('hex') : undefined);
 
   router
@@ -98,20 +107,8 @@ export function createDevicesRouter(deps: AppDeps): Router {
       const device = deviceOf(req, account);
       sendSuccess(req, res, view(account, device), { revision: device._rev });
     })
-    .post(async (req, res) => {
-      const account = accountOf(res);
-      const stored = deviceOf(req, account);
-      checkIfMatch(req, stored);
-      const device = await save(res, requestFields(dataOf(req)), stored.id, stored);
-      sendSuccess(req, res, view(account, device), { revision: device._rev });
-    })
-    .patch(async (req, res) => {
-      const account = accountOf(res);
-      const stored = deviceOf(req, account);
-      checkIfMatch(req, stored);
-      const device = await save(res, mergePatch(requestFields(stored), requestFields(dataOf(req))), stored.id, stored);
-      sendSuccess(req, res, view(account, device), { revision: device._rev });
-    })
+    .post((req, res) => update(req, res, 'replace'))
+    .patch((req, res) => update(req, res, 'merge'))
     .put((req) => {
       // Actions on a device (notify) are handled by the device-actions router mounted before this one.
       const body = req.body as { action?: unknown; data?: { action?: unknown } };

@@ -1,10 +1,10 @@
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { AppDeps } from '../../http/deps.js';
 import type { AuthLocals } from '../../http/auth.js';
 import type { UserDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { badIdentifier, KazooError } from '../../http/errors.js';
-import { mergePatch, requestFields } from '../../domain/docs.js';
+import { requestFields, updatedFields } from '../../domain/docs.js';
 import { saveUser, userView } from '../../accounts/user-service.js';
 import { newId } from '../../store/store.js';
 import { checkIfMatch } from './if-match.js';
@@ -20,6 +20,15 @@ export function createUsersRouter(deps: AppDeps): Router {
     const user = store.getUser(accountId, id);
     if (!user) throw badIdentifier(id);
     return user;
+  };
+
+  /** POST replaces the public fields; PATCH merges into them (null deletes). */
+  const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
+    const account = accountOf(res);
+    const stored = userOf(req, account.id);
+    checkIfMatch(req, stored);
+    const user = await saveUser(store, account.id, stored.id, updatedFields(stored, (req.body as { data?: unknown }).data, mode), stored);
+    sendSuccess(req, res, userView(user), { revision: user._rev });
   };
 
   router
@@ -51,21 +60,8 @@ export function createUsersRouter(deps: AppDeps): Router {
       const user = userOf(req, accountOf(res).id);
       sendSuccess(req, res, userView(user), { revision: user._rev });
     })
-    .post(async (req, res) => {
-      const account = accountOf(res);
-      const stored = userOf(req, account.id);
-      checkIfMatch(req, stored);
-      const user = await saveUser(store, account.id, stored.id, requestFields((req.body as { data?: unknown }).data), stored);
-      sendSuccess(req, res, userView(user), { revision: user._rev });
-    })
-    .patch(async (req, res) => {
-      const account = accountOf(res);
-      const stored = userOf(req, account.id);
-      checkIfMatch(req, stored);
-      const merged = mergePatch(requestFields(stored), requestFields((req.body as { data?: unknown }).data));
-      const user = await saveUser(store, account.id, stored.id, merged, stored);
-      sendSuccess(req, res, userView(user), { revision: user._rev });
-    })
+    .post((req, res) => update(req, res, 'replace'))
+    .patch((req, res) => update(req, res, 'merge'))
     .delete(async (req, res) => {
       const stored = userOf(req, accountOf(res).id);
       checkIfMatch(req, stored);
