@@ -30,6 +30,14 @@ describe('accounts', () => {
     expect((await t.http().get(`/v2/accounts/${id}`).set(auth())).status).toBe(404);
   });
 
+  it('PUT /v2/accounts creates a child of the caller\'s own account', async () => {
+    const res = await t.http().put('/v2/accounts').set(auth()).send({ data: { name: 'Direct child' } });
+    expect(res.status).toBe(201);
+    expect(res.body.data.realm).toMatch(/\.sip\.local$/);
+    expect(t.server.store.getAccount(res.body.data.id)?.pvt_tree).toEqual([t.master.accountId]);
+    expect((await t.http().put('/v2/accounts').send({ data: { name: 'anon' } })).status).toBe(401);
+  });
+
   it('realm is unique across the system (case-insensitive); name required', async () => {
     const dup = await t.http().put(`/v2/accounts/${t.master.accountId}`).set(auth()).send({ data: { name: 'Dup', realm: 'MASTER.test' } });
     expect(dup.status).toBe(400);

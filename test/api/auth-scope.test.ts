@@ -45,6 +45,14 @@ describe('api_auth and user_auth', () => {
     expect((await t.http().get(`${path}?auth_token=${encodeURIComponent(t.master.token)}`)).status).toBe(200);
   });
 
+  it('GET /token_auth describes the caller\'s token', async () => {
+    const res = await t.http().get('/v2/token_auth').set('X-Auth-Token', t.master.token);
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({ account_id: t.master.accountId, method: 'api_auth' });
+    expect(res.body.data.exp).toBeGreaterThan(Date.now() / 1000);
+    expect((await t.http().get('/v2/token_auth')).status).toBe(401);
+  });
+
   it('401s: none, forged, expired; revoked via DELETE /token_auth', async () => {
     const path = `/v2/accounts/${t.master.accountId}/devices`;
     const none = await t.http().get(path);
