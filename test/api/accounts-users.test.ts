@@ -46,6 +46,17 @@ describe('accounts', () => {
     expect(noName.body.data.name.required).toBeDefined();
   });
 
+  it('lists children and descendants', async () => {
+    const top = await t.http().put(`/v2/accounts/${t.master.accountId}`).set(auth()).send({ data: { name: 'Top' } });
+    const mid = await t.http().put(`/v2/accounts/${top.body.data.id}`).set(auth()).send({ data: { name: 'Mid' } });
+    const leaf = await t.http().put(`/v2/accounts/${mid.body.data.id}`).set(auth()).send({ data: { name: 'Leaf' } });
+    const children = await t.http().get(`/v2/accounts/${top.body.data.id}/children`).set(auth());
+    expect(children.body.data.map((r: { name: string }) => r.name)).toEqual(['Mid']);
+    const descendants = await t.http().get(`/v2/accounts/${top.body.data.id}/descendants`).set(auth());
+    expect(descendants.body.data.map((r: { id: string }) => r.id).sort()).toEqual([mid.body.data.id, leaf.body.data.id].sort());
+    expect(descendants.body.data.find((r: { id: string }) => r.id === leaf.body.data.id).tree).toEqual([t.master.accountId, top.body.data.id, mid.body.data.id]);
+  });
+
   it('refuses to delete an account with children, and the master account', async () => {
     const parent = await t.http().put(`/v2/accounts/${t.master.accountId}`).set(auth()).send({ data: { name: 'P' } });
     await t.http().put(`/v2/accounts/${parent.body.data.id}`).set(auth()).send({ data: { name: 'C' } });

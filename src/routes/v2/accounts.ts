@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppDeps } from '../../http/deps.js';
 import type { AuthLocals } from '../../http/auth.js';
+import type { AccountDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { forbidden, KazooError } from '../../http/errors.js';
 import { accountView, createAccount, updateAccount } from '../../accounts/account-service.js';
@@ -48,6 +49,20 @@ export function createAccountRouter(deps: AppDeps): Router {
       sendSuccess(req, res, accountView(account), { revision: account._rev });
     })
     .all(methodNotAllowedFor);
+
+  // Kazoo's account listings, as Monster UI uses them: rows {id, name, realm, tree}.
+  const accountRow = (a: AccountDoc) => ({ id: a.id, name: a.name, realm: a.realm, tree: a.pvt_tree });
+  const listBelow = (predicate: (account: AccountDoc, self: AccountDoc) => boolean) => (req: Request, res: Response) => {
+    const self = locals(res).account;
+    const rows = store
+      .listAccounts()
+      .filter((a) => predicate(a, self))
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map(accountRow);
+    sendSuccess(req, res, rows);
+  };
+  router.route('/children').get(listBelow((a, self) => a.pvt_tree[a.pvt_tree.length - 1] === self.id)).all(methodNotAllowedFor);
+  router.route('/descendants').get(listBelow((a, self) => a.pvt_tree.includes(self.id))).all(methodNotAllowedFor);
 
   router
     .route('/api_key')
