@@ -13,6 +13,23 @@ import { createControlRouter } from './routes/control.js';
 import { accountView, createAccount } from './accounts/account-service.js';
 import { methodNotAllowedFor } from './routes/v2/method-guard.js';
 
+/** One line per API request. The path only: a query string may carry `auth_token`. */
+function accessLog(deps: AppDeps) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      deps.log.info('api', {
+        method: req.method,
+        path: req.baseUrl + req.path,
+        status: res.statusCode,
+        ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+        request_id: res.get('X-Request-ID'),
+      });
+    });
+    next();
+  };
+}
+
 /**
  * The Kazoo-compatible REST API as an express app (no listen). The phone-facing /provision/ path does not
  * go through express: src/server.ts hands it to the provisioning service's lean handler.
@@ -29,7 +46,7 @@ export function createApp(deps: AppDeps): express.Express {
   if (deps.controlSecret) app.use('/internal', createControlRouter(deps));
 
   const v2 = Router();
-  v2.use(requestContext, jsonBody(deps.config.maxBodyBytes), readToken(deps.tokens));
+  v2.use(accessLog(deps), requestContext, jsonBody(deps.config.maxBodyBytes), readToken(deps.tokens));
   v2.use(createAuthRouter(deps));
 
   // PUT /v2/accounts: a child of the caller's own account.

@@ -80,3 +80,23 @@ describe('error classes, all in the Kazoo error envelope', () => {
     expect(odd.body.page_size).toBeLessThanOrEqual(1);
   });
 });
+
+describe('access log', () => {
+  it('logs one line per API request without the token or the query string', async () => {
+    const { createLogger } = await import('../../src/log.js');
+    const { createApp } = await import('../../src/app.js');
+    const lines: string[] = [];
+    const app = createApp({
+      config: t.config,
+      log: createLogger('info', (l) => lines.push(l)),
+      store: t.server.store,
+      events: t.server.events,
+      tokens: t.server.tokens,
+    });
+    const request = (await import('supertest')).default;
+    await request(app).get(`/v2/accounts/${t.master.accountId}/devices?auth_token=${encodeURIComponent(t.master.token)}`);
+    const entry = JSON.parse(lines.find((l) => l.includes('"api"'))!);
+    expect(entry).toMatchObject({ method: 'GET', path: `/v2/accounts/${t.master.accountId}/devices`, status: 200 });
+    expect(lines.join('\n')).not.toContain(t.master.token);
+  });
+});
