@@ -12,6 +12,7 @@ import { createDevicesRouter } from './routes/v2/devices.js';
 import { createControlRouter } from './routes/control.js';
 import { accountView, createAccount } from './accounts/account-service.js';
 import { methodNotAllowedFor } from './routes/v2/method-guard.js';
+import { DatastoreError } from './store/store.js';
 
 /** One line per API request. The path only: a query string may carry `auth_token`. */
 function accessLog(deps: AppDeps) {
@@ -78,6 +79,10 @@ export function createApp(deps: AppDeps): express.Express {
   // Every error ends here: Kazoo's envelope for ours; a 500 (logged) only for a genuine server fault.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof KazooError) return sendError(req, res, err);
+    if (err instanceof DatastoreError) {
+      deps.log.error('datastore write failed', { method: req.method, path: req.path, error: err.cause });
+      return sendError(req, res, new KazooError(503, 'datastore_fault', { message: 'datastore fatal error' }));
+    }
     deps.log.error('request failed', { method: req.method, path: req.path, error: err });
     sendError(req, res, new KazooError(500, 'internal_server_error', { message: 'internal server error' }));
   });

@@ -86,6 +86,13 @@ export class ShardedCollection {
     return shard.writer.flush();
   }
 
+  /** Puts back the in-memory copy of a document after a failed commit (no disk write). */
+  restore(id: string, doc: StoredDoc | undefined): void {
+    const shard = this.shard(this.shardIndex(id));
+    if (doc) shard.db.data.docs[id] = doc;
+    else delete shard.db.data.docs[id];
+  }
+
   /** Removes the whole collection from disk (account deletion). */
   async destroy(): Promise<void> {
     this.shards.clear();

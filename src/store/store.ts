@@ -16,6 +16,13 @@ const USER_SHARDS = 16;
 
 export const newId = (): string => randomBytes(16).toString('hex');
 
+/** A write could not be made durable (disk full, I/O error…). Memory was rolled back; nothing changed. */
+export class DatastoreError extends Error {
+  constructor(readonly cause: unknown) {
+    super(`datastore write failed: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
 interface AccountData {
   users: ShardedCollection;
   devices: ShardedCollection;
@@ -243,8 +250,11 @@ export class Store implements Directory {
     try {
       await this.collectionOf(doc).commit(doc.id, doc);
     } catch (err) {
-      if (this.current(doc) === doc) this.place(previous, doc);
-      throw err;
+      if (this.current(doc) === doc) {
+        this.place(previous, doc);
+        this.collectionOf(doc).restore(doc.id, previous);
+      }
+      throw new DatastoreError(err);
     }
     this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, previous, doc, options.sync);
     return doc;
@@ -259,7 +269,8 @@ export class Store implements Directory {
       await this.collectionOf(doc).commit(doc.id, undefined);
     } catch (err) {
       this.place(previous, undefined);
-      throw err;
+      this.collectionOf(doc).restore(doc.id, previous);
+      throw new DatastoreError(err);
     }
     this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, previous, undefined);
   }

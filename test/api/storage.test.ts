@@ -147,3 +147,31 @@ describe('storage', () => {
     expect(bad.stderr()).toContain('Realm already in use');
   });
 });
+
+describe('a write the disk refuses', () => {
+  it('answers 503 datastore_fault and leaves the stored device as it was', async () => {
+    const dataDir = await tempDir();
+    dirs.push(dataDir);
+    const t = await startTestServer({ dataDir });
+    const A = t.master.accountId;
+    const auth = { 'X-Auth-Token': t.master.token };
+    const made = await t.http().put(`/v2/accounts/${A}/devices`).set(auth).send({ data: { name: 'before', mac_address: '0004f2000001' } });
+    // Root ignores file modes, so break the path itself: the devices directory becomes a plain file.
+    const devicesDir = path.join(dataDir, 'accounts', A, 'devices');
+    await rm(devicesDir, { recursive: true, force: true });
+    await writeFile(devicesDir, 'not a directory');
+    const res = await t.http().patch(`/v2/accounts/${A}/devices/${made.body.data.id}`).set(auth).send({ data: { name: 'after', mac_address: '0004f2000002' } });
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ error: '503', message: 'datastore_fault', status: 'error' });
+    const got = await t.http().get(`/v2/accounts/${A}/devices/${made.body.data.id}`).set(auth);
+    expect(got.body.data.name).toBe('before');
+    expect(got.body.revision).toBe(made.body.revision);
+    // the indexes rolled back too: the old MAC still finds it, the new one is free
+    expect(t.server.store.findDeviceByMac('0004f2000001')?.device.id).toBe(made.body.data.id);
+    expect(t.server.store.findDeviceByMac('0004f2000002')).toBeUndefined();
+    const create = await t.http().put(`/v2/accounts/${A}/devices`).set(auth).send({ data: { name: 'new' } });
+    expect(create.status).toBe(503);
+    expect(t.server.store.listDevices(A)).toHaveLength(1);
+    await t.close();
+  });
+});
