@@ -7,15 +7,27 @@ import { KazooError } from './errors.js';
  * 413 for oversized bodies, 415 for an unusable charset.
  */
 export function jsonBody(limitBytes: number) {
-  const parse = express.json({ type: () => true, limit: limitBytes, strict: false });
+  const parseJson = express.json({ type: () => true, limit: limitBytes, strict: false });
+  const parseText = express.text({ type: () => true, limit: limitBytes });
   return (req: Request, res: Response, next: NextFunction) => {
-    // Raw uploads (a template as text/plain) are left unread for the route that wants them.
-    if (req.is(['text/*', 'application/octet-stream'])) {
-      req.body = {};
-      next();
-      return;
-    }
-    parse(req, res, (err?: unknown) => {
+    // text/plain is what fetch() sends for a string body, and also how a template is uploaded raw:
+    // JSON text is the usual envelope; anything else stays a string for the route that wants raw text.
+    const textual = Boolean(req.is(['text/*', 'application/octet-stream']));
+    (textual ? parseText : parseJson)(req, res, (err?: unknown) => {
+      if (!err && textual) {
+        const text = typeof req.body === 'string' ? req.body : '';
+        if (!/^\s*[[{]/.test(text)) {
+          req.body = text.trim() ? text : {};
+          next();
+          return;
+        }
+        try {
+          req.body = JSON.parse(text) as unknown;
+        } catch (parseError) {
+          next(new KazooError(400, 'validation error', { json: { invalid: { message: (parseError as Error).message, target: 'body' } } }));
+          return;
+        }
+      }
       if (!err) {
         if (req.body === undefined || req.body === null) req.body = {};
         const body = req.body as unknown;

@@ -100,3 +100,21 @@ describe('access log', () => {
     expect(lines.join('\n')).not.toContain(t.master.token);
   });
 });
+
+describe('body content types', () => {
+  it('parses the JSON envelope whatever the Content-Type: fetch() sends text/plain for a string body', async () => {
+    const res = await fetch(`${t.url}/v2/api_auth`, { method: 'PUT', body: JSON.stringify({ data: { api_key: t.master.apiKey } }) });
+    expect(res.headers.get('content-type')).toMatch(/json/);
+    expect(res.status).toBe(201);
+    const created = await fetch(`${t.url}/v2/accounts/${t.master.accountId}/devices`, {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': t.master.token },
+      body: JSON.stringify({ data: { name: 'from fetch' } }),
+    });
+    expect(created.status).toBe(201);
+    const broken = await fetch(`${t.url}/v2/accounts/${t.master.accountId}/devices`, { method: 'PUT', headers: { 'X-Auth-Token': t.master.token, 'Content-Type': 'text/plain' }, body: '{"data":' });
+    expect(broken.status).toBe(400);
+    const notJson = await fetch(`${t.url}/v2/accounts/${t.master.accountId}/devices`, { method: 'PUT', headers: { 'X-Auth-Token': t.master.token, 'Content-Type': 'text/plain' }, body: 'hello' });
+    expect(notJson.status).toBe(400);
+  });
+});
