@@ -23,6 +23,7 @@ interface Shard {
  */
 export class ShardedCollection {
   private readonly shards = new Map<number, Shard>();
+  private dirReady: Promise<void> | undefined;
 
   constructor(
     private readonly dir: string,
@@ -43,12 +44,24 @@ export class ShardedCollection {
     if (!shard) {
       const db = new Low<ShardData>(new DurableJsonFile<ShardData>(this.fileFor(index)), { docs: {} });
       shard = { db, writer: new CoalescingWriter(async () => {
-        await fs.mkdir(this.dir, { recursive: true });
+        await this.ensureDir();
         await db.write();
       }) };
       this.shards.set(index, shard);
     }
     return shard;
+  }
+
+  /** Creates the directory once (not per write); retried after a failure. */
+  private ensureDir(): Promise<void> {
+    this.dirReady ??= fs.mkdir(this.dir, { recursive: true }).then(
+      () => undefined,
+      (err: unknown) => {
+        this.dirReady = undefined;
+        throw err;
+      },
+    );
+    return this.dirReady;
   }
 
   /** Loads every existing shard file; returns all documents. Throws CorruptDataFileError naming the file. */
@@ -96,6 +109,7 @@ export class ShardedCollection {
   /** Removes the whole collection from disk (account deletion). */
   async destroy(): Promise<void> {
     this.shards.clear();
+    this.dirReady = undefined;
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 }
