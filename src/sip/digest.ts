@@ -92,8 +92,8 @@ export class NonceAuthority {
     for (const nonce of this.seen.keys()) if (this.check(nonce, now) !== 'ok') this.seen.delete(nonce);
   }
 
-  challenge(realm: string, stale = false): string {
-    return `Digest realm="${realm}", nonce="${this.issue()}", algorithm=MD5, qop="auth"${stale ? ', stale=true' : ''}`;
+  challenge(realm: string, stale = false, now = Date.now()): string {
+    return `Digest realm="${realm}", nonce="${this.issue(now)}", algorithm=MD5, qop="auth"${stale ? ', stale=true' : ''}`;
   }
 }
 

@@ -1,45 +1,23 @@
 import os from 'node:os';
-import type { Config } from '../config.js';
-import type { Logger } from '../log.js';
-import type { ProvisioningService } from '../provision/service.js';
-import type { Directory } from '../store/directory.js';
 import { header, headerValues, type SipRequest } from './message.js';
 import { sendNotify } from './notify.js';
 import { DialogTable, quickCall } from './quickcall.js';
-import { Registrar } from './registrar.js';
-import { RegistrationTable, type RegistrationListener } from './registry.js';
-import type { NotifyOptions, NotifyResult, QuickCallOptions, QuickCallResult, Registration, SipService } from './service.js';
+import { RegistrarBackend } from './registrar-backend.js';
+import type { NotifyOptions, NotifyResult, QuickCallOptions, QuickCallResult } from './service.js';
 import { SipStack, type Endpoint, type Respond } from './stack.js';
 import { UdpTransport } from './transport.js';
 import type { Credentials } from './uac.js';
 import { autoAnswerFor, credentialsFor } from './device-credentials.js';
 
-export interface SipServiceDeps {
-  config: Config;
-  log: Logger;
-  directory: Directory;
-  provisioning?: Pick<ProvisioningService, 'checkSyncEvent' | 'autoAnswerHeaders'>;
-}
-
-/** Extra surface beyond the SipService contract: bound address (port 0 in tests) and change events. */
-export interface ObservableSipService extends SipService {
-  onRegistration(listener: RegistrationListener): () => void;
-}
+export type { ObservableSipService, SipServiceDeps } from './registrar-backend.js';
 
 const ALLOW = 'REGISTER, OPTIONS, NOTIFY, BYE, ACK, CANCEL';
 
 /** The default backend: a registrar and UAC on one UDP socket, no other process needed. */
-export class EmbeddedSipService implements ObservableSipService {
+export class EmbeddedSipService extends RegistrarBackend {
   private transport?: UdpTransport;
   private stack?: SipStack;
-  private readonly table: RegistrationTable;
-  private readonly registrar: Registrar;
   private readonly dialogs = new DialogTable();
-
-  constructor(private readonly deps: SipServiceDeps) {
-    this.table = new RegistrationTable(deps.directory);
-    this.registrar = new Registrar(deps.directory, this.table, { minExpires: deps.config.sip.minExpires, maxExpires: deps.config.sip.maxExpires }, deps.log);
-  }
 
   async start(): Promise<void> {
     if (this.transport) return;
@@ -68,19 +46,8 @@ export class EmbeddedSipService implements ObservableSipService {
 
   /** Datagram counters (received/dropped/…), for tests and the bench. */
   stats(): Record<string, number> {
-    return { ...(this.stack?.stats ?? {}) };
-  }
-
-  onRegistration(listener: RegistrationListener): () => void {
-    return this.table.onChange(listener);
-  }
-
-  registrations(accountId: string): Registration[] {
-    return this.table.list(accountId);
-  }
-
-  registrationOf(accountId: string, deviceId: string): Registration | undefined {
-    return this.table.get(accountId, deviceId);
+    const buffers = this.transport?.bufferSizes();
+    return { ...(this.stack?.stats ?? {}), recvBufferBytes: buffers?.recv ?? 0, sendBufferBytes: buffers?.send ?? 0 };
   }
 
   async notify(accountId: string, deviceId: string, options: NotifyOptions): Promise<NotifyResult> {
@@ -105,7 +72,7 @@ export class EmbeddedSipService implements ObservableSipService {
   private onRequest(req: SipRequest, source: Endpoint, respond: Respond): void {
     switch (req.method) {
       case 'REGISTER': {
-        const decision = this.registrar.handle({
+        const decision = this.register({
           requestUri: req.uri,
           to: header(req.headers, 'to'),
           from: header(req.headers, 'from'),

@@ -1,4 +1,4 @@
-import { makeHeaders, type SipRequest } from './message.js';
+import { buildRequest } from './message.js';
 import type { NotifyOptions, NotifyResult, Registration } from './service.js';
 import { hostPort, randomToken, type SipStack } from './stack.js';
 import { deliveryTarget } from './target.js';
@@ -21,26 +21,20 @@ export async function sendNotify(
     return { sent: false, reason: 'invalid event' };
   }
   const aor = `sip:${registration.username}@${registration.realm}`;
-  const req: SipRequest = {
-    kind: 'request',
-    method: 'NOTIFY',
-    uri: registration.contact,
-    headers: makeHeaders([
-      ['Via', stack.newVia()],
-      ['Max-Forwards', 70],
-      ['From', `<sip:${LOCAL_USER}@${registration.realm}>;tag=${randomToken(6)}`],
-      ['To', `<${aor}>`],
-      ['Call-ID', `${randomToken(12)}@${stack.local.address}`],
-      ['CSeq', '1 NOTIFY'],
+  const req = buildRequest(
+    'NOTIFY',
+    registration.contact,
+    { via: stack.newVia(), from: `<sip:${LOCAL_USER}@${registration.realm}>;tag=${randomToken(6)}`, to: `<${aor}>`, callId: `${randomToken(12)}@${stack.local.address}`, cseq: 1 },
+    [
       ['Contact', `<sip:${LOCAL_USER}@${hostPort(stack.local)}>`],
       ['Event', options.event],
       ['Subscription-State', 'terminated'],
       ['X-Kazoo-AOR', aor],
       ['User-Agent', 'kazoo-provisioner'],
       ['Content-Type', options.body?.content_type],
-    ]),
-    body: options.body?.data ?? '',
-  };
+    ],
+    options.body?.data ?? '',
+  );
   const { response, authenticated } = await requestWithAuth(stack, req, deliveryTarget(registration), credentials);
   return { sent: true, status: response.status, reason: response.reason, authenticated: authenticated || undefined };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import { header, makeHeaders, parseNameAddr, parseUri, type SipRequest, type SipResponse } from './message.js';
+import { buildRequest, header, parseNameAddr, parseUri, type SipRequest, type SipResponse } from './message.js';
 import { LOCAL_USER } from './notify.js';
 import type { QuickCallOptions, QuickCallResult, Registration } from './service.js';
 import { hostPort, randomToken, syntheticResponse, T1, type Endpoint, type Respond, type SipStack } from './stack.js';
@@ -89,46 +89,22 @@ export async function quickCall(
   safety.unref();
 
   const extra = Object.entries(autoAnswerHeaders).filter(([k, v]) => !/[\r\n]/.test(k + v));
-  let invite: SipRequest = {
-    kind: 'request',
-    method: 'INVITE',
-    uri: registration.contact,
-    headers: makeHeaders([
-      ['Via', stack.newVia()],
-      ['Max-Forwards', 70],
-      ['From', from],
-      ['To', to],
-      ['Call-ID', callId],
-      ['CSeq', '1 INVITE'],
-      ['Contact', `<sip:${LOCAL_USER}@${hostPort(stack.local)}>`],
-      ['Allow', 'INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, OPTIONS'],
-      ['Subject', 'QuickCall'],
-      ['X-Kazoo-AOR', `sip:${registration.username}@${realm}`],
-      ['User-Agent', 'kazoo-provisioner'],
-      ...extra.map(([k, v]): [string, string] => [k, v]),
-    ]),
-    body: '',
-  };
+  let invite: SipRequest = buildRequest('INVITE', registration.contact, { via: stack.newVia(), from, to, callId, cseq: 1 }, [
+    ['Contact', `<sip:${LOCAL_USER}@${hostPort(stack.local)}>`],
+    ['Allow', 'INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, OPTIONS'],
+    ['Subject', 'QuickCall'],
+    ['X-Kazoo-AOR', `sip:${registration.username}@${realm}`],
+    ['User-Agent', 'kazoo-provisioner'],
+    ...extra.map(([k, v]): [string, string] => [k, v]),
+  ]);
 
   let answeredOrFailed = false;
   let cancelled = false;
   const ring = setTimeout(() => {
     if (answeredOrFailed) return;
     cancelled = true;
-    const cancel: SipRequest = {
-      kind: 'request',
-      method: 'CANCEL',
-      uri: invite.uri,
-      headers: makeHeaders([
-        ['Via', header(invite.headers, 'via')],
-        ['Max-Forwards', 70],
-        ['From', from],
-        ['To', to],
-        ['Call-ID', callId],
-        ['CSeq', `${dialog.cseq} CANCEL`],
-      ]),
-      body: '',
-    };
+    // CANCEL: same Via (branch) and CSeq number as the INVITE it cancels (RFC 3261 §9.1).
+    const cancel = buildRequest('CANCEL', invite.uri, { via: header(invite.headers, 'via'), from, to, callId, cseq: dialog.cseq });
     void stack.request(cancel, dialog.dest).catch(() => undefined);
   }, options.timeoutSeconds * 1000);
 
@@ -215,21 +191,7 @@ export async function quickCall(
 }
 
 function inDialogRequest(stack: SipStack, d: DialogState, method: string, extra: Array<[string, string]>, body = ''): SipRequest {
-  return {
-    kind: 'request',
-    method,
-    uri: d.remoteTarget,
-    headers: makeHeaders([
-      ['Via', stack.newVia()],
-      ['Max-Forwards', 70],
-      ['From', d.from],
-      ['To', d.to],
-      ['Call-ID', d.callId],
-      ['CSeq', `${d.cseq} ${method}`],
-      ...extra,
-    ]),
-    body,
-  };
+  return buildRequest(method, d.remoteTarget, { via: stack.newVia(), from: d.from, to: d.to, callId: d.callId, cseq: d.cseq }, extra, body);
 }
 
 /** Minimal SDP answer: one inactive stream per offered m-line, first codec only. */

@@ -35,10 +35,12 @@ export interface RegistrarOptions {
   minExpires: number;
   maxExpires: number;
   defaultExpires?: number;
+  /** How long a challenge's nonce stays good (default 5 min); after that the phone gets 401 stale=true. */
+  nonceTtlMs?: number;
 }
 
 export class Registrar {
-  readonly nonces = new NonceAuthority();
+  readonly nonces: NonceAuthority;
 
   constructor(
     private readonly directory: Directory,
@@ -46,7 +48,9 @@ export class Registrar {
     private readonly options: RegistrarOptions,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.nonces = new NonceAuthority(options.nonceTtlMs);
+  }
 
   handle(input: RegisterInput): RegisterDecision {
     const to = input.to ? parseNameAddr(input.to) : undefined;
@@ -78,6 +82,11 @@ export class Registrar {
     if (nonceState === 'invalid') return this.challenge(realm);
     if (nonceState === 'stale') return this.challenge(realm, true);
 
+    // The credentials must be the AOR's own: a phone may not bind user B's address with user A's password.
+    if (toUri.user && toUri.user.toLowerCase() !== p.username.toLowerCase()) {
+      this.log.info('sip register refused: username differs from To', { realm, username: p.username, to_user: toUri.user, source: input.source.address });
+      return reply(403, 'Username Mismatch');
+    }
     const ref = this.directory.findDeviceBySipUsername(realm, p.username);
     if (!ref || (ref.device.sip?.method ?? 'password') !== 'password' || !ref.device.sip?.password) {
       this.log.info('sip register refused: unknown user', { realm, username: p.username, source: input.source.address });
@@ -113,7 +122,7 @@ export class Registrar {
   }
 
   private challenge(realm: string, stale = false): RegisterDecision {
-    return reply(401, 'Unauthorized', [['WWW-Authenticate', this.nonces.challenge(realm, stale)]]);
+    return reply(401, 'Unauthorized', [['WWW-Authenticate', this.nonces.challenge(realm, stale, this.now())]]);
   }
 
   private bind(ref: DeviceRef, username: string, input: RegisterInput, how: 'ip' | 'digest'): RegisterDecision {

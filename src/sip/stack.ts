@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import {
+  buildRequest,
   formatVia,
   hasMandatoryHeaders,
   header,
@@ -206,20 +207,13 @@ export class SipStack {
   /** ACK for a non-2xx final: same branch, hop-by-hop (RFC 3261 §17.1.1.3). */
   private sendNon2xxAck(tx: ClientTx, res: SipResponse): void {
     const req = tx.request;
-    const ack: SipRequest = {
-      kind: 'request',
-      method: 'ACK',
-      uri: req.uri,
-      headers: makeHeaders([
-        ['Via', header(req.headers, 'via')],
-        ['Max-Forwards', 70],
-        ['From', header(req.headers, 'from')],
-        ['To', header(res.headers, 'to')],
-        ['Call-ID', header(req.headers, 'call-id')],
-        ['CSeq', `${parseCSeq(header(req.headers, 'cseq'))!.seq} ACK`],
-      ]),
-      body: '',
-    };
+    const ack = buildRequest('ACK', req.uri, {
+      via: header(req.headers, 'via'),
+      from: header(req.headers, 'from'),
+      to: header(res.headers, 'to'),
+      callId: header(req.headers, 'call-id'),
+      cseq: parseCSeq(header(req.headers, 'cseq'))!.seq,
+    });
     this.transport.send(serialize(ack), tx.dest.address, tx.dest.port);
   }
 

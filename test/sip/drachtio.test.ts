@@ -3,7 +3,7 @@ import { answerChallenge, computeResponse } from '../../src/sip/digest.js';
 import { createSipService } from '../../src/sip/index.js';
 import { parseAuthHeader } from '../../src/sip/message.js';
 import type { SipService } from '../../src/sip/service.js';
-import { FakeDrachtio, phoneResponse } from './helpers/fake-drachtio.js';
+import { FakeDrachtio, phoneResponse, type SentRequest } from './helpers/fake-drachtio.js';
 import { MemoryDirectory } from './helpers/memory-directory.js';
 import { quietLog, sipTestConfig } from './helpers/config.js';
 
@@ -97,6 +97,52 @@ describe('drachtio-srf backend with a fake drachtio-server', () => {
     };
     const result = await sip.notify(ACC, 'dev4001', { event: 'check-sync' });
     expect(result).toMatchObject({ sent: true, status: 200, authenticated: true });
+  });
+
+  const PHONE_SDP = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.2', 's=-', 'c=IN IP4 127.0.0.2', 't=0 0', 'm=audio 40000 RTP/AVP 0 8', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+  const methodOf = (raw: string) => /^(\w+) /.exec(raw)![1];
+  /** The phone: answers the 3PCC INVITE with 200 + SDP (creating drachtio dialog `dialog`), REFER with `referStatus`, BYE with 200. */
+  const scriptPhone = (dialog: string, referStatus: number) => {
+    fake.answer = (req) => {
+      const method = methodOf(req.raw);
+      if (method === 'INVITE') return { raw: phoneResponse(req.raw, 200, 'OK', ['Contact: <sip:4001@127.0.0.2:5070>', 'Content-Type: application/sdp'], PHONE_SDP), dialog };
+      if (method === 'REFER') return phoneResponse(req.raw, referStatus, referStatus === 202 ? 'Accepted' : 'Decline');
+      if (method === 'BYE') return phoneResponse(req.raw, 200, 'OK');
+      return undefined; // ACK
+    };
+  };
+  /** Quick call to 4001 with the phone scripted; returns the result and what the app sent, in order. */
+  const callWith = async (dialog: string, referStatus: number) => {
+    const before = fake.requests.length;
+    scriptPhone(dialog, referStatus);
+    const result = await sip.quickCall(ACC, 'dev4001', '5551234', { autoAnswer: true, callerIdName: 'Device QuickCall', callerIdNumber: '5551234', timeoutSeconds: 5 });
+    const sent = fake.requests.slice(before);
+    return { result, sent, methods: sent.map((r) => methodOf(r.raw)) };
+  };
+
+  it('places a quick call through srf: 3PCC INVITE without SDP, ACK with an answer, REFER in the dialog accepted with 202', async () => {
+    const { result, sent, methods } = await callWith('dlg-qc-1', 202);
+    expect(result).toMatchObject({ outcome: 'answered', status: 200, referStatus: 202 });
+    expect(methods).toEqual(['INVITE', 'ACK', 'REFER']);
+    const [invite, ack, refer] = sent as [SentRequest, SentRequest, SentRequest];
+    expect(invite.raw).toMatch(/^INVITE sip:4001@127\.0\.0\.2:5070 SIP\/2\.0/);
+    expect(invite.raw).toMatch(/^To: <sip:4001@dr\.test>/im);
+    expect(invite.raw).toMatch(/^Subject: QuickCall$/im);
+    expect(invite.raw.split('\r\n\r\n')[1]).toBe(''); // no offer: the phone makes it
+    expect(invite.proxy).toBe('sip:127.0.0.2:5070');
+    expect(ack.dialog).toBe('dlg-qc-1');
+    expect(ack.raw).toMatch(/^m=audio 9 RTP\/AVP 0$/m);
+    expect(ack.raw).toMatch(/^a=inactive$/m);
+    expect(refer.dialog).toBe('dlg-qc-1');
+    expect(refer.raw).toMatch(/^Refer-To: <sip:5551234@dr\.test>$/im);
+    expect(refer.raw).toMatch(/^Referred-By: <sip:provisioning@dr\.test>$/im);
+  });
+
+  it('hangs up (BYE in the dialog) and reports failed when the phone declines the REFER', async () => {
+    const { result, sent, methods } = await callWith('dlg-qc-2', 603);
+    expect(result).toMatchObject({ outcome: 'failed', status: 200, referStatus: 603 });
+    expect(methods).toEqual(['INVITE', 'ACK', 'REFER', 'BYE']);
+    expect(sent[3]!.dialog).toBe('dlg-qc-2');
   });
 
   it('does not send to an unregistered device', async () => {

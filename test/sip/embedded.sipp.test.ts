@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedSipService } from '../../src/sip/embedded.js';
+import type { QuickCallOptions } from '../../src/sip/service.js';
 import { MemoryDirectory } from './helpers/memory-directory.js';
 import { quietLog, sipTestConfig } from './helpers/config.js';
 import { sipp, waitFor } from './helpers/sipp.js';
@@ -47,6 +48,14 @@ describe('embedded SIP backend with SIPp phones', () => {
       auth: { user, pass },
       keys: { realm: REALM, contact_port: opts.contactPort ?? 21070, expires: opts.expires ?? 300 },
     }).done;
+
+  /** Register phone `user` (password pw<user>), start its SIPp UAS and quick-call it; both outcomes. */
+  const quickCallTo = async (p: { ip: string; user: string; port: number; contactPort: number; scenario: string }, number: string, options: QuickCallOptions) => {
+    expect((await register(p.ip, p.user, `pw${p.user}`, p.port, { contactPort: p.contactPort })).code).toBe(0);
+    const phone = sipp({ scenario: p.scenario, ip: p.ip, port: p.contactPort, service: p.user });
+    const result = await sip.quickCall(ACC, `dev${p.user}`, number, options);
+    return { result, run: await phone.done };
+  };
 
   it('refuses a wrong password with 403 after the challenge', async () => {
     const run = await register('127.0.0.2', '1001', 'wrong', 21001, { scenario: 'uac-register-badpass.xml' });
@@ -108,10 +117,8 @@ describe('embedded SIP backend with SIPp phones', () => {
   });
 
   it('places a quick call: INVITE without SDP, ACK with answer, REFER to the number', async () => {
-    expect((await register('127.0.0.4', '1003', 'pw1003', 21006, { contactPort: 21072 })).code).toBe(0);
-    const phone = sipp({ scenario: 'uas-quickcall.xml', ip: '127.0.0.4', port: 21072, service: '1003' });
-    const result = await sip.quickCall(ACC, 'dev1003', '5551234', { autoAnswer: true, callerIdName: 'Device QuickCall', callerIdNumber: '5551234', timeoutSeconds: 10 });
-    const run = await phone.done;
+    const phone = { ip: '127.0.0.4', user: '1003', port: 21006, contactPort: 21072, scenario: 'uas-quickcall.xml' };
+    const { result, run } = await quickCallTo(phone, '5551234', { autoAnswer: true, callerIdName: 'Device QuickCall', callerIdNumber: '5551234', timeoutSeconds: 10 });
     expect(run.code, run.stderr).toBe(0);
     expect(result).toMatchObject({ outcome: 'answered', status: 200, referStatus: 202 });
     expect(run.logs).toContain(`REFER-TO=<sip:5551234@${REALM}>`);
@@ -120,10 +127,8 @@ describe('embedded SIP backend with SIPp phones', () => {
   });
 
   it('cancels a quick call the phone never answers', async () => {
-    expect((await register('127.0.0.8', '1007', 'pw1007', 21007, { contactPort: 21073 })).code).toBe(0);
-    const phone = sipp({ scenario: 'uas-ring-forever.xml', ip: '127.0.0.8', port: 21073, service: '1007' });
-    const result = await sip.quickCall(ACC, 'dev1007', '200', { autoAnswer: false, callerIdName: 'QC', callerIdNumber: '200', timeoutSeconds: 1 });
-    const run = await phone.done;
+    const neverAnswers = { ip: '127.0.0.8', user: '1007', port: 21007, contactPort: 21073, scenario: 'uas-ring-forever.xml' };
+    const { result, run } = await quickCallTo(neverAnswers, '200', { autoAnswer: false, callerIdName: 'QC', callerIdNumber: '200', timeoutSeconds: 1 });
     expect(run.code, run.stderr).toBe(0);
     expect(result).toMatchObject({ outcome: 'timeout', status: 487 });
   });

@@ -43,7 +43,12 @@ function setup(rate = 1000) {
   const coordinator = createResyncCoordinator({ config: sipTestConfig({ RESYNC_RATE: String(rate) }), log: quietLog, directory, events, sip, provisioning });
   const change = (deviceId: string, sync?: { reboot: boolean }) =>
     events.emit({ type: 'device.changed', accountId: ACC, deviceId, before: directory.devices.get(deviceId), after: directory.devices.get(deviceId), sync });
-  return { directory, sent, files, events, register, coordinator, change };
+  /** Change a device and wait until the coordinator has done what it will do about it. */
+  const settle = async (deviceId: string, sync?: { reboot: boolean }) => {
+    change(deviceId, sync);
+    await coordinator.idle();
+  };
+  return { directory, sent, files, events, register, coordinator, change, settle };
 }
 
 describe('resync coordinator', () => {
@@ -52,8 +57,7 @@ describe('resync coordinator', () => {
     s.register('d1');
     await s.coordinator.idle();
     s.files.set('d1', 'v2');
-    s.change('d1');
-    await s.coordinator.idle();
+    await s.settle('d1');
     expect(s.sent).toEqual([{ deviceId: 'd1', event: 'check-sync;reboot=false' }]);
     s.coordinator.stop();
   });
@@ -72,8 +76,7 @@ describe('resync coordinator', () => {
   it('forces a NOTIFY for "sync": true even when files are unchanged, honouring reboot', async () => {
     const s = setup();
     s.register('d1');
-    s.change('d1', { reboot: true });
-    await s.coordinator.idle();
+    await s.settle('d1', { reboot: true });
     expect(s.sent).toEqual([{ deviceId: 'd1', event: 'check-sync;reboot=true' }]);
     s.coordinator.stop();
   });
@@ -82,10 +85,8 @@ describe('resync coordinator', () => {
     const s = setup();
     s.register('d1');
     s.files.set('d1', 'v2');
-    s.change('d1');
-    await s.coordinator.idle();
-    s.change('d1');
-    await s.coordinator.idle();
+    await s.settle('d1');
+    await s.settle('d1');
     expect(s.sent).toHaveLength(1);
     s.coordinator.stop();
   });

@@ -74,27 +74,30 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
     return result;
   };
 
-  router
-    .route('/devices/status')
-    .get((req, res) => {
-      const rows = sip.registrations(accountOf(res).id).map((r) => ({ device_id: r.deviceId, registered: true }));
-      sendSuccess(req, res, rows);
-    })
-    .all(() => {
+  /** A path answering only the given methods; any other method gets Kazoo's 405 envelope. */
+  const only = (path: string, handlers: Partial<Record<'get' | 'post' | 'put', (req: Request, res: Response) => unknown>>) => {
+    const route = router.route(path);
+    for (const [method, handler] of Object.entries(handlers)) route[method as 'get' | 'post' | 'put'](handler);
+    route.all(() => {
       throw methodNotAllowed();
     });
+  };
 
-  router
-    .route('/devices/:deviceId/sync')
-    .post(async (req, res) => {
+  only('/devices/status', {
+    get: (req, res) => {
+      const rows = sip.registrations(accountOf(res).id).map((r) => ({ device_id: r.deviceId, registered: true }));
+      sendSuccess(req, res, rows);
+    },
+  });
+
+  only('/devices/:deviceId/sync', {
+    post: async (req, res) => {
       const account = accountOf(res);
       const device = deviceOf(req, res);
       await send(account, device, { event: syncEvent(account.id, device.id, rebootOf(req) ?? false) });
       sendSuccess(req, res, 'sync request sent');
-    })
-    .all(() => {
-      throw methodNotAllowed();
-    });
+    },
+  });
 
   const notify = async (req: Request, res: Response) => {
     const account = accountOf(res);
@@ -130,13 +133,7 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
     await notify(req, res);
   });
 
-  router
-    .route('/devices/:deviceId/notify')
-    .post(notify)
-    .put(notify)
-    .all(() => {
-      throw methodNotAllowed();
-    });
+  only('/devices/:deviceId/notify', { post: notify, put: notify });
 
   const quickcall = async (req: Request, res: Response) => {
     const account = accountOf(res);
@@ -157,13 +154,7 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
     sendSuccess(req, res, view);
   };
 
-  router
-    .route('/devices/:deviceId/quickcall/:number')
-    .get(quickcall)
-    .post(quickcall)
-    .all(() => {
-      throw methodNotAllowed();
-    });
+  only('/devices/:deviceId/quickcall/:number', { get: quickcall, post: quickcall });
 
   return router;
 }

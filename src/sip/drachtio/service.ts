@@ -1,11 +1,9 @@
-import type { SipServiceDeps, ObservableSipService } from '../embedded.js';
+import { RegistrarBackend, type SipServiceDeps } from '../registrar-backend.js';
 import { autoAnswerFor, credentialsFor } from '../device-credentials.js';
 import { splitCommas } from '../message.js';
 import { LOCAL_USER } from '../notify.js';
 import { sdpAnswer } from '../quickcall.js';
-import { Registrar } from '../registrar.js';
-import { RegistrationTable, type RegistrationListener } from '../registry.js';
-import type { NotifyOptions, NotifyResult, QuickCallOptions, QuickCallResult, Registration } from '../service.js';
+import type { NotifyOptions, NotifyResult, QuickCallOptions, QuickCallResult } from '../service.js';
 import { randomToken } from '../stack.js';
 import { deliveryTarget } from '../target.js';
 import { SipStartError } from '../transport.js';
@@ -18,18 +16,15 @@ import { createSrf, type SrfDialogLike, type SrfLike, type SrfRequestLike, type 
  * `auth` (answers a phone's challenge) and `proxy` (NAT-safe target); quick call is srf's 3PCC
  * `createUAC` without SDP + an in-dialog REFER. Production needs a drachtio-server; tests use a fake one.
  */
-export class DrachtioSipService implements ObservableSipService {
+export class DrachtioSipService extends RegistrarBackend {
   private srf?: SrfLike;
-  private readonly table: RegistrationTable;
-  private readonly registrar: Registrar;
   private hostport = '';
 
   constructor(
-    private readonly deps: SipServiceDeps,
+    deps: SipServiceDeps,
     private readonly makeSrf: () => SrfLike = createSrf,
   ) {
-    this.table = new RegistrationTable(deps.directory);
-    this.registrar = new Registrar(deps.directory, this.table, { minExpires: deps.config.sip.minExpires, maxExpires: deps.config.sip.maxExpires }, deps.log);
+    super(deps);
   }
 
   async start(): Promise<void> {
@@ -82,21 +77,9 @@ export class DrachtioSipService implements ObservableSipService {
     }
   }
 
-  onRegistration(listener: RegistrationListener): () => void {
-    return this.table.onChange(listener);
-  }
-
-  registrations(accountId: string): Registration[] {
-    return this.table.list(accountId);
-  }
-
-  registrationOf(accountId: string, deviceId: string): Registration | undefined {
-    return this.table.get(accountId, deviceId);
-  }
-
   private onRegister(req: SrfRequestLike, res: SrfResponseLike): void {
     try {
-      const decision = this.registrar.handle({
+      const decision = this.register({
         requestUri: req.uri,
         to: req.get('To'),
         from: req.get('From'),

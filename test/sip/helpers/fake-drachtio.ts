@@ -11,9 +11,14 @@ import { randomUUID } from 'node:crypto';
  */
 export interface SentRequest {
   txn: string;
+  /** drachtio's dialog id the app sent the request in ('' outside a dialog). */
+  dialog: string;
   proxy?: string;
   raw: string;
 }
+
+/** A scripted answer; `dialog` makes drachtio report the response as creating that dialog (2xx to INVITE). */
+export type FakeAnswer = string | { raw: string; dialog: string } | undefined;
 
 export class FakeDrachtio {
   private server = net.createServer((s) => this.accept(s));
@@ -24,7 +29,7 @@ export class FakeDrachtio {
   readonly requests: SentRequest[] = [];
   authenticated = false;
   /** How the fake "phone" answers a request the app sends: return the raw SIP response(s) in order. */
-  answer: (req: SentRequest, attempt: number) => string | undefined = () => undefined;
+  answer: (req: SentRequest, attempt: number) => FakeAnswer = () => undefined;
   private readonly waiters = new Map<string, (raw: string) => void>();
   private attempts = new Map<string, number>();
 
@@ -87,14 +92,15 @@ export class FakeDrachtio {
         return;
       }
       const txn = `txn-out-${++this.txnCounter}`;
-      const sent: SentRequest = { txn, proxy: t[4] || undefined, raw: completeRequest(body, txn) };
+      const sent: SentRequest = { txn, dialog, proxy: t[4] || undefined, raw: completeRequest(body, txn) };
       this.requests.push(sent);
-      this.write(`response|${rid}|OK|application|${sent.raw.length}|udp|127.0.0.1|5060|${Date.now()}|${txn}|\r\n${sent.raw}`);
+      this.write(`response|${rid}|OK|application|${sent.raw.length}|udp|127.0.0.1|5060|${Date.now()}|${txn}|${dialog}\r\n${sent.raw}`);
       const callId = /^Call-ID:\s*(.*)$/im.exec(sent.raw)?.[1] ?? '';
       const attempt = (this.attempts.get(callId) ?? 0) + 1;
       this.attempts.set(callId, attempt);
-      const reply = this.answer(sent, attempt);
-      if (reply) setTimeout(() => this.write(`sip|network|${reply.length}|udp|127.0.0.2|5070|${Date.now()}|${txn}|\r\n${reply}`), 5);
+      const answer = this.answer(sent, attempt);
+      const reply = typeof answer === 'string' ? { raw: answer, dialog: '' } : answer;
+      if (reply) setTimeout(() => this.write(`sip|network|${reply.raw.length}|udp|127.0.0.2|5070|${Date.now()}|${txn}|${reply.dialog}\r\n${reply.raw}`), 5);
     }
   }
 
@@ -109,7 +115,7 @@ export class FakeDrachtio {
 }
 
 /** A response to `req` as the phone would send it (copies Via/From/To/Call-ID/CSeq, adds a To-tag). */
-export function phoneResponse(req: string, status: number, reason: string, extra: string[] = []): string {
+export function phoneResponse(req: string, status: number, reason: string, extra: string[] = [], body = ''): string {
   const pick = (name: string) => req.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
   const to = pick('To')[0] ?? 'To: <sip:x@y>';
   return [
@@ -120,9 +126,9 @@ export function phoneResponse(req: string, status: number, reason: string, extra
     ...pick('Call-ID'),
     ...pick('CSeq'),
     ...extra,
-    'Content-Length: 0',
+    `Content-Length: ${Buffer.byteLength(body)}`,
     '',
-    '',
+    body,
   ].join('\r\n');
 }
 
