@@ -28,7 +28,7 @@ export class EmbeddedSipService extends RegistrarBackend {
     this.transport = transport;
     this.stack = new SipStack(transport, local, (req, source, respond) => this.onRequest(req, source, respond), this.deps.log);
     this.table.startSweeping();
-    this.deps.log.info('sip listening', { backend: 'embedded', address: bound.address, port: bound.port });
+    this.deps.log.debug('sip listening', { backend: 'embedded', address: bound.address, port: bound.port });
   }
 
   async stop(): Promise<void> {

@@ -59,7 +59,7 @@ export class DrachtioSipService extends RegistrarBackend {
     });
     this.srf = srf;
     this.table.startSweeping();
-    this.deps.log.info('sip listening', { backend: 'drachtio', server: `${target.host}:${target.port}`, hostport: this.hostport });
+    this.deps.log.debug('sip listening', { backend: 'drachtio', server: `${target.host}:${target.port}`, hostport: this.hostport });
   }
 
   async stop(): Promise<void> {
