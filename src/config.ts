@@ -20,6 +20,8 @@ export interface Config {
     publicAddress?: string;
     minExpires: number;
     maxExpires: number;
+    /** How long a digest nonce we issued stays valid (a later one is answered 401 stale=true). */
+    nonceTtlSeconds: number;
     /** check-sync NOTIFYs per second when one change affects many phones. */
     resyncRate: number;
     drachtio?: { host: string; port: number; secret: string };
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicAddress: env.SIP_PUBLIC_ADDRESS || undefined,
       minExpires: int(env, 'SIP_MIN_EXPIRES', 60, 1),
       maxExpires: int(env, 'SIP_MAX_EXPIRES', 3600, 1),
+      nonceTtlSeconds: int(env, 'SIP_NONCE_TTL', 300, 1, 86_400),
       resyncRate: int(env, 'RESYNC_RATE', 50, 1),
       drachtio:
         backend === 'drachtio'

@@ -36,7 +36,7 @@ export abstract class RegistrarBackend implements ObservableSipService {
     this.registrar = new Registrar(
       deps.directory,
       this.table,
-      { minExpires: deps.config.sip.minExpires, maxExpires: deps.config.sip.maxExpires, nonceTtlMs: deps.nonceTtlMs },
+      { minExpires: deps.config.sip.minExpires, maxExpires: deps.config.sip.maxExpires, nonceTtlMs: deps.nonceTtlMs ?? deps.config.sip.nonceTtlSeconds * 1000 },
       deps.log,
       now,
     );
