@@ -1,9 +1,13 @@
 /**
- * Boot storm: N phones (10k, 100k) fetch their config files at once. Our server (the real startServer with the
- * provisioning part, devices inserted straight through the store) against nginx serving the very same rendered
- * files from disk, same load generator, same machine, same run. Prints configs/s, p50/p99 and the ratio.
+ * Boot storm: N phones (10k, 100k) fetch their config files at once. Our server against nginx serving the very
+ * same rendered files from disk, same load generator, same machine, same run. Prints configs/s, p50/p99 and the ratio.
  *
  *   npx tsx bench/boot-storm.ts [--sizes 10000,100000] [--duration 10] [--connections 50]
+ *
+ * Fairness: every server measured is its own process, like `npm start` — ours is src/main.ts on a DATA_DIR prepared
+ * here through the store (then released), the node-floor is a bare node:http child. Nothing of the bench process
+ * (its path list, the store it filled, the file writing for nginx) shares a heap or an event loop with a server.
+ * BOOT_STORM_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to our server process only.
  *
  * nginx (Debian package) is started on a loopback port with its own conf/pid under a temp dir and stopped by PID.
  * wrk is used when installed (autocannon, being JS on a shared core, saturates earlier), else autocannon.
@@ -11,18 +15,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../src/config.js';
+import { DomainEvents } from '../src/domain/events.js';
 import type { DeviceDoc } from '../src/domain/types.js';
-import { createLogger } from '../src/log.js';
-import { createProvisioning } from '../src/provision/index.js';
-import { startServer } from '../src/server.js';
-import { newId } from '../src/store/store.js';
+import { acquireOwnership } from '../src/store/process-lock.js';
+import { newId, Store } from '../src/store/store.js';
 import { bootstrapAccount } from '../src/accounts/bootstrap.js';
+import { startServerProcess } from './lib.js';
 
 export interface BootStormOptions {
   sizes?: number[];
@@ -112,7 +114,6 @@ math.randomseed(os.time())
 request = function() return wrk.format("GET", paths[math.random(#paths)]) end
 `,
     );
-    // Asynchronously: our server may live in this very process and must keep serving meanwhile.
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn(which('wrk')!, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, `http://127.0.0.1:${port}`]);
       let text = '';
@@ -198,6 +199,73 @@ http {
   };
 }
 
+/** Fills a fresh DATA_DIR through the store API (devices spread over accounts like a hosted PBX), then lets it go. */
+export async function prepareDataDir(dataDir: string, size: number, perAccount: number): Promise<string[]> {
+  await mkdir(dataDir, { recursive: true });
+  const release = await acquireOwnership(dataDir, { pid: process.pid, kind: 'cli' });
+  if (!release) throw new Error(`${dataDir} is owned by another process`);
+  const paths: string[] = [];
+  try {
+    const store = await Store.open(dataDir, new DomainEvents());
+    for (let base = 0; base < size; base += perAccount) {
+      const acct = await bootstrapAccount(store, {
+        name: `Tenant ${base / perAccount}`,
+        realm: `t${base / perAccount}.bench.example.com`,
+        username: 'admin',
+        password: 'bench-pass',
+      });
+      const docs = [];
+      for (let i = base; i < Math.min(size, base + perAccount); i++) docs.push(deviceDoc(acct.account_id, i, acct.user_id));
+      for (let i = 0; i < docs.length; i += 1000) {
+        await Promise.all(
+          docs.slice(i, i + 1000).map(({ file, ...doc }) => {
+            paths.push(`/provision/${file}`);
+            return store.save(doc as DeviceDoc);
+          }),
+        );
+      }
+    }
+  } finally {
+    await release();
+  }
+  return paths;
+}
+
+/** The ceiling of node:http itself on this box: a bare server, in its own process, answering one constant 3 KB body. */
+const FLOOR_SERVER = `
+const http = require('node:http');
+const body = Buffer.alloc(3000, 'x');
+const server = http.createServer((_req, res) => {
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
+  res.end(body);
+});
+server.keepAliveTimeout = 65000;
+server.listen(0, '127.0.0.1', () => process.stdout.write('port ' + server.address().port + '\\n'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+async function startFloor(): Promise<{ port: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['-e', FLOOR_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`node-floor exited ${code}`)));
+  });
+  return {
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 export async function runBootStorm(opts: BootStormOptions = {}): Promise<string> {
   const sizes = opts.sizes ?? [10_000, 100_000];
   const seconds = opts.durationSeconds ?? 10;
@@ -210,45 +278,30 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   for (const size of sizes) {
     const tmp = await mkdtemp(path.join(os.tmpdir(), `boot-storm-${size}-`));
     await chmod(tmp, 0o755); // nginx workers run unprivileged and must reach the files
-    const config = loadConfig({ DATA_DIR: path.join(tmp, 'data'), HOST: '127.0.0.1', PORT: '0', SIP_BACKEND: 'none', LOG_LEVEL: 'error' });
-    await mkdir(config.dataDir, { recursive: true });
-    const server = await startServer(config, createLogger('error'), {
-      provisioning: ({ config: c, log, store, events }) => createProvisioning({ config: c, log, directory: store, events }),
-    });
+    const dataDir = path.join(tmp, 'data');
+    let server: Awaited<ReturnType<typeof startServerProcess>> | undefined;
     let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+    let floor: Awaited<ReturnType<typeof startFloor>> | undefined;
     try {
-      // Devices straight through the store API, spread over accounts like a hosted PBX.
       const t0 = Date.now();
-      const paths: string[] = [];
-      for (let base = 0; base < size; base += perAccount) {
-        const acct = await bootstrapAccount(server.store, {
-          name: `Tenant ${base / perAccount}`,
-          realm: `t${base / perAccount}.bench.example.com`,
-          username: 'admin',
-          password: 'bench-pass',
-        });
-        const docs = [];
-        for (let i = base; i < Math.min(size, base + perAccount); i++) docs.push(deviceDoc(acct.account_id, i, acct.user_id));
-        for (let i = 0; i < docs.length; i += 1000) {
-          await Promise.all(
-            docs.slice(i, i + 1000).map(({ file, ...doc }) => {
-              paths.push(`/provision/${file}`);
-              return server.store.save(doc as DeviceDoc);
-            }),
-          );
-        }
-      }
+      const paths = await prepareDataDir(dataDir, size, perAccount);
       say(`[${size}] inserted ${size} devices through the store in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+      // The real entry point on that DATA_DIR (LOG_LEVEL info: the "listening on" line is how its port is learnt).
+      const env: Record<string, string> = { DATA_DIR: dataDir, LOG_LEVEL: 'info' };
+      if (process.env.BOOT_STORM_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BOOT_STORM_NODE_OPTIONS;
+      server = await startServerProcess(env);
 
       // Render every file once through our server (warms its cache) and write it for nginx.
       const t1 = Date.now();
       const filesDir = path.join(tmp, 'files');
       await mkdir(filesDir);
       let next = 0;
+      const port = server.port;
       const worker = async () => {
         while (next < paths.length) {
           const p = paths[next++]!;
-          const res = await fetch(`http://127.0.0.1:${server.port}${p}`);
+          const res = await fetch(`http://127.0.0.1:${port}${p}`);
           if (res.status !== 200) throw new Error(`${p}: ${res.status}`);
           await writeFile(path.join(filesDir, p.slice('/provision/'.length)), Buffer.from(await res.arrayBuffer()));
         }
@@ -263,32 +316,20 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
           return undefined;
         });
       });
+      floor = await startFloor();
 
-      // A short unmeasured run first (JIT, first-fetch bookkeeping such as the last-fetch journal), for both.
-      await runLoad(tool, server.port, paths, 2, connections, tmp);
-      if (nginx) await runLoad(tool, nginx.port, paths, 2, connections, tmp);
-      const ours = await runLoad(tool, server.port, paths, seconds, connections, tmp);
-      rows.push({ devices: size, server: 'ours', tool, ...ours });
-      if (nginx) {
-        const theirs = await runLoad(tool, nginx.port, paths, seconds, connections, tmp);
-        rows.push({ devices: size, server: 'nginx', tool, ...theirs });
-      }
-      // The ceiling of node:http itself on this box: a bare server answering one constant 3 KB body.
-      const body = Buffer.alloc(3000, 'x');
-      const floor = http.createServer((_req, res) => {
-        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
-        res.end(body);
-      });
-      await new Promise<void>((r) => floor.listen(0, '127.0.0.1', () => r()));
-      try {
-        const f = await runLoad(tool, (floor.address() as net.AddressInfo).port, paths, seconds, connections, tmp);
-        rows.push({ devices: size, server: 'node-floor', tool, ...f });
-      } finally {
-        await new Promise<void>((r) => floor.close(() => r()));
-      }
+      // A short unmeasured run first for each (JIT, first-fetch bookkeeping such as the last-fetch journal).
+      const targets: Array<{ server: BootStormRow['server']; port: number }> = [
+        { server: 'ours', port },
+        ...(nginx ? [{ server: 'nginx' as const, port: nginx.port }] : []),
+        { server: 'node-floor', port: floor.port },
+      ];
+      for (const t of targets) await runLoad(tool, t.port, paths, 2, connections, tmp);
+      for (const t of targets) rows.push({ devices: size, server: t.server, tool, ...(await runLoad(tool, t.port, paths, seconds, connections, tmp)) });
     } finally {
+      await floor?.stop();
       await nginx?.stop();
-      await server.close();
+      await server?.stop();
       await rm(tmp, { recursive: true, force: true });
     }
   }
@@ -296,15 +337,17 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   const lines = [
     `Boot storm: random phones fetching their per-device config over loopback, ${connections} connections, ${seconds} s per run, ${tool}, ${os.cpus().length} CPUs`,
     '',
-    'node-floor = bare node:http answering a constant 3 KB body: what any node:http handler can reach here.',
+    'Each server is its own process. node-floor = bare node:http answering a constant 3 KB body: what any node:http handler can reach here.',
     '',
-    '| devices | server | configs/s | p50 ms | p99 ms | errors | ours/nginx |',
-    '|---|---|---|---|---|---|---|',
+    '| devices | server | configs/s | p50 ms | p99 ms | errors | ours/nginx | ours/node-floor |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const nginxRow = rows.find((x) => x.devices === r.devices && x.server === 'nginx');
-    const ratio = r.server === 'ours' && nginxRow ? (r.rps / nginxRow.rps).toFixed(2) : '';
-    lines.push(`| ${r.devices} | ${r.server} | ${Math.round(r.rps)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.errors} | ${ratio} |`);
+    const ratio = (other: BootStormRow['server']) => {
+      const o = rows.find((x) => x.devices === r.devices && x.server === other);
+      return r.server === 'ours' && o ? (r.rps / o.rps).toFixed(2) : '';
+    };
+    lines.push(`| ${r.devices} | ${r.server} | ${Math.round(r.rps)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.errors} | ${ratio('nginx')} | ${ratio('node-floor')} |`);
   }
   const report = lines.join('\n');
   say(report);

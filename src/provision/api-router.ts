@@ -4,12 +4,12 @@ import type { DomainEvents } from '../domain/events.js';
 import type { Directory } from '../store/directory.js';
 import { addValidationError, badIdentifier, KazooError, notFound, validationError, type ValidationErrors } from '../http/errors.js';
 import { sendSuccess } from '../http/envelope.js';
-import { checkFormat, FormatError } from './formats.js';
+import { checkTemplate } from './check-template.js';
+import { FormatError } from './formats.js';
 import type { FetchLog } from './fetch-log.js';
 import { RenderError, type Renderer } from './renderer.js';
-import { sampleCommonContext, sampleContext } from './sample.js';
 import type { VendorSelector } from './select.js';
-import { compileTemplate, MAX_TEMPLATE_BYTES, SAFE_ID, TemplateError, type Layer, type TemplateStore } from './templates.js';
+import { MAX_TEMPLATE_BYTES, SAFE_ID, TemplateError, type Layer, type TemplateStore } from './templates.js';
 
 /**
  * /v2/accounts/:accountId/… routes (mounted after auth and account scoping; res.locals.account is the account):
@@ -110,12 +110,9 @@ export function createAccountRouter(deps: ApiDeps): Router {
       const s = spec(req);
       const layer = layerOf(req, res, withDevice);
       const source = sourceOf(req);
-      if (Buffer.byteLength(source) > MAX_TEMPLATE_BYTES) reject(`template larger than ${MAX_TEMPLATE_BYTES} bytes`, undefined, s.name);
       let fn;
       try {
-        fn = compileTemplate(source, s.file.format);
-        const context = s.file.perDevice ? sampleContext(s.profile) : sampleCommonContext(s.profile, s.profile.sampleModel);
-        checkFormat(s.file.format, fn(context), s.file.header);
+        fn = checkTemplate(s.profile, s.file, source);
       } catch (err) {
         if (err instanceof TemplateError || err instanceof FormatError) reject(err.message, err.line, s.name);
         throw err;

@@ -70,6 +70,20 @@ export class FetchLog {
     if (journal) await this.compact();
   }
 
+  /**
+   * Hot path, the common case (a phone polling): the same address, User-Agent and file as its last fetch, persisted
+   * recently. Updates the time in place and returns true; false means the caller must `record` the full entry.
+   * Takes the fields as arguments so that this case allocates nothing.
+   */
+  touch(deviceId: string, time: number, address: string, userAgent: string, file: string): boolean {
+    const prev = this.entries.get(deviceId);
+    if (!prev || prev.address !== address || prev.user_agent !== userAgent || prev.file !== file || time - prev.persistedAt > this.minPersistSeconds * 1000) {
+      return false;
+    }
+    prev.time = time;
+    return true;
+  }
+
   /** Hot path: no I/O. */
   record(accountId: string, deviceId: string, rec: FetchRecord): void {
     const prev = this.entries.get(deviceId);

@@ -13,6 +13,7 @@ import { ProbeGuard } from './probe-guard.js';
 import { digestFiles, Renderer } from './renderer.js';
 import { VendorSelector } from './select.js';
 import type { ProvisioningService } from './service.js';
+import { watchBuiltinTemplates } from './template-watch.js';
 import { TemplateStore } from './templates.js';
 
 export type { ProvisioningService } from './service.js';
@@ -31,6 +32,9 @@ export interface ProvisioningDeps {
     /** Clock for the probe guard (tests). */
     now?: () => number;
     fetchLogFlushMs?: number;
+    /** Reload edited built-in templates live (default true). */
+    watchTemplates?: boolean;
+    templateDebounceMs?: number;
   };
 }
 
@@ -42,6 +46,10 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   const selector = new VendorSelector(profiles);
   const templates = new TemplateStore(options.templatesDir ?? BUILTIN_TEMPLATES, config.dataDir, profiles);
   await templates.load();
+  const watcher =
+    options.watchTemplates === false
+      ? undefined
+      : watchBuiltinTemplates({ templates, profiles, events, log, debounceMs: options.templateDebounceMs });
   const renderer = new Renderer(templates, (a, u) => directory.getUser(a, u), options.cacheDevices);
   const fetchLog = new FetchLog(config.dataDir, log, options.fetchLogFlushMs);
   await fetchLog.load();
@@ -121,6 +129,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     close() {
       closing ??= (async () => {
         unsubscribe();
+        watcher?.close();
         await fetchLog.close();
       })();
       return closing;

@@ -41,12 +41,8 @@ export function createPhoneHandler(deps: PhoneHandlerDeps): (req: IncomingMessag
   const { directory, selector, renderer, guard, auth, fetchLog, log } = deps;
 
   function send(req: IncomingMessage, res: ServerResponse, file: RenderedFile): void {
-    res.writeHead(200, {
-      'Content-Type': file.contentType,
-      'Content-Length': file.body.length,
-      // Per-device files carry SIP credentials: no cache anywhere may keep them.
-      'Cache-Control': file.perDevice ? 'no-store' : 'no-cache',
-    });
+    // Content-Type, Content-Length and Cache-Control (no-store for per-device files), prepared with the body.
+    res.writeHead(200, file.headers as string[]);
     res.end(req.method === 'HEAD' ? undefined : file.body);
   }
 
@@ -107,14 +103,19 @@ export function createPhoneHandler(deps: PhoneHandlerDeps): (req: IncomingMessag
       } catch (err) {
         return failed(res, err, { account_id: ref.account.id, device_id: ref.device.id, file: name });
       }
-      fetchLog.record(ref.account.id, ref.device.id, {
-        time: Date.now(),
-        address,
-        user_agent: userAgent.slice(0, 256),
-        file: name,
-        vendor: choice.profile.id,
-        model: ua?.profile === choice.profile ? ua.info.model : undefined,
-      });
+      const time = Date.now();
+      const loggedAgent = userAgent.slice(0, 256);
+      // Same rule as record(): only address, User-Agent, file and age decide whether the entry must be persisted.
+      if (!fetchLog.touch(ref.device.id, time, address, loggedAgent, name)) {
+        fetchLog.record(ref.account.id, ref.device.id, {
+          time,
+          address,
+          user_agent: loggedAgent,
+          file: name,
+          vendor: choice.profile.id,
+          model: ua?.profile === choice.profile ? ua.info.model : undefined,
+        });
+      }
       return send(req, res, file);
     }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AccountDoc, DeviceRef } from '../domain/types.js';
 import type { VendorFile, VendorProfile } from '../../vendors/types.js';
 import { checkFormat, FormatError } from './formats.js';
-import { buildInput, type UserDeps, type UserLookup } from './input.js';
+import { buildInput, type UserLookup } from './input.js';
 import type { Choice } from './select.js';
 import { TemplateError, type LayerName, type TemplateStore } from './templates.js';
 
@@ -18,6 +18,11 @@ export interface RenderedFile {
   perDevice: boolean;
   template: string;
   layer: LayerName;
+  /**
+   * The 200 response's headers as a flat [name, value, …] list, built once with the body: the hot path hands it to
+   * writeHead as is instead of rebuilding and walking a header object per request.
+   */
+  headers: readonly string[];
 }
 
 export class RenderError extends Error {
@@ -37,7 +42,9 @@ interface DeviceEntry {
   version: number;
   vendor: string;
   model: string;
-  users: UserDeps;
+  /** Watched users and the revision each had at render time, flat (no iterator on the hit path). */
+  userIds: string[];
+  userRevs: Array<string | undefined>;
   context: Record<string, unknown>;
   files: Map<string, RenderedFile>;
 }
@@ -71,7 +78,7 @@ export class Renderer {
       cached.version === this.templates.version &&
       cached.vendor === choice.profile.id &&
       cached.model === choice.model &&
-      this.usersUnchanged(account.id, cached.users)
+      this.usersUnchanged(account.id, cached)
     ) {
       return cached;
     }
@@ -82,7 +89,8 @@ export class Renderer {
       version: this.templates.version,
       vendor: choice.profile.id,
       model: choice.model,
-      users,
+      userIds: [...users.keys()],
+      userRevs: [...users.values()],
       context: { ...input, vendor: choice.profile.id, v: choice.profile.variables(input) },
       files: new Map(),
     };
@@ -96,8 +104,9 @@ export class Renderer {
     return entry;
   }
 
-  private usersUnchanged(accountId: string, users: UserDeps): boolean {
-    for (const [id, rev] of users) if (this.getUser(accountId, id)?._rev !== rev) return false;
+  private usersUnchanged(accountId: string, entry: DeviceEntry): boolean {
+    const { userIds, userRevs } = entry;
+    for (let i = 0; i < userIds.length; i++) if (this.getUser(accountId, userIds[i]!)?._rev !== userRevs[i]) return false;
     return true;
   }
 
@@ -146,9 +155,12 @@ export class Renderer {
       const line = err instanceof TemplateError || err instanceof FormatError ? err.line : undefined;
       throw new RenderError((err as Error).message, `${profile.id}/${file.template}`, tpl.layer, line);
     }
+    const body = Buffer.from(text, 'utf8');
     return {
       name,
-      body: Buffer.from(text, 'utf8'),
+      body,
+      // Per-device files carry SIP credentials: no cache anywhere may keep them.
+      headers: ['Content-Type', file.contentType, 'Content-Length', String(body.length), 'Cache-Control', file.perDevice ? 'no-store' : 'no-cache'],
       contentType: file.contentType,
       perDevice: file.perDevice,
       template: file.template,

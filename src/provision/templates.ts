@@ -74,11 +74,11 @@ export class TemplateStore {
   private readonly builtins = new Map<string, Entry>();
   /** key: `${accountId}/${deviceId ?? ''}/${vendor}/${name}` */
   private readonly overrides = new Map<string, Entry>();
-  /** Bumped on every override change; part of every render cache key. */
+  /** Bumped on every override change and every built-in reload; part of every render cache key. */
   version = 1;
 
   constructor(
-    private readonly builtinDir: string,
+    readonly builtinDir: string,
     private readonly dataDir: string,
     private readonly profiles: readonly VendorProfile[],
   ) {}
@@ -153,6 +153,17 @@ export class TemplateStore {
     const b = this.builtins.get(`${vendor}/${name}`);
     if (!b) throw new TemplateError(`no template ${vendor}/${name}`);
     return { ...b, layer: 'builtin' };
+  }
+
+  /** The built-in source for (vendor, name) as currently served. */
+  builtin(vendor: string, name: string): string | undefined {
+    return this.builtins.get(`${vendor}/${name}`)?.source;
+  }
+
+  /** Swaps in an already validated built-in template (edited on disk) and makes every cached render stale. */
+  replaceBuiltin(vendor: string, name: string, source: string, fn: TemplateFn): void {
+    this.builtins.set(`${vendor}/${name}`, { source, fn });
+    this.version++;
   }
 
   /** Only the override stored at exactly this layer. */

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ACCOUNT, REALM, seedFullDevice, startHarness, type Harness } from './support/harness.js';
-import { readGrandstream, readKeyValue, readPolycom } from './support/readers.js';
+import { expectValues, readGrandstream, readKeyValue, readPolycom } from './support/readers.js';
 
 /** Each vendor: a device with codecs, expiry, BLF, speed dial and park keys, fetched as its phone would. */
 let h: Harness;
@@ -30,16 +30,20 @@ describe('Polycom', () => {
     const user = await h.get(listed[0]!, { 'User-Agent': POLYCOM_UA });
     expect(user.status).toBe(200);
     const { params: p } = await readPolycom(user.body);
-    expect(p.get('reg.1.address')).toBe('user_1001');
-    expect(p.get('reg.1.auth.userId')).toBe('user_1001');
-    expect(p.get('reg.1.auth.password')).toBe('s3cret!');
-    expect(p.get('reg.1.displayName')).toBe('Front Desk');
-    expect(p.get('reg.1.server.1.address')).toBe(REALM);
-    expect(p.get('reg.1.server.1.expires')).toBe('600');
+    expectValues(p, {
+      'reg.1.address': 'user_1001',
+      'reg.1.auth.userId': 'user_1001',
+      'reg.1.auth.password': 's3cret!',
+      'reg.1.displayName': 'Front Desk',
+      'reg.1.server.1.address': REALM,
+      'reg.1.server.1.expires': '600',
+    });
     // codecs G722, PCMU, OPUS in that order; everything else disabled
-    expect(p.get('voice.codecPref.G722')).toBe('1');
-    expect(p.get('voice.codecPref.G711_Mu')).toBe('2');
-    expect(p.get('voice.codecPref.Opus')).toBe('3');
+    expectValues(p, {
+      'voice.codecPref.G722': '1',
+      'voice.codecPref.G711_Mu': '2',
+      'voice.codecPref.Opus': '3',
+    });
     for (const off of ['G711_A', 'G729_AB', 'G7221.24kbps', 'Siren14.48kbps']) expect(p.get(`voice.codecPref.${off}`)).toBe('0');
     // feature keys first, then combo keys (line keys have no resource-list form)
     const list = (n: number) => [p.get(`attendant.resourceList.${n}.address`), p.get(`attendant.resourceList.${n}.type`), p.get(`attendant.resourceList.${n}.label`)];
@@ -51,16 +55,18 @@ describe('Polycom', () => {
     expect(list(6)).toEqual(['*33', 'automata', 'Park 3']);
     expect(list(7)).toEqual(['*31002', 'automata', 'Bob Builder']);
     expect(p.has('attendant.resourceList.8.address')).toBe(false);
-    expect(p.get('voIpProt.SIP.alertInfo.1.value')).toBe('<http://127.0.0.1>;info=ring2');
-    expect(p.get('voIpProt.SIP.alertInfo.1.class')).toBe('custom1');
-    expect(p.get('voIpProt.SIP.alertInfo.2.value')).toBe('<http://127.0.0.1>;info=ring3');
-    expect(p.get('tcpIpApp.sntp.gmtOffset')).toBe('-18000');
-    expect(p.get('tcpIpApp.sntp.daylightSavings.enable')).toBe('1');
-    expect(p.get('tcpIpApp.sntp.daylightSavings.start.month')).toBe('3');
-    expect(p.get('tcpIpApp.sntp.daylightSavings.stop.month')).toBe('11');
-    expect(p.get('lcl.ml.lang')).toBe('French_Canada');
-    expect(p.get('msg.mwi.1.subscribe')).toBe(`user_1001@${REALM}`);
-    expect(p.get('msg.mwi.1.callBack')).toBe('*97');
+    expectValues(p, {
+      'voIpProt.SIP.alertInfo.1.value': '<http://127.0.0.1>;info=ring2',
+      'voIpProt.SIP.alertInfo.1.class': 'custom1',
+      'voIpProt.SIP.alertInfo.2.value': '<http://127.0.0.1>;info=ring3',
+      'tcpIpApp.sntp.gmtOffset': '-18000',
+      'tcpIpApp.sntp.daylightSavings.enable': '1',
+      'tcpIpApp.sntp.daylightSavings.start.month': '3',
+      'tcpIpApp.sntp.daylightSavings.stop.month': '11',
+      'lcl.ml.lang': 'French_Canada',
+      'msg.mwi.1.subscribe': `user_1001@${REALM}`,
+      'msg.mwi.1.callBack': '*97',
+    });
   });
 
   it('serves the default master without any secret and with no MAC needed', async () => {
@@ -82,13 +88,15 @@ describe('Yealink', () => {
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.body.split('\n')[0]).toBe('#!version:1.0.0.1');
     const kv = readKeyValue(res.body);
-    expect(kv.get('account.1.enable')).toBe('1');
-    expect(kv.get('account.1.user_name')).toBe('user_1001');
-    expect(kv.get('account.1.auth_name')).toBe('user_1001');
-    expect(kv.get('account.1.password')).toBe('s3cret!');
-    expect(kv.get('account.1.display_name')).toBe('Front Desk');
-    expect(kv.get('account.1.sip_server.1.address')).toBe(REALM);
-    expect(kv.get('account.1.sip_server.1.expires')).toBe('600');
+    expectValues(kv, {
+      'account.1.enable': '1',
+      'account.1.user_name': 'user_1001',
+      'account.1.auth_name': 'user_1001',
+      'account.1.password': 's3cret!',
+      'account.1.display_name': 'Front Desk',
+      'account.1.sip_server.1.address': REALM,
+      'account.1.sip_server.1.expires': '600',
+    });
     expect([kv.get('account.1.codec.g722.enable'), kv.get('account.1.codec.g722.priority')]).toEqual(['1', '1']);
     expect([kv.get('account.1.codec.pcmu.enable'), kv.get('account.1.codec.pcmu.priority')]).toEqual(['1', '2']);
     expect([kv.get('account.1.codec.opus.enable'), kv.get('account.1.codec.opus.priority')]).toEqual(['1', '3']);
@@ -99,16 +107,18 @@ describe('Yealink', () => {
     expect(key(3)).toEqual(['13', '2000', 'Lobby', '1']);
     expect(key(4)).toEqual(['10', '*33', 'Park 3', '1']);
     expect(key(5)).toEqual(['10', '*31002', 'Bob Builder', '1']);
-    expect(kv.get('expansion_module.1.key.1.type')).toBe('16');
-    expect(kv.get('expansion_module.1.key.2.value')).toBe('5551234');
-    expect(kv.get('expansion_module.1.key.3.value')).toBe('*32');
-    expect(kv.get('distinctive_ring_tones.alert_info.1.text')).toBe('ring2');
-    expect(kv.get('distinctive_ring_tones.alert_info.2.text')).toBe('ring3');
-    expect(kv.get('local_time.time_zone')).toBe('-5');
-    expect(kv.get('local_time.summer_time')).toBe('1');
-    expect(kv.get('lang.gui')).toBe('French');
-    expect(kv.get('account.1.subscribe_mwi')).toBe('1');
-    expect(kv.get('voice_mail.number.1')).toBe('*97');
+    expectValues(kv, {
+      'expansion_module.1.key.1.type': '16',
+      'expansion_module.1.key.2.value': '5551234',
+      'expansion_module.1.key.3.value': '*32',
+      'distinctive_ring_tones.alert_info.1.text': 'ring2',
+      'distinctive_ring_tones.alert_info.2.text': 'ring3',
+      'local_time.time_zone': '-5',
+      'local_time.summer_time': '1',
+      'lang.gui': 'French',
+      'account.1.subscribe_mwi': '1',
+      'voice_mail.number.1': '*97',
+    });
   });
 
   it('serves the per-model common file without secrets and 404s unknown model ids', async () => {
@@ -139,13 +149,15 @@ describe('Grandstream', () => {
     const { mac, version, p } = await readGrandstream(res.body);
     expect(mac).toBe('000b82aabbcc');
     expect(version).toBe('1');
-    expect(p.get('P271')).toBe('1');
-    expect(p.get('P47')).toBe(REALM);
-    expect(p.get('P35')).toBe('user_1001');
-    expect(p.get('P36')).toBe('user_1001');
-    expect(p.get('P34')).toBe('s3cret!');
-    expect(p.get('P3')).toBe('Front Desk');
-    expect(p.get('P32')).toBe('10'); // 600 s = 10 minutes
+    expectValues(p, {
+      'P271': '1',
+      'P47': REALM,
+      'P35': 'user_1001',
+      'P36': 'user_1001',
+      'P34': 's3cret!',
+      'P3': 'Front Desk',
+      'P32': '10', // 600 s = 10 minutes
+    });
     // G722 (9), PCMU (0), OPUS (123), then the last one repeated so nothing else is offered
     expect(['P57', 'P58', 'P59', 'P60', 'P61', 'P62', 'P46', 'P98'].map((k) => p.get(k))).toEqual(['9', '0', '123', '123', '123', '123', '123', '123']);
     // MPK 1..3 (feature_keys): mode P323.., account P301.., name P302.., value P303..
@@ -159,9 +171,11 @@ describe('Grandstream', () => {
     expect([p.get('P1369'), p.get('P1472')]).toEqual(['19', '*33']);
     expect([p.get('P1371'), p.get('P1474')]).toEqual(['11', '*31002']);
     expect([p.get('P1488'), p.get('P1490')]).toEqual(['ring2', 'ring3']);
-    expect(p.get('P64')).toBe('EST5EDT,M3.2.0/02:00:00,M11.1.0/02:00:00');
-    expect(p.get('P1362')).toBe('fr');
-    expect(p.get('P99')).toBe('1');
+    expectValues(p, {
+      'P64': 'EST5EDT,M3.2.0/02:00:00,M11.1.0/02:00:00',
+      'P1362': 'fr',
+      'P99': '1',
+    });
   });
 });
 

@@ -1,4 +1,5 @@
 import { parseStringPromise } from 'xml2js';
+import { expect } from 'vitest';
 
 /** Independent key = value reader for Yealink files (deliberately not the server's own parser). */
 export function readKeyValue(text: string): Map<string, string> {
@@ -41,4 +42,9 @@ export async function readGrandstream(text: string): Promise<{ mac: string; vers
   const p = new Map<string, string>();
   for (const [k, v] of Object.entries(doc.gs_provision.config)) if (k !== '$') p.set(k, typeof v === 'string' ? v : '');
   return { mac: doc.gs_provision.mac, version: doc.gs_provision.config.$.version, p };
+}
+
+/** Asserts several settings of a parsed file at once (a missing one shows as undefined in the diff). */
+export function expectValues(settings: Map<string, string>, expected: Record<string, string>): void {
+  expect(Object.fromEntries(Object.keys(expected).map((k) => [k, settings.get(k)]))).toEqual(expected);
 }
