@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { startServer, type RunningServer, type ServerParts } from '../../src/server.js';
 import { bootstrapAccount } from '../../src/accounts/bootstrap.js';
 
@@ -26,10 +26,12 @@ export async function tempDir(prefix = 'prov-test-'): Promise<string> {
  * A real server (HTTP on an ephemeral loopback port) on a fresh DATA_DIR with a master account and a
  * token for it. SIP is off unless the test passes parts and env for it.
  */
-export async function startTestServer(options: { parts?: ServerParts; env?: Record<string, string>; dataDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { parts?: ServerParts; env?: Record<string, string>; dataDir?: string; log?: Logger } = {},
+): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await tempDir());
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SIP_BACKEND: 'none', LOG_LEVEL: 'silent', ...options.env });
-  const server = await startServer(config, createLogger(config.logLevel), options.parts);
+  const server = await startServer(config, options.log ?? createLogger(config.logLevel), options.parts);
   const url = `http://127.0.0.1:${server.port}`;
   const http = () => request.agent(url);
   let master = server.store.masterAccount();
