@@ -8,12 +8,13 @@
  * here through the store (then released), the node-floor is a bare node:http child. Nothing of the bench process
  * (its path list, the store it filled, the file writing for nginx) shares a heap or an event loop with a server.
  * BOOT_STORM_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to our server process only.
+ *   add --pin to run every server on CPU 0 and wrk on CPU 1 (needs taskset)
  *
  * nginx (Debian package) is started on a loopback port with its own conf/pid under a temp dir and stopped by PID.
  * wrk is used when installed (autocannon, being JS on a shared core, saturates earlier), else autocannon.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -32,6 +33,11 @@ export interface BootStormOptions {
   connections?: number;
   /** Devices per account (the store shards per account). */
   devicesPerAccount?: number;
+  /**
+   * Pin every server to CPU 0 and the load generator to CPU 1 (taskset). On a 2-core box the scheduler otherwise
+   * sometimes puts wrk and the server on one core, which halves a run at random; pinning makes runs comparable.
+   */
+  pin?: boolean;
   log?: (line: string) => void;
 }
 
@@ -52,6 +58,18 @@ const which = (bin: string): string | undefined => {
   }
   return undefined;
 };
+
+const SERVER_CPU = '0';
+const LOAD_CPU = '1';
+
+/** Moves a running process, all its threads, to the server CPU. */
+async function pinProcess(pid: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(which('taskset')!, ['-a', '-p', '-c', SERVER_CPU, String(pid)], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`taskset exited ${code}`))));
+  });
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -100,6 +118,7 @@ async function runLoad(
   seconds: number,
   connections: number,
   tmp: string,
+  pin = false,
 ): Promise<{ rps: number; p50ms: number; p99ms: number; errors: number }> {
   if (tool === 'wrk') {
     const list = path.join(tmp, 'paths.txt');
@@ -115,7 +134,8 @@ request = function() return wrk.format("GET", paths[math.random(#paths)]) end
 `,
     );
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(which('wrk')!, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, `http://127.0.0.1:${port}`]);
+      const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, `http://127.0.0.1:${port}`];
+      const child = pin ? spawn(which('taskset')!, ['-c', LOAD_CPU, which('wrk')!, ...args]) : spawn(which('wrk')!, args);
       let text = '';
       child.stdout.on('data', (d) => (text += d));
       child.stderr.on('data', (d) => (text += d));
@@ -199,6 +219,11 @@ http {
   };
 }
 
+async function childPids(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
 /** Fills a fresh DATA_DIR through the store API (devices spread over accounts like a hosted PBX), then lets it go. */
 export async function prepareDataDir(dataDir: string, size: number, perAccount: number): Promise<string[]> {
   await mkdir(dataDir, { recursive: true });
@@ -244,7 +269,7 @@ server.listen(0, '127.0.0.1', () => process.stdout.write('port ' + server.addres
 process.on('SIGTERM', () => process.exit(0));
 `;
 
-async function startFloor(): Promise<{ port: number; stop(): Promise<void> }> {
+async function startFloor(): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const child = spawn(process.execPath, ['-e', FLOOR_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -257,6 +282,7 @@ async function startFloor(): Promise<{ port: number; stop(): Promise<void> }> {
   });
   return {
     port,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -273,6 +299,7 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   const perAccount = opts.devicesPerAccount ?? 5_000;
   const say = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const tool: 'wrk' | 'autocannon' = which('wrk') ? 'wrk' : 'autocannon';
+  const pin = !!opts.pin && tool === 'wrk' && !!which('taskset') && os.cpus().length >= 2;
   const rows: BootStormRow[] = [];
 
   for (const size of sizes) {
@@ -317,6 +344,11 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
         });
       });
       floor = await startFloor();
+      if (pin) {
+        // nginx: the master and the worker it forked (ps lists the worker as the master's child).
+        const pids = [server.child.pid!, floor.pid, ...(nginx ? [nginx.child.pid!, ...(await childPids(nginx.child.pid!))] : [])];
+        for (const pid of pids) await pinProcess(pid);
+      }
 
       // A short unmeasured run first for each (JIT, first-fetch bookkeeping such as the last-fetch journal).
       const targets: Array<{ server: BootStormRow['server']; port: number }> = [
@@ -324,8 +356,8 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
         ...(nginx ? [{ server: 'nginx' as const, port: nginx.port }] : []),
         { server: 'node-floor', port: floor.port },
       ];
-      for (const t of targets) await runLoad(tool, t.port, paths, 2, connections, tmp);
-      for (const t of targets) rows.push({ devices: size, server: t.server, tool, ...(await runLoad(tool, t.port, paths, seconds, connections, tmp)) });
+      for (const t of targets) await runLoad(tool, t.port, paths, 2, connections, tmp, pin);
+      for (const t of targets) rows.push({ devices: size, server: t.server, tool, ...(await runLoad(tool, t.port, paths, seconds, connections, tmp, pin)) });
     } finally {
       await floor?.stop();
       await nginx?.stop();
@@ -335,7 +367,7 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   }
 
   const lines = [
-    `Boot storm: random phones fetching their per-device config over loopback, ${connections} connections, ${seconds} s per run, ${tool}, ${os.cpus().length} CPUs`,
+    `Boot storm: random phones fetching their per-device config over loopback, ${connections} connections, ${seconds} s per run, ${tool}, ${os.cpus().length} CPUs${pin ? `, servers pinned to CPU ${SERVER_CPU} and ${tool} to CPU ${LOAD_CPU}` : ''}`,
     '',
     'Each server is its own process. node-floor = bare node:http answering a constant 3 KB body: what any node:http handler can reach here.',
     '',
@@ -363,6 +395,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     sizes: arg('sizes')?.split(',').map(Number),
     durationSeconds: arg('duration') ? Number(arg('duration')) : undefined,
     connections: arg('connections') ? Number(arg('connections')) : undefined,
+    pin: process.argv.includes('--pin'),
   }).then(
     () => process.exit(0),
     (err) => {
