@@ -25,19 +25,13 @@ export interface UaMatch {
   info: UserAgentInfo;
 }
 
-/** Bound for the memo below: a cache, cleared whole when full (made-up models cannot grow it). */
-const MAX_MEMO = 10_000;
-
-function remember<V>(memo: Map<string, V>, key: string, value: V): V {
-  if (memo.size >= MAX_MEMO) memo.clear();
-  memo.set(key, value);
-  return value;
-}
+/** Bound for the model memo: a cache, cleared whole when full (made-up models cannot grow it). */
+const MAX_MODELS = 10_000;
 
 export class VendorSelector {
   private readonly byBrand = new Map<string, VendorProfile>();
   private readonly byOui = new Map<string, VendorProfile>();
-  /** Raw model → normalised model (a handful of distinct values). */
+  /** Raw model → normalised model (a handful of distinct values; saves a regex replace per request). */
   private readonly modelMemo = new Map<string, string>();
 
   constructor(readonly profiles: readonly VendorProfile[]) {
@@ -84,7 +78,13 @@ export class VendorSelector {
   /** Models are matched upper-case without separators ("vvx 400" → VVX400, "t46s" → T46S). */
   private normalModel(raw: string): string {
     if (raw === '') return '';
-    return this.modelMemo.get(raw) ?? remember(this.modelMemo, raw, raw.toUpperCase().replace(/[\s-]+/g, ''));
+    let model = this.modelMemo.get(raw);
+    if (model === undefined) {
+      if (this.modelMemo.size >= MAX_MODELS) this.modelMemo.clear();
+      model = raw.toUpperCase().replace(/[\s-]+/g, '');
+      this.modelMemo.set(raw, model);
+    }
+    return model;
   }
 
   /**
