@@ -7,10 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DomainEvents } from '../src/domain/events.js';
-import { Store, newId } from '../src/store/store.js';
+import { Store } from '../src/store/store.js';
 import { bootstrapAccount } from '../src/accounts/bootstrap.js';
-import type { DeviceDoc } from '../src/domain/types.js';
-import { startServerProcess, summarize, table } from './lib.js';
+import { benchDevice, startServerProcess, summarize, table } from './lib.js';
 
 interface Row {
   existing: number;
@@ -28,12 +27,7 @@ async function prefill(dataDir: string, count: number) {
   const ids: string[] = [];
   const batch: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
-    const id = newId();
-    ids.push(id);
-    const doc = {
-      id,
-      pvt_type: 'device',
-      pvt_account_id: boot.account_id,
+    const doc = benchDevice(boot.account_id, {
       name: `phone ${i}`,
       enabled: true,
       mac_address: (0x0004f2000000 + i).toString(16).padStart(12, '0'),
@@ -41,7 +35,8 @@ async function prefill(dataDir: string, count: number) {
       media: { audio: { codecs: ['PCMU', 'PCMA'] }, encryption: { enforce_security: false, methods: [] }, video: { codecs: [] } },
       call_restriction: {}, caller_id: {}, contact_list: {}, dial_plan: {}, music_on_hold: {}, ringtones: {},
       exclude_from_queues: false, mwi_unsolicited_updates: true, mwi_unsolicitated_updates: true, register_overwrite_notify: false, suppress_unregister_notifications: false,
-    } as unknown as DeviceDoc;
+    });
+    ids.push(doc.id);
     batch.push(store.save(doc));
     if (batch.length === 25_000) await Promise.all(batch.splice(0));
   }

@@ -23,9 +23,9 @@ import { fileURLToPath } from 'node:url';
 import { DomainEvents } from '../src/domain/events.js';
 import type { DeviceDoc } from '../src/domain/types.js';
 import { acquireOwnership } from '../src/store/process-lock.js';
-import { newId, Store } from '../src/store/store.js';
+import { Store } from '../src/store/store.js';
 import { bootstrapAccount } from '../src/accounts/bootstrap.js';
-import { startServerProcess } from './lib.js';
+import { benchDevice, startServerProcess } from './lib.js';
 
 export interface BootStormOptions {
   sizes?: number[];
@@ -89,26 +89,21 @@ function deviceDoc(accountId: string, i: number, userId: string): DeviceDoc & { 
   const mac = `${oui}${(i + 1).toString(16).padStart(6, '0')}`;
   const file = [`${mac}.cfg`, `${mac}-user.cfg`, `cfg${mac}.xml`][vendor]!;
   return {
-    id: newId(),
-    _rev: '',
-    pvt_type: 'device',
-    pvt_account_id: accountId,
-    pvt_created: 0,
-    pvt_modified: 0,
-    name: `Phone ${i}`,
-    enabled: true,
-    mac_address: mac,
-    sip: { username: `user${i}`, password: `pw${i}x${(i * 7919) % 100000}`, expire_seconds: 600 },
-    caller_id: { internal: { name: `Desk ${i}` } },
-    media: { audio: { codecs: ['G722', 'PCMU', 'PCMA'] } },
-    provision: {
-      combo_keys: { '0': { type: 'line' }, '1': { type: 'presence', value: userId }, '2': { type: 'parking', value: 1 } },
-      feature_keys: { '0': { type: 'speed_dial', value: '2000' } },
-    },
-    timezone: 'America/New_York',
-    language: 'en-us',
+    ...benchDevice(accountId, {
+      name: `Phone ${i}`,
+      mac_address: mac,
+      sip: { username: `user${i}`, password: `pw${i}x${(i * 7919) % 100000}`, expire_seconds: 600 },
+      caller_id: { internal: { name: `Desk ${i}` } },
+      media: { audio: { codecs: ['G722', 'PCMU', 'PCMA'] } },
+      provision: {
+        combo_keys: { '0': { type: 'line' }, '1': { type: 'presence', value: userId }, '2': { type: 'parking', value: 1 } },
+        feature_keys: { '0': { type: 'speed_dial', value: '2000' } },
+      },
+      timezone: 'America/New_York',
+      language: 'en-us',
+    }),
     file,
-  } as DeviceDoc & { file: string };
+  };
 }
 
 async function runLoad(

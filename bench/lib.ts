@@ -1,7 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { DeviceDoc } from '../src/domain/types.js';
+import { newId } from '../src/store/store.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
+
+/**
+ * A device document ready for `store.save()` (the store stamps `_rev` and the times): the private skeleton
+ * every bench needs, plus the public fields that bench cares about.
+ */
+export function benchDevice(accountId: string, fields: Record<string, unknown>): DeviceDoc {
+  return { id: newId(), _rev: '', pvt_type: 'device', pvt_account_id: accountId, pvt_created: 0, pvt_modified: 0, enabled: true, ...fields } as DeviceDoc;
+}
 
 export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -47,7 +57,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<{
     }
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`server did not start: ${err}`);
+      throw new Error(`server did not start (exit ${child.exitCode}): ${err.slice(-2000)} ${out.slice(-2000)}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

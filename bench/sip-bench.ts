@@ -23,7 +23,8 @@ import type { DeviceDoc } from '../src/domain/types.js';
 import { createLogger } from '../src/log.js';
 import { createResyncCoordinator } from '../src/resync/index.js';
 import { EmbeddedSipService } from '../src/sip/embedded.js';
-import { newId, Store } from '../src/store/store.js';
+import { Store } from '../src/store/store.js';
+import { benchDevice } from './lib.js';
 
 const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'test', 'sip', 'scenarios');
 const REALM = 'bench.test';
@@ -126,17 +127,7 @@ const holds = (s: RegisterStep) => s.failures === 0 && s.sippExit === 0 && s.per
 const since = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
 
 function deviceDoc(accountId: string, username: string, password: string): DeviceDoc {
-  return {
-    id: newId(),
-    _rev: '',
-    pvt_type: 'device',
-    pvt_account_id: accountId,
-    pvt_created: 0,
-    pvt_modified: 0,
-    name: `Phone ${username}`,
-    enabled: true,
-    sip: { username, password, method: 'password' },
-  } as DeviceDoc;
+  return benchDevice(accountId, { name: `Phone ${username}`, sip: { username, password, method: 'password' } });
 }
 
 async function saveDevices(store: Store, accountId: string, prefix: string, count: number): Promise<void> {

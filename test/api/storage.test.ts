@@ -23,13 +23,17 @@ async function allJsonFiles(dir: string): Promise<string[]> {
   return out;
 }
 
+/** A server on a DATA_DIR the test keeps (removed after the file), for restarts and file surgery. */
+async function serverOnOwnDir() {
+  const dataDir = await tempDir();
+  dirs.push(dataDir);
+  const t = await startTestServer({ dataDir });
+  return { dataDir, t, A: t.master.accountId, auth: { 'X-Auth-Token': t.master.token } };
+}
+
 describe('storage', () => {
   it('1,000 parallel PATCHes of different keys of one device all survive, in memory and on disk', async () => {
-    const dataDir = await tempDir();
-    dirs.push(dataDir);
-    const t = await startTestServer({ dataDir });
-    const A = t.master.accountId;
-    const auth = { 'X-Auth-Token': t.master.token };
+    const { dataDir, t, A, auth } = await serverOnOwnDir();
     const made = await t.http().put(`/v2/accounts/${A}/devices`).set(auth).send({ data: { name: 'busy' } });
     const id = made.body.data.id;
     const agent = t.http();
@@ -150,11 +154,7 @@ describe('storage', () => {
 
 describe('a write the disk refuses', () => {
   it('answers 503 datastore_fault and leaves the stored device as it was', async () => {
-    const dataDir = await tempDir();
-    dirs.push(dataDir);
-    const t = await startTestServer({ dataDir });
-    const A = t.master.accountId;
-    const auth = { 'X-Auth-Token': t.master.token };
+    const { dataDir, t, A, auth } = await serverOnOwnDir();
     const made = await t.http().put(`/v2/accounts/${A}/devices`).set(auth).send({ data: { name: 'before', mac_address: '0004f2000001' } });
     // Root ignores file modes, so break the path itself: the devices directory becomes a plain file.
     const devicesDir = path.join(dataDir, 'accounts', A, 'devices');
