@@ -23,7 +23,9 @@ if (run('api')) {
 if (run('boot')) {
   const { runBootStorm } = await import('./boot-storm.js');
   console.log('\n## Boot storm: config fetches by MAC, ours vs nginx\n');
-  console.log(await runBootStorm());
+  // Pinned (servers on CPU 0, wrk on CPU 1): unpinned, the scheduler sometimes puts wrk on the server's core
+  // and halves a run at random. Progress lines go to stderr; the report once to stdout.
+  console.log(await runBootStorm({ pin: true, log: (line) => process.stderr.write(`${line}\n`) }));
 }
 
 if (run('sip')) {
