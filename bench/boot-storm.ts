@@ -5,7 +5,9 @@
  *   npx tsx bench/boot-storm.ts [--sizes 10000,100000] [--duration 10] [--connections 50]
  *
  * Fairness: every server measured is its own process, like `npm start` — ours is src/main.ts on a DATA_DIR prepared
- * here through the store (then released), the node-floor is a bare node:http child. Nothing of the bench process
+ * here through the store (then released), the node-floor is a bare node:http child. "ours-lean" is the same server
+ * with PROVISION_FAST_PATH=1 (phone fetches answered by the lean front door, src/provision/front-door.ts) on its own
+ * copy of that DATA_DIR, measured in the same run. Nothing of the bench process
  * (its path list, the store it filled, the file writing for nginx) shares a heap or an event loop with a server.
  * BOOT_STORM_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to our server process only.
  *   add --pin to run every server on CPU 0 and wrk on CPU 1 (needs taskset)
@@ -14,7 +16,7 @@
  * wrk is used when installed (autocannon, being JS on a shared core, saturates earlier), else autocannon.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -43,7 +45,7 @@ export interface BootStormOptions {
 
 export interface BootStormRow {
   devices: number;
-  server: 'ours' | 'nginx' | 'node-floor';
+  server: 'ours' | 'ours-lean' | 'nginx' | 'node-floor';
   tool: string;
   rps: number;
   p50ms: number;
@@ -214,6 +216,27 @@ http {
   };
 }
 
+/**
+ * Whether a server answers phone fetches through the lean front door: only that parser refuses a
+ * `Content-Length: 00` on a GET (400); node:http takes it and the handler says 404. Keeps the ours-lean row honest
+ * when a build does not honour PROVISION_FAST_PATH.
+ */
+async function frontDoorOn(port: number): Promise<boolean> {
+  const status = await new Promise<string>((resolve) => {
+    let text = '';
+    const s = net.connect(port, '127.0.0.1', () => s.write('GET /provision/probe.cfg HTTP/1.1\r\nHost: bench\r\nContent-Length: 00\r\n\r\n'));
+    s.on('data', (d) => {
+      text += d;
+      if (text.includes('\r\n')) {
+        s.destroy();
+        resolve(text.split(' ')[1] ?? '');
+      }
+    });
+    s.on('error', () => resolve(''));
+  });
+  return status === '400';
+}
+
 async function childPids(pid: number): Promise<number[]> {
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
   return text.trim().split(/\s+/).filter(Boolean).map(Number);
@@ -302,17 +325,23 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
     await chmod(tmp, 0o755); // nginx workers run unprivileged and must reach the files
     const dataDir = path.join(tmp, 'data');
     let server: Awaited<ReturnType<typeof startServerProcess>> | undefined;
+    let leanServer: Awaited<ReturnType<typeof startServerProcess>> | undefined;
     let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
     let floor: Awaited<ReturnType<typeof startFloor>> | undefined;
     try {
       const t0 = Date.now();
       const paths = await prepareDataDir(dataDir, size, perAccount);
       say(`[${size}] inserted ${size} devices through the store in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      // The lean front door runs as a second server process: each owns its DATA_DIR, so it gets an identical copy.
+      const leanDataDir = path.join(tmp, 'data-lean');
+      await cp(dataDir, leanDataDir, { recursive: true });
 
       // The real entry point on that DATA_DIR (LOG_LEVEL info: the "listening on" line is how its port is learnt).
       const env: Record<string, string> = { DATA_DIR: dataDir, LOG_LEVEL: 'info' };
       if (process.env.BOOT_STORM_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BOOT_STORM_NODE_OPTIONS;
       server = await startServerProcess(env);
+      leanServer = await startServerProcess({ ...env, DATA_DIR: leanDataDir, PROVISION_FAST_PATH: '1' });
+      if (!(await frontDoorOn(leanServer.port))) throw new Error('PROVISION_FAST_PATH=1 did not enable the lean front door (src/config.ts must read it)');
 
       // Render every file once through our server (warms its cache) and write it for nginx.
       const t1 = Date.now();
@@ -329,6 +358,19 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
         }
       };
       await Promise.all(Array.from({ length: 32 }, worker));
+      // The lean server renders its own cache the same way (its answers must be the very same bytes).
+      let leanNext = 0;
+      const leanPort = leanServer.port;
+      const leanWorker = async () => {
+        while (leanNext < paths.length) {
+          const p = paths[leanNext++]!;
+          const res = await fetch(`http://127.0.0.1:${leanPort}${p}`);
+          const body = Buffer.from(await res.arrayBuffer());
+          const mine = await readFile(path.join(filesDir, p.slice('/provision/'.length)));
+          if (res.status !== 200 || !body.equals(mine)) throw new Error(`${p}: lean server answered ${res.status}, ${body.length} bytes`);
+        }
+      };
+      await Promise.all(Array.from({ length: 32 }, leanWorker));
       say(`[${size}] rendered and wrote ${paths.length} files in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
 
       nginx = await startNginx(path.join(tmp, 'nginx'), filesDir).catch(async (err) => {
@@ -341,13 +383,14 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
       floor = await startFloor();
       if (pin) {
         // nginx: the master and the worker it forked (ps lists the worker as the master's child).
-        const pids = [server.child.pid!, floor.pid, ...(nginx ? [nginx.child.pid!, ...(await childPids(nginx.child.pid!))] : [])];
+        const pids = [server.child.pid!, leanServer.child.pid!, floor.pid, ...(nginx ? [nginx.child.pid!, ...(await childPids(nginx.child.pid!))] : [])];
         for (const pid of pids) await pinProcess(pid);
       }
 
       // A short unmeasured run first for each (JIT, first-fetch bookkeeping such as the last-fetch journal).
       const targets: Array<{ server: BootStormRow['server']; port: number }> = [
         { server: 'ours', port },
+        { server: 'ours-lean', port: leanPort },
         ...(nginx ? [{ server: 'nginx' as const, port: nginx.port }] : []),
         { server: 'node-floor', port: floor.port },
       ];
@@ -357,6 +400,7 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
       await floor?.stop();
       await nginx?.stop();
       await server?.stop();
+      await leanServer?.stop();
       await rm(tmp, { recursive: true, force: true });
     }
   }
@@ -364,7 +408,8 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   const lines = [
     `Boot storm: random phones fetching their per-device config over loopback, ${connections} connections, ${seconds} s per run, ${tool}, ${os.cpus().length} CPUs${pin ? `, servers pinned to CPU ${SERVER_CPU} and ${tool} to CPU ${LOAD_CPU}` : ''}`,
     '',
-    'Each server is its own process. node-floor = bare node:http answering a constant 3 KB body: what any node:http handler can reach here.',
+    'Each server is its own process. ours-lean = ours with PROVISION_FAST_PATH=1 (lean HTTP/1.1 front door for phone fetches).',
+    'node-floor = bare node:http answering a constant 3 KB body: what any node:http handler can reach here.',
     '',
     '| devices | server | configs/s | p50 ms | p99 ms | errors | ours/nginx | ours/node-floor |',
     '|---|---|---|---|---|---|---|---|',
@@ -372,7 +417,7 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   for (const r of rows) {
     const ratio = (other: BootStormRow['server']) => {
       const o = rows.find((x) => x.devices === r.devices && x.server === other);
-      return r.server === 'ours' && o ? (r.rps / o.rps).toFixed(2) : '';
+      return (r.server === 'ours' || r.server === 'ours-lean') && o ? (r.rps / o.rps).toFixed(2) : '';
     };
     lines.push(`| ${r.devices} | ${r.server} | ${Math.round(r.rps)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.errors} | ${ratio('nginx')} | ${ratio('node-floor')} |`);
   }

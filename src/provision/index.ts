@@ -8,7 +8,8 @@ import type { VendorProfile } from '../../vendors/types.js';
 import { createAccountRouter } from './api-router.js';
 import { FetchLog } from './fetch-log.js';
 import { HttpAuth } from './http-auth.js';
-import { createPhoneHandler } from './phone-handler.js';
+import { attachPhoneFrontDoor } from './front-door.js';
+import { createPhoneDecider, createPhoneHandler } from './phone-handler.js';
 import { ProbeGuard } from './probe-guard.js';
 import { digestFiles, Renderer } from './renderer.js';
 import { VendorSelector } from './select.js';
@@ -69,7 +70,10 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     }
   });
 
-  const handlePhoneRequest = createPhoneHandler({ directory, selector, renderer, guard, auth, fetchLog, log });
+  // One decision, two transports: node:http (handlePhoneRequest) and the lean front door.
+  const phoneDeps = { directory, selector, renderer, guard, auth, fetchLog, log };
+  const decidePhone = createPhoneDecider(phoneDeps);
+  const handlePhoneRequest = createPhoneHandler(phoneDeps, decidePhone);
   let router: ReturnType<typeof createAccountRouter> | undefined;
   let closing: Promise<void> | undefined;
 
@@ -87,6 +91,9 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
 
   return {
     handlePhoneRequest,
+    attachFrontDoor(server, frontOptions) {
+      return attachPhoneFrontDoor(server, decidePhone, frontOptions);
+    },
     accountRouter() {
       router ??= createAccountRouter({ directory, templates, renderer, selector, fetchLog, events });
       return router;

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { FrontDoor, FrontDoorOptions } from './front-door.js';
 import type { Router } from 'express';
 
 /**
@@ -7,6 +8,11 @@ import type { Router } from 'express';
 export interface ProvisioningService {
   /** Lean node:http handler for every request whose path starts with /provision/ (the phone hot path). */
   handlePhoneRequest(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * Puts the lean HTTP/1.1 front door on `server` (PROVISION_FAST_PATH): simple phone fetches are parsed and
+   * answered on the socket with the same decision as handlePhoneRequest; every other connection goes to `server`.
+   */
+  attachFrontDoor(server: Server, options?: FrontDoorOptions): FrontDoor;
   /** Express router mounted under /v2/accounts/:accountId after auth and scoping (template overrides, config preview). */
   accountRouter(): Router;
   /**

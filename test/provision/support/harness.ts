@@ -10,6 +10,7 @@ import { KazooError } from '../../../src/http/errors.js';
 import { sendError } from '../../../src/http/envelope.js';
 import { createLogger } from '../../../src/log.js';
 import { createProvisioning, type ProvisioningDeps } from '../../../src/provision/index.js';
+import type { FrontDoor, FrontDoorOptions } from '../../../src/provision/front-door.js';
 import type { ProvisioningService } from '../../../src/provision/service.js';
 import { MemoryDirectory } from './memory-directory.js';
 
@@ -28,11 +29,15 @@ export interface Harness {
   dataDir: string;
   base: string;
   clock: { now: number };
+  /** The lean front door, when the harness runs with it (opts.frontDoor, or PROVISION_FAST_PATH=1 for every test). */
+  front?: FrontDoor;
   get(file: string, headers?: Record<string, string>, method?: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>;
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { env?: Record<string, string>; dataDir?: string; options?: ProvisioningDeps['options'] } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: { env?: Record<string, string>; dataDir?: string; options?: ProvisioningDeps['options']; frontDoor?: FrontDoorOptions | false } = {},
+): Promise<Harness> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'prov-test-'));
   const config = loadConfig({ DATA_DIR: dataDir, ...opts.env });
   const logs: string[] = [];
@@ -60,12 +65,14 @@ export async function startHarness(opts: { env?: Record<string, string>; dataDir
     if (req.url?.startsWith('/provision/')) service.handlePhoneRequest(req, res);
     else app(req, res);
   });
+  const useFront = opts.frontDoor !== undefined ? opts.frontDoor !== false : process.env.PROVISION_FAST_PATH === '1';
+  const front = useFront ? service.attachFrontDoor(server, opts.frontDoor || {}) : undefined;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   let closed = false;
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
-    dir, service, events, logs, dataDir, base, clock,
+    dir, service, events, logs, dataDir, base, clock, front,
     get(file, headers = {}, method = 'GET') {
       return new Promise((resolve, reject) => {
         const req = http.request(`${base}${file.startsWith('/') ? file : `/provision/${file}`}`, { method, headers }, (res) => {
@@ -81,7 +88,10 @@ export async function startHarness(opts: { env?: Record<string, string>; dataDir
       if (closed) return;
       closed = true;
       await service.close();
-      await new Promise<void>((r) => server.close(() => r()));
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,459 @@
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { PhoneDecider, PhoneReply } from './phone-handler.js';
+
+/**
+ * The lean HTTP/1.1 front for phones fetching config files. node:http's IncomingMessage/ServerResponse machinery
+ * costs more per request than our whole lookup-and-render-cache-hit, so simple phone requests (GET/HEAD
+ * /provision/…, HTTP/1.0 or 1.1, no body) are parsed here and answered with one Buffer each (status line +
+ * headers + body). Everything else — the API, other methods, anything unusual or that this parser does not
+ * accept as plainly simple — is handed to the node:http server untouched, bytes included, so it keeps node's
+ * battle-tested parser. The decision itself is the same function the node:http transport uses.
+ *
+ * All input is untrusted: the head is capped (431), header lines must be `token: value` without obs-fold or
+ * control characters, a request body (Transfer-Encoding, non-zero Content-Length) is refused with 400 and the
+ * connection closed, and a client must finish each head within `headTimeoutMs` (slowloris) and may sit idle
+ * between requests for `idleTimeoutMs`.
+ */
+export interface FrontDoorOptions {
+  /** Largest request head accepted on the lean path (default 8 KiB). */
+  maxHeadBytes?: number;
+  /** Time allowed to send one complete head, counted from its first byte or the connection (default 10 s). */
+  headTimeoutMs?: number;
+  /** Keep-alive idle time between requests (default: the server's keepAliveTimeout). */
+  idleTimeoutMs?: number;
+}
+
+export interface FrontDoor {
+  /** Lean connections currently open (tests, diagnostics). */
+  readonly connections: number;
+  /** Requests answered on the lean path, and connections handed to node:http (tests, diagnostics). */
+  readonly served: number;
+  readonly handedOff: number;
+  /** Restores the node:http server's own connection handling and closes lean connections. */
+  detach(): void;
+}
+
+const PREFIX = '/provision/';
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Field values: visible ASCII, SP, HTAB, obs-text. Any other control character (NUL, CR, LF, …) is refused. */
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Request-target: visible ASCII only (node:http would decide anything else; those requests are handed off). */
+const TARGET = /^\/provision\/[\x21-\x7e]*$/;
+/** Resets and the like: the socket closes right after; there is no one to answer. */
+const ignoreError = (): void => undefined;
+/** How long a closing connection waits for the client to close its side before it is destroyed. */
+const LINGER_MS = 2000;
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/** Date header value (29 bytes, latin1), rebuilt at most once a second (what node:http does too). */
+let dateSecond = -1;
+let dateValue = '';
+const dateBytes = Buffer.alloc(29);
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateValue = new Date(now).toUTCString();
+    dateBytes.write(dateValue, 0, 'latin1');
+  }
+  return dateValue;
+}
+
+/** Status line and reply headers, checked once: values come from our renderer and account settings. */
+function prefixText(reply: PhoneReply): string {
+  let prefix = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Unknown'}\r\n`;
+  const h = reply.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    // A CR/LF in a value (a realm in a challenge, say) must never become a header split: refuse to send it.
+    if (BAD_VALUE.test(h[i + 1]!) || !TOKEN.test(h[i]!)) throw new Error(`invalid response header ${h[i]}`);
+    prefix += `${h[i]}: ${h[i + 1]}\r\n`;
+  }
+  return prefix;
+}
+
+/**
+ * The keep-alive response head for one reply as bytes, built once per rendered file (and per fixed error answer):
+ * those carry the same header array object every time, which keys this cache. Per request it is copied, with the
+ * body, into one fresh buffer (a queued write may still hold the previous one) and the current Date dropped in at
+ * `dateAt`. Only the head is kept here: a second copy of every cached body would double the render cache's memory.
+ */
+interface Wire {
+  bytes: Buffer;
+  dateAt: number;
+  prefix: string;
+  keepAlive: string;
+}
+const wires = new WeakMap<readonly string[], Wire>();
+function wireOf(reply: PhoneReply, keepAlive: string): Wire {
+  let wire = wires.get(reply.headers);
+  if (wire === undefined || wire.keepAlive !== keepAlive) {
+    const prefix = prefixText(reply);
+    const head = `${prefix}Date: ${'-'.repeat(29)}\r\n${keepAlive}`;
+    const bytes = Buffer.from(head, 'latin1');
+    wire = { bytes, dateAt: prefix.length + 6, prefix, keepAlive };
+    wires.set(reply.headers, wire);
+  }
+  return wire;
+}
+
+/** One request head the lean path accepts, or why not. */
+type Parsed =
+  | { kind: 'ok'; method: 'GET' | 'HEAD'; url: string; userAgent: string | undefined; authorization: string | undefined; keepAlive: boolean }
+  | { kind: 'handoff' }
+  | { kind: 'error'; status: 400 | 431 };
+
+const HANDOFF: Parsed = { kind: 'handoff' };
+const BAD_REQUEST: Parsed = { kind: 'error', status: 400 };
+
+/** Parses `head` (request line and header lines, without the final blank line). */
+function parseHead(head: string): Parsed {
+  let eol = head.indexOf('\r\n');
+  if (eol < 0) eol = head.length;
+  // Request line: exactly METHOD SP target SP version; anything else is node:http's business.
+  const line = head.slice(0, eol);
+  let method: 'GET' | 'HEAD';
+  let rest: string;
+  if (line.startsWith('GET ')) (method = 'GET'), (rest = line.slice(4));
+  else if (line.startsWith('HEAD ')) (method = 'HEAD'), (rest = line.slice(5));
+  else return HANDOFF;
+  const sp = rest.indexOf(' ');
+  if (sp < 0) return HANDOFF;
+  const url = rest.slice(0, sp);
+  const version = rest.slice(sp + 1);
+  if ((version !== 'HTTP/1.1' && version !== 'HTTP/1.0') || !url.startsWith(PREFIX) || !TARGET.test(url)) return HANDOFF;
+  const http11 = version === 'HTTP/1.1';
+
+  let userAgent: string | undefined;
+  let authorization: string | undefined;
+  let close = false;
+  let keepAliveToken = false;
+  let host = false;
+  let pos = eol + 2;
+  while (pos < head.length) {
+    let end = head.indexOf('\r\n', pos);
+    if (end < 0) end = head.length;
+    const field = head.slice(pos, end);
+    pos = end + 2;
+    const colon = field.indexOf(':');
+    // No colon, an empty or non-token name (which includes obs-fold's leading SP/HTAB): malformed.
+    if (colon <= 0) return BAD_REQUEST;
+    const name = field.slice(0, colon);
+    if (!TOKEN.test(name)) return BAD_REQUEST;
+    const value = field.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    if (BAD_VALUE.test(value)) return BAD_REQUEST;
+    switch (name.length) {
+      // Dispatch on length first: most lines are neither of the few names that matter here.
+      case 4:
+        if (name.toLowerCase() === 'host') host = true;
+        break;
+      case 6:
+        // Expect (100-continue, or anything) is left to node:http, which knows the interim responses.
+        if (name.toLowerCase() === 'expect') return HANDOFF;
+        break;
+      case 7:
+        if (name.toLowerCase() === 'upgrade') return HANDOFF;
+        break;
+      case 10: {
+        const lower = name.toLowerCase();
+        if (lower === 'user-agent') userAgent ??= value; // node:http keeps the first of duplicates
+        else if (lower === 'connection') {
+          for (const token of value.toLowerCase().split(',')) {
+            const t = token.trim();
+            if (t === 'close') close = true;
+            else if (t === 'keep-alive') keepAliveToken = true;
+          }
+        }
+        break;
+      }
+      case 13:
+        if (name.toLowerCase() === 'authorization') authorization ??= value;
+        break;
+      case 14:
+        // A phone's GET has no body; anything announcing one is refused rather than framed (no smuggling surface).
+        if (name.toLowerCase() === 'content-length' && value !== '0') return BAD_REQUEST;
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') return BAD_REQUEST;
+        break;
+    }
+  }
+  // node:http (requireHostHeader) refuses an HTTP/1.1 request without Host with 400; so does this path.
+  if (http11 && !host) return BAD_REQUEST;
+  const keepAlive = !close && (http11 || keepAliveToken);
+  return { kind: 'ok', method, url, userAgent, authorization, keepAlive };
+}
+
+/**
+ * Takes over the node:http server's 'connection' handling: each new socket is read here first, and sockets whose
+ * request is not a simple phone fetch are passed on to node:http's own connection listener with the bytes read so
+ * far put back. server.close()/closeIdleConnections()/closeAllConnections() also close lean connections.
+ */
+export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, options: FrontDoorOptions = {}): FrontDoor {
+  const maxHead = options.maxHeadBytes ?? 8 * 1024;
+  const headTimeout = options.headTimeoutMs ?? 10_000;
+  const idleTimeoutOf = () => options.idleTimeoutMs ?? server.keepAliveTimeout;
+  let keepAliveFor = -1;
+  let keepAliveText = '';
+  const keepAliveHeader = () => {
+    const idle = idleTimeoutOf();
+    if (idle !== keepAliveFor) {
+      keepAliveFor = idle;
+      keepAliveText = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(idle / 1000)}\r\n\r\n`;
+    }
+    return keepAliveText;
+  };
+
+  const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
+  server.removeAllListeners('connection');
+
+  interface Conn {
+    socket: Socket;
+    buf: Buffer | undefined;
+    /** ms since epoch after which the connection is cut (head or idle deadline). */
+    deadline: number;
+    /** Waiting for 'drain' before reading on. */
+    blocked: boolean;
+    done: boolean;
+    onData(data: Buffer): void;
+    onDrain(): void;
+    onEnd(): void;
+    onClose(): void;
+  }
+  const conns = new Set<Conn>();
+  let served = 0;
+  let handedOff = 0;
+
+  // One coarse sweep instead of a timer per connection: re-arming a timer per request costs more than the check.
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweepEvery = Math.max(5, Math.min(headTimeout, 1000) / 4);
+  function ensureSweeper(): void {
+    if (sweeper) return;
+    sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const c of conns) if (now >= c.deadline) timedOut(c);
+      if (conns.size === 0) {
+        clearInterval(sweeper);
+        sweeper = undefined;
+      }
+    }, sweepEvery);
+    sweeper.unref();
+  }
+
+  function timedOut(c: Conn): void {
+    if (c.buf && c.buf.length > 0 && !c.blocked) {
+      // A head begun and never finished (slowloris): say so, like node:http's headersTimeout, and close.
+      finish(c, errorResponse(408, 'Request Timeout'));
+    } else {
+      c.done = true;
+      conns.delete(c);
+      c.socket.destroy();
+    }
+  }
+
+  function errorResponse(status: number, text: string): Buffer {
+    const body = `${text}\n`;
+    return Buffer.from(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n` +
+        `Cache-Control: no-store\r\nDate: ${httpDate()}\r\nConnection: close\r\n\r\n${body}`,
+      'latin1',
+    );
+  }
+
+  /** Writes the last response and closes our side once it is flushed; nothing more is read. */
+  function finish(c: Conn, last: Buffer): void {
+    c.done = true;
+    c.buf = undefined;
+    conns.delete(c);
+    const { socket } = c;
+    socket.end(last);
+    // Like node:http's destroySoon, but lingering: destroying at once while the client's further bytes sit unread
+    // would answer them with a RST that can discard this very response before the client reads it.
+    socket.once('finish', () => setTimeout(() => socket.destroy(), LINGER_MS).unref());
+  }
+
+  function handOff(c: Conn, rest: Buffer | undefined): void {
+    handedOff++;
+    c.done = true;
+    conns.delete(c);
+    const { socket } = c;
+    socket.removeListener('data', c.onData);
+    socket.removeListener('drain', c.onDrain);
+    socket.removeListener('end', c.onEnd);
+    socket.removeListener('close', c.onClose);
+    socket.removeListener('error', ignoreError);
+    socket.pause();
+    if (rest && rest.length > 0) socket.unshift(rest);
+    for (const l of nodeListeners) l.call(server, socket);
+    // node:http's listener attaches its own 'data' listener; make sure the stream flows again (paused above).
+    socket.resume();
+  }
+
+  /** Answers every complete head in the buffer, in order, until the buffer is empty, partial, or the socket is full. */
+  function serve(c: Conn): void {
+    const { socket } = c;
+    const buf = c.buf!;
+    let start = 0;
+    while (!c.done) {
+      if (start >= buf.length) {
+        c.buf = undefined;
+        c.deadline = Date.now() + idleTimeoutOf();
+        return;
+      }
+      const end = buf.indexOf(CRLFCRLF, start);
+      if (end < 0 || end - start + 4 > maxHead) {
+        if (end >= 0 || buf.length - start > maxHead) {
+          // Too large: a request line that is not a phone fetch still belongs to node:http (its own limits apply).
+          const firstLine = buf.indexOf('\r\n', start);
+          const line = firstLine >= 0 && firstLine - start <= maxHead ? parseHead(buf.toString('latin1', start, firstLine)) : HANDOFF;
+          if (line.kind === 'handoff') return handOff(c, buf.subarray(start));
+          return finish(c, errorResponse(431, 'Request Header Fields Too Large'));
+        }
+        // Partial head: keep it; its deadline started with its first byte.
+        c.buf = start === 0 ? buf : buf.subarray(start);
+        return;
+      }
+      const parsed = parseHead(buf.toString('latin1', start, end));
+      if (parsed.kind === 'handoff') return handOff(c, buf.subarray(start));
+      if (parsed.kind === 'error') return finish(c, errorResponse(parsed.status, STATUS_CODES[parsed.status]!));
+      start = end + 4;
+      c.deadline = Date.now() + headTimeout;
+
+      let reply: PhoneReply;
+      let wire: Wire;
+      try {
+        reply = decide({
+          method: parsed.method,
+          url: parsed.url,
+          headers: { 'user-agent': parsed.userAgent, authorization: parsed.authorization },
+          remoteAddress: socket.remoteAddress ?? '',
+        });
+        wire = wireOf(reply, keepAliveHeader());
+      } catch {
+        return finish(c, errorResponse(500, 'Internal Server Error'));
+      }
+      served++;
+      httpDate();
+      let out: Buffer;
+      if (parsed.keepAlive && parsed.method === 'GET') {
+        // The common case: the prepared head and the body copied behind each other, the Date patched in, one write.
+        const { bytes } = wire;
+        out = Buffer.allocUnsafe(bytes.length + reply.body.length);
+        bytes.copy(out, 0);
+        dateBytes.copy(out, wire.dateAt);
+        reply.body.copy(out, bytes.length);
+      } else {
+        const head = `${wire.prefix}Date: ${dateValue}\r\n${parsed.keepAlive ? wire.keepAlive : 'Connection: close\r\n\r\n'}`;
+        const bodyLength = parsed.method === 'HEAD' ? 0 : reply.body.length;
+        out = Buffer.allocUnsafe(head.length + bodyLength);
+        out.write(head, 0, 'latin1');
+        if (bodyLength > 0) reply.body.copy(out, head.length);
+      }
+      if (!parsed.keepAlive) return finish(c, out);
+      if (!socket.write(out)) {
+        // Backpressure: stop reading until the client has taken what is queued.
+        c.blocked = true;
+        c.buf = start < buf.length ? buf.subarray(start) : undefined;
+        c.deadline = Date.now() + idleTimeoutOf();
+        socket.pause();
+        return;
+      }
+    }
+  }
+
+  function onConnection(socket: Socket): void {
+    const c: Conn = {
+      socket,
+      buf: undefined,
+      deadline: Date.now() + headTimeout,
+      blocked: false,
+      done: false,
+      onData: () => undefined,
+      onDrain: () => undefined,
+      onEnd: () => undefined,
+      onClose: () => undefined,
+    };
+    c.onData = (data: Buffer) => {
+      if (c.done) return;
+      if (c.buf === undefined) {
+        c.buf = data;
+        c.deadline = Date.now() + headTimeout; // a new head begins
+      } else {
+        c.buf = Buffer.concat([c.buf, data]);
+      }
+      if (!c.blocked) serve(c);
+    };
+    c.onDrain = () => {
+      if (c.done || !c.blocked) return;
+      c.blocked = false;
+      c.deadline = Date.now() + headTimeout;
+      socket.resume();
+      if (c.buf) serve(c);
+      else c.deadline = Date.now() + idleTimeoutOf();
+    };
+    c.onClose = () => {
+      c.done = true;
+      conns.delete(c);
+    };
+    // The client finished sending (half-close; node:http's sockets allow it): answer nothing more, close our side.
+    c.onEnd = () => {
+      if (c.done) return;
+      c.done = true;
+      conns.delete(c);
+      socket.end();
+    };
+    socket.on('data', c.onData);
+    socket.on('drain', c.onDrain);
+    socket.on('end', c.onEnd);
+    socket.on('close', c.onClose);
+    socket.on('error', ignoreError);
+    conns.add(c);
+    ensureSweeper();
+  }
+
+  server.on('connection', onConnection);
+
+  function closeLean(idleOnly: boolean): void {
+    for (const c of conns) {
+      if (idleOnly && (c.buf || c.blocked)) continue;
+      c.done = true;
+      conns.delete(c);
+      c.socket.destroy();
+    }
+  }
+  // http.Server.close() calls closeIdleConnections(); closeAllConnections() is the hard stop. Both must include the
+  // sockets node:http never saw, or close() would wait for idle phone connections until they time out.
+  const own = server as Server & { closeIdleConnections(): void; closeAllConnections(): void };
+  const protoIdle = own.closeIdleConnections;
+  const protoAll = own.closeAllConnections;
+  own.closeIdleConnections = function closeIdleConnections() {
+    closeLean(true);
+    protoIdle.call(this);
+  };
+  own.closeAllConnections = function closeAllConnections() {
+    closeLean(false);
+    protoAll.call(this);
+  };
+
+  return {
+    get connections() {
+      return conns.size;
+    },
+    get served() {
+      return served;
+    },
+    get handedOff() {
+      return handedOff;
+    },
+    detach() {
+      server.removeListener('connection', onConnection);
+      for (const l of nodeListeners) server.on('connection', l);
+      closeLean(false);
+      own.closeIdleConnections = protoIdle;
+      own.closeAllConnections = protoAll;
+      if (sweeper) clearInterval(sweeper);
+      sweeper = undefined;
+    },
+  };
+}
