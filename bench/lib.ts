@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import type { DeviceDoc } from '../src/domain/types.js';
 import { newId } from '../src/store/store.js';
@@ -32,7 +33,9 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
 
 /** Starts the real server entry point (node + tsx loader, so the pid is the server) and waits for its port. */
 export async function startServerProcess(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts')], {
+  // BENCH_NODE_ARGS: node flags for the server only (--cpu-prof, --trace-gc… are refused in NODE_OPTIONS).
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', SIP_BACKEND: 'none', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,6 +44,13 @@ export async function startServerProcess(env: Record<string, string>): Promise<{
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
+  // BENCH_SERVER_LOG=<file>: keep the server's own output (e.g. with --trace-gc in its NODE_OPTIONS).
+  const keep = process.env.BENCH_SERVER_LOG;
+  if (keep) {
+    const sink = createWriteStream(keep, { flags: 'a' });
+    child.stdout!.pipe(sink);
+    child.stderr!.pipe(sink);
+  }
   const deadline = Date.now() + 120_000;
   for (;;) {
     const match = /listening on http:\/\/[\d.]+:(\d+)/.exec(out);

@@ -81,8 +81,7 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
     server.keepAliveTimeout = 65_000;
     // PROVISION_FAST_PATH: simple phone fetches are parsed and answered by provisioning's lean front door; every
     // other connection still reaches this server untouched (src/provision/front-door.ts).
-    // (Read through a cast until Config.provisioning.fastPath is declared in src/config.ts.)
-    if (provisioning && (config.provisioning as { fastPath?: boolean }).fastPath === true) provisioning.attachFrontDoor(server);
+    if (provisioning && config.provisioning.fastPath) provisioning.attachFrontDoor(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {

@@ -45,7 +45,6 @@ interface DeviceEntry {
   /** Watched users and the revision each had at render time, flat (no iterator on the hit path). */
   userIds: string[];
   userRevs: Array<string | undefined>;
-  context: Record<string, unknown>;
   files: Map<string, RenderedFile>;
 }
 
@@ -68,7 +67,17 @@ export class Renderer {
     return this.devices.size;
   }
 
-  private entryFor(ref: DeviceRef, choice: Choice): DeviceEntry {
+  /**
+   * The template input for a device. Not kept in the cache: at 100k devices it was most of the heap (~3 KB each),
+   * and a big old generation means long GC pauses on the phone path. Rebuilt on the rare miss instead.
+   */
+  private contextFor(ref: DeviceRef, choice: Choice): { context: Record<string, unknown>; users: Map<string, string | undefined> } {
+    const { input, users } = buildInput(ref, this.getUser, choice.model, choice.family);
+    return { context: { ...input, vendor: choice.profile.id, v: choice.profile.variables(input) }, users };
+  }
+
+  /** The device's cache entry, valid for its current revisions; `context` is set when the entry was just rebuilt. */
+  private entryFor(ref: DeviceRef, choice: Choice): { entry: DeviceEntry; context?: Record<string, unknown> } {
     const { device, account } = ref;
     const cached = this.devices.get(device.id);
     if (
@@ -80,9 +89,9 @@ export class Renderer {
       cached.model === choice.model &&
       this.usersUnchanged(account.id, cached)
     ) {
-      return cached;
+      return { entry: cached };
     }
-    const { input, users } = buildInput(ref, this.getUser, choice.model, choice.family);
+    const { context, users } = this.contextFor(ref, choice);
     const entry: DeviceEntry = {
       deviceRev: device._rev,
       accountRev: account._rev,
@@ -91,7 +100,6 @@ export class Renderer {
       model: choice.model,
       userIds: [...users.keys()],
       userRevs: [...users.values()],
-      context: { ...input, vendor: choice.profile.id, v: choice.profile.variables(input) },
       files: new Map(),
     };
     if (cached) this.devices.delete(device.id);
@@ -101,7 +109,7 @@ export class Renderer {
       if (oldest !== undefined) this.devices.delete(oldest);
     }
     this.devices.set(device.id, entry);
-    return entry;
+    return { entry, context };
   }
 
   private usersUnchanged(accountId: string, entry: DeviceEntry): boolean {
@@ -112,10 +120,10 @@ export class Renderer {
 
   /** A per-device file, from cache or freshly rendered and format-checked. Throws RenderError. */
   deviceFile(ref: DeviceRef, choice: Choice, file: VendorFile, name: string): RenderedFile {
-    const entry = this.entryFor(ref, choice);
+    const { entry, context } = this.entryFor(ref, choice);
     const hit = entry.files.get(name);
     if (hit) return hit;
-    const rendered = this.render(choice.profile, file, name, entry.context, ref.account.id, ref.device.id);
+    const rendered = this.render(choice.profile, file, name, context ?? this.contextFor(ref, choice).context, ref.account.id, ref.device.id);
     entry.files.set(name, rendered);
     return rendered;
   }
