@@ -339,7 +339,8 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
       // The real entry point on that DATA_DIR (LOG_LEVEL info: the "listening on" line is how its port is learnt).
       const env: Record<string, string> = { DATA_DIR: dataDir, LOG_LEVEL: 'info' };
       if (process.env.BOOT_STORM_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BOOT_STORM_NODE_OPTIONS;
-      server = await startServerProcess(env);
+      // "ours" = the node:http path alone (PROVISION_FAST_PATH=0); "ours-lean" = the default, with the front door.
+      server = await startServerProcess({ ...env, PROVISION_FAST_PATH: '0' });
       leanServer = await startServerProcess({ ...env, DATA_DIR: leanDataDir, PROVISION_FAST_PATH: '1' });
       if (!(await frontDoorOn(leanServer.port))) throw new Error('PROVISION_FAST_PATH=1 did not enable the lean front door (src/config.ts must read it)');
 
@@ -408,7 +409,7 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   const lines = [
     `Boot storm: random phones fetching their per-device config over loopback, ${connections} connections, ${seconds} s per run, ${tool}, ${os.cpus().length} CPUs${pin ? `, servers pinned to CPU ${SERVER_CPU} and ${tool} to CPU ${LOAD_CPU}` : ''}`,
     '',
-    'Each server is its own process. ours-lean = ours with PROVISION_FAST_PATH=1 (lean HTTP/1.1 front door for phone fetches).',
+    'Each server is its own process. ours = PROVISION_FAST_PATH=0 (node:http only); ours-lean = the default PROVISION_FAST_PATH=1 (lean HTTP/1.1 front door for phone fetches).',
     'node-floor = bare node:http answering a constant 3 KB body: what any node:http handler can reach here.',
     '',
     '| devices | server | configs/s | p50 ms | p99 ms | errors | ours/nginx | ours/node-floor |',

@@ -31,7 +31,7 @@ export interface Config {
     probeLimit: number;
     probeWindowSeconds: number;
     banSeconds: number;
-    /** PROVISION_FAST_PATH=1: phone fetches answered by the lean HTTP/1.1 front door instead of node:http. */
+    /** PROVISION_FAST_PATH (default 1): simple phone fetches answered by the lean HTTP/1.1 front door; 0 = node:http only. */
     fastPath: boolean;
   };
 }
@@ -88,7 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       probeLimit: int(env, 'PROVISION_PROBE_LIMIT', 20, 1),
       probeWindowSeconds: int(env, 'PROVISION_PROBE_WINDOW', 60, 1),
       banSeconds: int(env, 'PROVISION_BAN_SECONDS', 600, 1),
-      fastPath: int(env, 'PROVISION_FAST_PATH', 0, 0, 1) === 1,
+      fastPath: int(env, 'PROVISION_FAST_PATH', 1, 0, 1) === 1,
     },
   });
 }
