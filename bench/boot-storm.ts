@@ -27,7 +27,7 @@ import type { DeviceDoc } from '../src/domain/types.js';
 import { acquireOwnership } from '../src/store/process-lock.js';
 import { Store } from '../src/store/store.js';
 import { bootstrapAccount } from '../src/accounts/bootstrap.js';
-import { benchDevice, startServerProcess } from './lib.js';
+import { benchDevice, eachConcurrently, startServerProcess } from './lib.js';
 
 export interface BootStormOptions {
   sizes?: number[];
@@ -348,30 +348,20 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
       const t1 = Date.now();
       const filesDir = path.join(tmp, 'files');
       await mkdir(filesDir);
-      let next = 0;
       const port = server.port;
-      const worker = async () => {
-        while (next < paths.length) {
-          const p = paths[next++]!;
-          const res = await fetch(`http://127.0.0.1:${port}${p}`);
-          if (res.status !== 200) throw new Error(`${p}: ${res.status}`);
-          await writeFile(path.join(filesDir, p.slice('/provision/'.length)), Buffer.from(await res.arrayBuffer()));
-        }
-      };
-      await Promise.all(Array.from({ length: 32 }, worker));
+      await eachConcurrently(paths, 32, async (p) => {
+        const res = await fetch(`http://127.0.0.1:${port}${p}`);
+        if (res.status !== 200) throw new Error(`${p}: ${res.status}`);
+        await writeFile(path.join(filesDir, p.slice('/provision/'.length)), Buffer.from(await res.arrayBuffer()));
+      });
       // The lean server renders its own cache the same way (its answers must be the very same bytes).
-      let leanNext = 0;
       const leanPort = leanServer.port;
-      const leanWorker = async () => {
-        while (leanNext < paths.length) {
-          const p = paths[leanNext++]!;
-          const res = await fetch(`http://127.0.0.1:${leanPort}${p}`);
-          const body = Buffer.from(await res.arrayBuffer());
-          const mine = await readFile(path.join(filesDir, p.slice('/provision/'.length)));
-          if (res.status !== 200 || !body.equals(mine)) throw new Error(`${p}: lean server answered ${res.status}, ${body.length} bytes`);
-        }
-      };
-      await Promise.all(Array.from({ length: 32 }, leanWorker));
+      await eachConcurrently(paths, 32, async (p) => {
+        const res = await fetch(`http://127.0.0.1:${leanPort}${p}`);
+        const body = Buffer.from(await res.arrayBuffer());
+        const mine = await readFile(path.join(filesDir, p.slice('/provision/'.length)));
+        if (res.status !== 200 || !body.equals(mine)) throw new Error(`${p}: lean server answered ${res.status}, ${body.length} bytes`);
+      });
       say(`[${size}] rendered and wrote ${paths.length} files in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
 
       nginx = await startNginx(path.join(tmp, 'nginx'), filesDir).catch(async (err) => {

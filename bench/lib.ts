@@ -14,6 +14,15 @@ export function benchDevice(accountId: string, fields: Record<string, unknown>):
   return { id: newId(), _rev: '', pvt_type: 'device', pvt_account_id: accountId, pvt_created: 0, pvt_modified: 0, enabled: true, ...fields } as DeviceDoc;
 }
 
+/** Runs `fn` over `items` with at most `concurrency` calls in flight; rejects on the first failure. */
+export async function eachConcurrently<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
