@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AccountDoc } from '../domain/types.js';
-import { privateFields, requestFields } from '../domain/docs.js';
+import { privateFields, publicView, requestFields } from '../domain/docs.js';
 import { addValidationError, KazooError, validationError, type ValidationErrors } from '../http/errors.js';
 import { validateDoc } from '../schema/validator.js';
 import { newId, type Store } from '../store/store.js';
@@ -11,10 +11,7 @@ export const newApiKey = (): string => randomBytes(32).toString('hex');
 
 /** What the API shows of an account: no api key, no provisioning password. */
 export function accountView(account: AccountDoc): Record<string, unknown> {
-  const out: Record<string, unknown> = { id: account.id };
-  for (const [key, value] of Object.entries(account)) {
-    if (!key.startsWith('_') && !key.startsWith('pvt_')) out[key] = value;
-  }
+  const out = publicView(account);
   const httpAuth = account.provisioning?.http_auth;
   if (httpAuth) {
     const { password: _hidden, ...shown } = httpAuth;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { UserDoc } from '../domain/types.js';
-import { privateFields } from '../domain/docs.js';
+import { privateFields, publicView } from '../domain/docs.js';
 import { addValidationError, validationError } from '../http/errors.js';
 import { validateDoc } from '../schema/validator.js';
 import type { Store } from '../store/store.js';
@@ -10,11 +10,8 @@ export const md5Credentials = (username: string, password: string) => createHash
 export const sha1Credentials = (username: string, password: string) => createHash('sha1').update(`${username.toLowerCase()}:${password}`).digest('hex');
 
 export function userView(user: UserDoc): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(user)) {
-    if (!key.startsWith('_') && !key.startsWith('pvt_') && key !== 'password') out[key] = value;
-  }
-  return { ...out, id: user.id };
+  const { password: _never, ...shown } = publicView(user);
+  return shown;
 }
 
 /** Validates and stores a user (`fields` = public fields, already merged for PATCH). */
