@@ -43,6 +43,8 @@ interface AccountData {
  */
 export class Store implements Directory {
   private readonly accounts = new Map<string, AccountDoc>();
+  /** Cached answer of masterAccount(); null = not computed since the last account change. */
+  private master: AccountDoc | undefined | null = null;
   private readonly accountCollection: ShardedCollection;
   private readonly perAccount = new Map<string, AccountData>();
   private readonly realms = new Map<string, string>();
@@ -114,13 +116,19 @@ export class Store implements Directory {
   listAccounts(): AccountDoc[] {
     return [...this.accounts.values()];
   }
-  /** The master account: the first top-level account created. */
+  /**
+   * The master account: the first top-level account created. Asked on every scoped request and device save,
+   * so it is found once and forgotten whenever an account is added, changed or removed.
+   */
   masterAccount(): AccountDoc | undefined {
-    let master: AccountDoc | undefined;
-    for (const account of this.accounts.values()) {
-      if (account.pvt_tree.length === 0 && (!master || account.pvt_created < master.pvt_created)) master = account;
+    if (this.master === null) {
+      let master: AccountDoc | undefined;
+      for (const account of this.accounts.values()) {
+        if (account.pvt_tree.length === 0 && (!master || account.pvt_created < master.pvt_created)) master = account;
+      }
+      this.master = master;
     }
-    return master;
+    return this.master;
   }
   getUser(accountId: string, userId: string): UserDoc | undefined {
     return this.perAccount.get(accountId)?.userDocs.get(userId);
@@ -181,6 +189,7 @@ export class Store implements Directory {
   // ---------------------------------------------------------------- indexes
 
   private indexAccount(doc: AccountDoc, previous?: AccountDoc): void {
+    this.master = null;
     if (previous) {
       this.realms.delete(previous.realm.toLowerCase());
       this.apiKeys.delete(previous.pvt_api_key);
@@ -191,6 +200,7 @@ export class Store implements Directory {
   }
 
   private unindexAccount(doc: AccountDoc): void {
+    this.master = null;
     this.accounts.delete(doc.id);
     this.realms.delete(doc.realm.toLowerCase());
     this.apiKeys.delete(doc.pvt_api_key);
