@@ -32,44 +32,34 @@ export interface SuccessOptions {
   extra?: Record<string, unknown>;
 }
 
-function baseEnvelope(req: Request): Record<string, unknown> {
+/**
+ * Adds what every Kazoo envelope carries (auth_token when authenticated, request_id, timestamp, version),
+ * orders the keys as Kazoo does (alphabetically) and sends it.
+ */
+function sendEnvelope(req: Request, res: Response, status: number, body: Record<string, unknown>): void {
   const ctx = contextOf(req);
-  const envelope: Record<string, unknown> = {};
-  if (ctx.authToken) envelope.auth_token = ctx.authToken;
-  return envelope;
-}
-
-/** The one builder of success envelopes. Keys are emitted in Kazoo's (alphabetical) order. */
-export function sendSuccess(req: Request, res: Response, data: unknown, options: SuccessOptions = {}): void {
-  const ctx = contextOf(req);
-  const body: Record<string, unknown> = { ...baseEnvelope(req), data, ...options.extra };
+  if (ctx.authToken) body.auth_token = ctx.authToken;
   body.request_id = ctx.requestId;
-  if (options.revision) body.revision = options.revision;
-  body.status = 'success';
   body.timestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   body.version = API_VERSION;
-  res.status(options.status ?? 200);
+  res.status(status);
   res.set('X-Request-ID', ctx.requestId);
-  if (options.revision) res.set('ETag', `"${options.revision}"`);
   res.json(sortKeys(body));
+}
+
+/** The one builder of success envelopes. */
+export function sendSuccess(req: Request, res: Response, data: unknown, options: SuccessOptions = {}): void {
+  const body: Record<string, unknown> = { data, ...options.extra, status: 'success' };
+  if (options.revision) {
+    body.revision = options.revision;
+    res.set('ETag', `"${options.revision}"`);
+  }
+  sendEnvelope(req, res, options.status ?? 200, body);
 }
 
 /** The one builder of error envelopes. */
 export function sendError(req: Request, res: Response, error: KazooError): void {
-  const ctx = contextOf(req);
-  const body: Record<string, unknown> = {
-    ...baseEnvelope(req),
-    data: error.data,
-    error: String(error.status),
-    message: error.message,
-    request_id: ctx.requestId,
-    status: 'error',
-    timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    version: API_VERSION,
-  };
-  res.status(error.status);
-  res.set('X-Request-ID', ctx.requestId);
-  res.json(body);
+  sendEnvelope(req, res, error.status, { data: error.data, error: String(error.status), message: error.message, status: 'error' });
 }
 
 function sortKeys(obj: Record<string, unknown>): Record<string, unknown> {
