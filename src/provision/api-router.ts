@@ -1,15 +1,16 @@
 import express, { Router, type Request, type Response } from 'express';
-import type { AccountDoc, DeviceRef } from '../domain/types.js';
+import type { DeviceRef } from '../domain/types.js';
 import type { DomainEvents } from '../domain/events.js';
 import type { Directory } from '../store/directory.js';
-import { addValidationError, badIdentifier, KazooError, notFound, validationError, type ValidationErrors } from '../http/errors.js';
+import { addValidationError, KazooError, notFound, validationError, type ValidationErrors } from '../http/errors.js';
 import { sendSuccess } from '../http/envelope.js';
+import { accountFrom, deviceFrom } from '../http/route-lookups.js';
 import { checkTemplate } from './check-template.js';
 import { FormatError } from './formats.js';
 import type { FetchLog } from './fetch-log.js';
 import { RenderError, type Renderer } from './renderer.js';
 import type { VendorSelector } from './select.js';
-import { MAX_TEMPLATE_BYTES, SAFE_ID, TemplateError, type Layer, type TemplateStore } from './templates.js';
+import { MAX_TEMPLATE_BYTES, TemplateError, type Layer, type TemplateStore } from './templates.js';
 
 /**
  * /v2/accounts/:accountId/… routes (mounted after auth and account scoping; res.locals.account is the account):
@@ -33,20 +34,8 @@ export interface ApiDeps {
 
 const TEMPLATE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
-function accountOf(req: Request, res: Response, directory: Directory): AccountDoc {
-  const fromLocals = (res.locals as { account?: AccountDoc }).account;
-  const id = (req.params as { accountId?: string }).accountId;
-  const account = fromLocals ?? (id ? directory.getAccount(id) : undefined);
-  if (!account) throw badIdentifier(id ?? '');
-  return account;
-}
-
 function deviceRef(req: Request, res: Response, directory: Directory): DeviceRef {
-  const account = accountOf(req, res, directory);
-  const deviceId = String((req.params as { deviceId?: string }).deviceId ?? '');
-  const device = SAFE_ID.test(deviceId) ? directory.getDevice(account.id, deviceId) : undefined;
-  if (!device) throw badIdentifier(deviceId);
-  return { account, device };
+  return { account: accountFrom(res), device: deviceFrom(req, res, directory) };
 }
 
 export function createAccountRouter(deps: ApiDeps): Router {
@@ -68,7 +57,7 @@ export function createAccountRouter(deps: ApiDeps): Router {
       const ref = deviceRef(req, res, directory);
       return { accountId: ref.account.id, deviceId: ref.device.id };
     }
-    return { accountId: accountOf(req, res, directory).id };
+    return { accountId: accountFrom(res).id };
   }
 
   function sourceOf(req: Request): string {

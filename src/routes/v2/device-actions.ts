@@ -1,7 +1,8 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { AccountDoc, DeviceDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
-import { addValidationError, badIdentifier, KazooError, methodNotAllowed, validationError, type ValidationErrors } from '../../http/errors.js';
+import { accountFrom, deviceFrom } from '../../http/route-lookups.js';
+import { addValidationError, KazooError, methodNotAllowed, validationError, type ValidationErrors } from '../../http/errors.js';
 import type { Logger } from '../../log.js';
 import type { ProvisioningService } from '../../provision/service.js';
 import type { Directory } from '../../store/directory.js';
@@ -44,14 +45,9 @@ function truthy(value: unknown): boolean | undefined {
 export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
   const { directory, sip, log } = deps;
   const router = Router({ mergeParams: true });
-  const accountOf = (res: Response) => (res.locals as { account: AccountDoc }).account;
+  const accountOf = accountFrom;
   const body = (req: Request) => (req.body ?? {}) as Envelope;
-  const deviceOf = (req: Request, res: Response): DeviceDoc => {
-    const id = String(req.params.deviceId);
-    const device = directory.getDevice(accountOf(res).id, id);
-    if (!device) throw badIdentifier(id);
-    return device;
-  };
+  const deviceOf = (req: Request, res: Response): DeviceDoc => deviceFrom(req, res, directory);
   const rebootOf = (req: Request): boolean | undefined => {
     const b = body(req);
     return truthy(req.query.reboot) ?? truthy(b.data?.reboot) ?? truthy(b.reboot);

@@ -4,6 +4,7 @@ import type { AppDeps } from '../../http/deps.js';
 import type { AuthLocals } from '../../http/auth.js';
 import type { AccountDoc, DeviceDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
+import { accountFrom, deviceFrom } from '../../http/route-lookups.js';
 import { addValidationError, badIdentifier, KazooError, validationError } from '../../http/errors.js';
 import { privateFields, publicView, requestFields, updatedFields } from '../../domain/docs.js';
 import { newId } from '../../store/store.js';
@@ -18,16 +19,10 @@ import { methodNotAllowedFor } from './method-guard.js';
 export function createDevicesRouter(deps: AppDeps): Router {
   const { store } = deps;
   const router = Router({ mergeParams: true });
-  const accountOf = (res: Response) => (res.locals as Required<AuthLocals>).account;
+  const accountOf = accountFrom;
   const isMaster = (res: Response) => store.masterAccount()?.id === (res.locals as Required<AuthLocals>).auth.account_id;
   const dataOf = (req: Request) => (req.body as { data?: unknown }).data;
 
-  const deviceOf = (req: Request, account: AccountDoc): DeviceDoc => {
-    const id = String(req.params.deviceId);
-    const device = store.getDevice(account.id, id);
-    if (!device) throw badIdentifier(id);
-    return device;
-  };
 
   /** The device's API answer: public fields, plus live facts (registration, last fetch) under _read_only. */
   const view = (account: AccountDoc, device: DeviceDoc): Record<string, unknown> => {
@@ -76,7 +71,7 @@ export function createDevicesRouter(deps: AppDeps): Router {
   /** POST replaces the public fields; PATCH merges into them (null deletes). Both then validate in full. */
   const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
     const account = accountOf(res);
-    const stored = deviceOf(req, account);
+    const stored = deviceFrom(req, res, store);
     checkIfMatch(req, stored);
     const device = await save(res, updatedFields(stored, dataOf(req), mode), stored.id, stored);
     sendSuccess(req, res, view(account, device), { revision: device._rev });
@@ -104,7 +99,7 @@ export function createDevicesRouter(deps: AppDeps): Router {
     .route('/devices/:deviceId')
     .get((req, res) => {
       const account = accountOf(res);
-      const device = deviceOf(req, account);
+      const device = deviceFrom(req, res, store);
       sendSuccess(req, res, view(account, device), { revision: device._rev });
     })
     .post((req, res) => update(req, res, 'replace'))
@@ -117,7 +112,7 @@ export function createDevicesRouter(deps: AppDeps): Router {
     })
     .delete(async (req, res) => {
       const account = accountOf(res);
-      const stored = deviceOf(req, account);
+      const stored = deviceFrom(req, res, store);
       checkIfMatch(req, stored);
       await store.remove(stored);
       sendSuccess(req, res, view(account, stored), { revision: stored._rev });
