@@ -84,6 +84,19 @@ export class FetchLog {
     return true;
   }
 
+  /**
+   * The same test on an entry already in hand (a kept answer holds its device's entry): no lookup at all.
+   * Entries are updated in place for as long as the device is known, so a held entry stays the live one.
+   */
+  touchEntry(entry: Readonly<FetchRecord>, time: number, address: string, userAgent: string, file: string): boolean {
+    const e = entry as Entry;
+    if (e.address !== address || e.user_agent !== userAgent || e.file !== file || time - e.persistedAt > this.minPersistSeconds * 1000) {
+      return false;
+    }
+    e.time = time;
+    return true;
+  }
+
   /** Hot path: no I/O. */
   record(accountId: string, deviceId: string, rec: FetchRecord): void {
     const prev = this.entries.get(deviceId);
@@ -97,7 +110,19 @@ export class FetchLog {
       prev.time = rec.time; // the common case (a phone polling): update in place, nothing to persist yet
       return;
     }
-    this.entries.set(deviceId, { ...rec, accountId, persistedAt: prev?.persistedAt ?? 0 });
+    if (prev) {
+      // In place, not replaced: whoever holds this device's entry keeps holding the live one.
+      prev.time = rec.time;
+      prev.address = rec.address;
+      prev.user_agent = rec.user_agent;
+      prev.file = rec.file;
+      prev.vendor = rec.vendor;
+      prev.model = rec.model;
+      prev.accountId = accountId;
+    } else {
+      const { time, address, user_agent, file, vendor, model } = rec;
+      this.entries.set(deviceId, { time, address, user_agent, file, vendor, model, accountId, persistedAt: 0 });
+    }
     this.dirty.add(deviceId);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;

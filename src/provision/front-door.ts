@@ -1,6 +1,6 @@
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { PhoneDecider, PhoneReply } from './phone-handler.js';
+import type { PhoneDecider, PhoneReply, ReplayTicket } from './phone-handler.js';
 
 /**
  * The lean HTTP/1.1 front for phones fetching config files. node:http's IncomingMessage/ServerResponse machinery
@@ -22,6 +22,8 @@ export interface FrontDoorOptions {
   headTimeoutMs?: number;
   /** Keep-alive idle time between requests (default: the server's keepAliveTimeout). */
   idleTimeoutMs?: number;
+  /** Complete answers kept for replay, one per URL (default 250k: every phone of a large install). */
+  maxKeptAnswers?: number;
 }
 
 export interface FrontDoor {
@@ -29,6 +31,8 @@ export interface FrontDoor {
   readonly connections: number;
   /** Requests answered on the lean path, and connections handed to node:http (tests, diagnostics). */
   readonly served: number;
+  /** Of those, answered by replaying a kept answer (tests, diagnostics). */
+  readonly replayed: number;
   readonly handedOff: number;
   /** Restores the node:http server's own connection handling and closes lean connections. */
   detach(): void;
@@ -98,6 +102,20 @@ function wireOf(reply: PhoneReply, keepAlive: string): Wire {
   return wire;
 }
 
+/**
+ * A device file's complete keep-alive GET response (head and body in one buffer), kept per URL so that the next
+ * request for it costs the ticket's re-check and one write: no decision, no header building, no copy. The Date is
+ * patched in place once a second; a write still queued on another socket may then carry the newer date, which is
+ * as valid an answer as the older one (same length, same everything else).
+ */
+interface KeptAnswer {
+  wire: Buffer;
+  dateAt: number;
+  second: number;
+  keepAlive: string;
+  ticket: ReplayTicket;
+}
+
 /** One request head the lean path accepts, or why not. */
 type Parsed =
   | { kind: 'ok'; method: 'GET' | 'HEAD'; url: string; userAgent: string | undefined; authorization: string | undefined; keepAlive: boolean }
@@ -106,6 +124,15 @@ type Parsed =
 
 const HANDOFF: Parsed = { kind: 'handoff' };
 const BAD_REQUEST: Parsed = { kind: 'error', status: 400 };
+
+/** The field value after `from`, without surrounding SP/HTAB (a loop: a regex replace here costs more than the rest). */
+function trimmedValue(field: string, from: number): string {
+  let a = from;
+  let b = field.length;
+  while (a < b && (field.charCodeAt(a) === 32 || field.charCodeAt(a) === 9)) a++;
+  while (b > a && (field.charCodeAt(b - 1) === 32 || field.charCodeAt(b - 1) === 9)) b--;
+  return field.slice(a, b);
+}
 
 /** Parses `head` (request line and header lines, without the final blank line). */
 function parseHead(head: string): Parsed {
@@ -141,7 +168,7 @@ function parseHead(head: string): Parsed {
     if (colon <= 0) return BAD_REQUEST;
     const name = field.slice(0, colon);
     if (!TOKEN.test(name)) return BAD_REQUEST;
-    const value = field.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    const value = trimmedValue(field, colon + 1);
     if (BAD_VALUE.test(value)) return BAD_REQUEST;
     switch (name.length) {
       // Dispatch on length first: most lines are neither of the few names that matter here.
@@ -222,7 +249,10 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     onClose(): void;
   }
   const conns = new Set<Conn>();
+  const kept = new Map<string, KeptAnswer>();
+  const maxKept = options.maxKeptAnswers ?? 250_000;
   let served = 0;
+  let replayed = 0;
   let handedOff = 0;
 
   // One coarse sweep instead of a timer per connection: re-arming a timer per request costs more than the check.
@@ -290,6 +320,15 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     socket.resume();
   }
 
+  function keep(url: string, answer: KeptAnswer): void {
+    if (!kept.has(url) && kept.size >= maxKept) {
+      // Oldest-kept out: no LRU bookkeeping on the hit path; an evicted phone is decided anew next time.
+      const oldest = kept.keys().next().value;
+      if (oldest !== undefined) kept.delete(oldest);
+    }
+    kept.set(url, answer);
+  }
+
   /** Answers every complete head in the buffer, in order, until the buffer is empty, partial, or the socket is full. */
   function serve(c: Conn): void {
     const { socket } = c;
@@ -319,37 +358,58 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (parsed.kind === 'error') return finish(c, errorResponse(parsed.status, STATUS_CODES[parsed.status]!));
       start = end + 4;
       c.deadline = Date.now() + headTimeout;
+      const address = socket.remoteAddress ?? '';
+      const replayable = parsed.keepAlive && parsed.method === 'GET';
+      httpDate();
 
-      let reply: PhoneReply;
-      let wire: Wire;
-      try {
-        reply = decide({
-          method: parsed.method,
-          url: parsed.url,
-          headers: { 'user-agent': parsed.userAgent, authorization: parsed.authorization },
-          remoteAddress: socket.remoteAddress ?? '',
-        });
-        wire = wireOf(reply, keepAliveHeader());
-      } catch {
-        return finish(c, errorResponse(500, 'Internal Server Error'));
+      let out: Buffer | undefined;
+      if (replayable) {
+        const answer = kept.get(parsed.url);
+        if (answer !== undefined) {
+          if (answer.keepAlive === keepAliveHeader() && answer.ticket.replay(parsed.userAgent ?? '', address)) {
+            if (answer.second !== dateSecond) {
+              dateBytes.copy(answer.wire, answer.dateAt);
+              answer.second = dateSecond;
+            }
+            out = answer.wire;
+            replayed++;
+          } else {
+            kept.delete(parsed.url);
+          }
+        }
+      }
+
+      if (out === undefined) {
+        let reply: PhoneReply;
+        let wire: Wire;
+        try {
+          reply = decide({
+            method: parsed.method,
+            url: parsed.url,
+            headers: { 'user-agent': parsed.userAgent, authorization: parsed.authorization },
+            remoteAddress: address,
+          });
+          wire = wireOf(reply, keepAliveHeader());
+        } catch {
+          return finish(c, errorResponse(500, 'Internal Server Error'));
+        }
+        if (replayable) {
+          // The common case: the prepared head and the body behind each other, the Date patched in, one write.
+          const { bytes } = wire;
+          out = Buffer.allocUnsafe(bytes.length + reply.body.length);
+          bytes.copy(out, 0);
+          dateBytes.copy(out, wire.dateAt);
+          reply.body.copy(out, bytes.length);
+          if (reply.reuse) keep(parsed.url, { wire: out, dateAt: wire.dateAt, second: dateSecond, keepAlive: wire.keepAlive, ticket: reply.reuse });
+        } else {
+          const head = `${wire.prefix}Date: ${dateValue}\r\n${parsed.keepAlive ? wire.keepAlive : 'Connection: close\r\n\r\n'}`;
+          const bodyLength = parsed.method === 'HEAD' ? 0 : reply.body.length;
+          out = Buffer.allocUnsafe(head.length + bodyLength);
+          out.write(head, 0, 'latin1');
+          if (bodyLength > 0) reply.body.copy(out, head.length);
+        }
       }
       served++;
-      httpDate();
-      let out: Buffer;
-      if (parsed.keepAlive && parsed.method === 'GET') {
-        // The common case: the prepared head and the body copied behind each other, the Date patched in, one write.
-        const { bytes } = wire;
-        out = Buffer.allocUnsafe(bytes.length + reply.body.length);
-        bytes.copy(out, 0);
-        dateBytes.copy(out, wire.dateAt);
-        reply.body.copy(out, bytes.length);
-      } else {
-        const head = `${wire.prefix}Date: ${dateValue}\r\n${parsed.keepAlive ? wire.keepAlive : 'Connection: close\r\n\r\n'}`;
-        const bodyLength = parsed.method === 'HEAD' ? 0 : reply.body.length;
-        out = Buffer.allocUnsafe(head.length + bodyLength);
-        out.write(head, 0, 'latin1');
-        if (bodyLength > 0) reply.body.copy(out, head.length);
-      }
       if (!parsed.keepAlive) return finish(c, out);
       if (!socket.write(out)) {
         // Backpressure: stop reading until the client has taken what is queued.
@@ -442,6 +502,9 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     },
     get served() {
       return served;
+    },
+    get replayed() {
+      return replayed;
     },
     get handedOff() {
       return handedOff;

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DeviceRef } from '../domain/types.js';
 import type { Directory } from '../store/directory.js';
 import type { Logger } from '../log.js';
-import type { FetchLog } from './fetch-log.js';
+import type { FetchLog, FetchRecord } from './fetch-log.js';
 import { authSettings, type HttpAuth } from './http-auth.js';
 import type { ProbeGuard } from './probe-guard.js';
 import { RenderError, type RenderedFile, type Renderer } from './renderer.js';
-import type { VendorSelector } from './select.js';
+import type { Choice, UaMatch, VendorSelector } from './select.js';
 
 /**
  * GET/HEAD /provision/<file>: the phone hot path. Plain node:http, no framework: parse the name, one index lookup,
@@ -43,6 +44,65 @@ export interface PhoneReply {
   status: number;
   headers: readonly string[];
   body: Buffer;
+  /**
+   * Set on a 200 for a device file that may be answered again without deciding anew: a transport that keeps the
+   * reply (the front door keeps its wire bytes) asks `replay` first on the next request for the same URL.
+   */
+  reuse?: ReplayTicket;
+}
+
+/**
+ * Everything a device file's answer was decided from, kept to re-check it in a few identity comparisons: the
+ * stored device, account and watched users are still the very documents it was rendered from, the template
+ * version is the same, the User-Agent string is the same (so the vendor, model and UA/MAC check are too), the
+ * device's last-fetch vendor/model (which the choice may lean on) are unchanged, the account asks no HTTP auth
+ * and the address is not banned. Anything else changed: not replayable, the full decision runs.
+ */
+export class ReplayTicket {
+  private readonly lastVendor: string;
+  private readonly lastModel: string | undefined;
+
+  constructor(
+    private readonly deps: PhoneHandlerDeps,
+    private readonly templateVersion: number,
+    private readonly ref: DeviceRef,
+    private readonly userIds: readonly string[],
+    private readonly userRevs: ReadonlyArray<string | undefined>,
+    readonly userAgent: string,
+    /** This device's live last-fetch entry, as recorded for the fetch the ticket was made for. */
+    private readonly last: Readonly<FetchRecord>,
+    private readonly file: string,
+    private readonly uaModel: string | undefined,
+  ) {
+    this.lastVendor = last.vendor;
+    this.lastModel = last.model;
+  }
+
+  /** True when the kept reply is still exactly right for this request; the fetch is then recorded as served. */
+  replay(userAgent: string, address: string): boolean {
+    const { directory, guard, renderer, fetchLog } = this.deps;
+    if (userAgent !== this.userAgent || guard.isBanned(address) || renderer.templateVersion !== this.templateVersion) return false;
+    const { last, ref } = this;
+    if (last.vendor !== this.lastVendor || last.model !== this.lastModel) return false;
+    const { device, account } = ref;
+    const accountId = account.id;
+    if (directory.getDevice(accountId, device.id) !== device || directory.getAccount(accountId) !== account) return false;
+    const { userIds, userRevs } = this;
+    for (let i = 0; i < userIds.length; i++) if (directory.getUser(accountId, userIds[i]!)?._rev !== userRevs[i]) return false;
+    const time = Date.now();
+    if (!fetchLog.touchEntry(last, time, address, userAgent, this.file)) {
+      fetchLog.record(accountId, device.id, { time, address, user_agent: userAgent, file: this.file, vendor: this.lastVendor, model: this.uaModel });
+    }
+    return true;
+  }
+}
+
+/** Records a served device file in the last-fetch log (in place when only the time moved). */
+function noteFetch(fetchLog: FetchLog, ref: DeviceRef, address: string, userAgent: string, file: string, vendor: string, model: string | undefined): void {
+  const time = Date.now();
+  // Same rule as record(): only address, User-Agent, file and age decide whether the entry must be persisted.
+  if (fetchLog.touch(ref.device.id, time, address, userAgent, file)) return;
+  fetchLog.record(ref.account.id, ref.device.id, { time, address, user_agent: userAgent, file, vendor, model });
 }
 
 function plain(status: number, text: string, extra: readonly string[] = []): PhoneReply {
@@ -75,6 +135,19 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       log.error('provisioning: render failed', { err, ...where });
     }
     return SERVER_ERROR;
+  }
+
+  /**
+   * A ticket for replaying this answer, when one can be made: the next decision would lean on the last-fetch entry
+   * just recorded, so the choice must come out the same with it (it nearly always does), and the renderer must know
+   * which users the files show.
+   */
+  function replayTicket(ref: DeviceRef, choice: Choice, ua: UaMatch | undefined, userAgent: string, name: string, uaModel: string | undefined) {
+    const last = fetchLog.peek(ref.device.id);
+    const again = last && selector.choose(ref.device, ua, last);
+    const users = renderer.watchedUsers(ref.device.id);
+    if (!last || !users || again?.profile !== choice.profile || again.model !== choice.model) return undefined;
+    return new ReplayTicket(deps, renderer.templateVersion, ref, users.ids, users.revs, userAgent, last, name, uaModel);
   }
 
   return function decidePhoneRequest(req) {
@@ -125,20 +198,11 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       } catch (err) {
         return failed(err, { account_id: ref.account.id, device_id: ref.device.id, file: name });
       }
-      const time = Date.now();
       const loggedAgent = userAgent.slice(0, 256);
-      // Same rule as record(): only address, User-Agent, file and age decide whether the entry must be persisted.
-      if (!fetchLog.touch(ref.device.id, time, address, loggedAgent, name)) {
-        fetchLog.record(ref.account.id, ref.device.id, {
-          time,
-          address,
-          user_agent: loggedAgent,
-          file: name,
-          vendor: choice.profile.id,
-          model: ua?.profile === choice.profile ? ua.info.model : undefined,
-        });
-      }
-      return ok(file);
+      const uaModel = ua?.profile === choice.profile ? ua.info.model : undefined;
+      noteFetch(fetchLog, ref, address, loggedAgent, name, choice.profile.id, uaModel);
+      const ticket = settings || loggedAgent !== userAgent ? undefined : replayTicket(ref, choice, ua, userAgent, name, uaModel);
+      return { status: 200, headers: file.headers, body: file.body, reuse: ticket };
     }
 
     // Shared file: the vendor comes from the User-Agent, or from the name when only one vendor serves it.

@@ -22,14 +22,19 @@ const MAX_TRACKED = 100_000;
 export class ProbeGuard {
   private readonly counters = new Map<string, Counter>();
   private readonly now: () => number;
+  /** When the last ban running out ends. */
+  private lastBanEnds = 0;
 
   constructor(private readonly opts: ProbeGuardOptions) {
     this.now = opts.now ?? Date.now;
   }
 
   isBanned(address: string): boolean {
+    const now = this.now();
+    // Nearly always nobody is banned: then no per-address lookup on the phone path.
+    if (this.lastBanEnds <= now) return false;
     const c = this.counters.get(address);
-    return !!c && c.bannedUntil > this.now();
+    return !!c && c.bannedUntil > now;
   }
 
   /** Counts an unknown-MAC request; true when the address is (now) banned. */
@@ -42,7 +47,10 @@ export class ProbeGuard {
       this.counters.set(address, c);
     }
     c.count++;
-    if (c.count > this.opts.limit) c.bannedUntil = now + this.opts.banSeconds * 1000;
+    if (c.count > this.opts.limit) {
+      c.bannedUntil = now + this.opts.banSeconds * 1000;
+      this.lastBanEnds = Math.max(this.lastBanEnds, c.bannedUntil);
+    }
     return c.bannedUntil > now;
   }
 

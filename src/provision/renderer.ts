@@ -67,6 +67,17 @@ export class Renderer {
     return this.devices.size;
   }
 
+  /** Bumped by every template change (built-in reload, account or device override). */
+  get templateVersion(): number {
+    return this.templates.version;
+  }
+
+  /** The users a device's cached files were rendered from (presence keys), with the revisions they had then. */
+  watchedUsers(deviceId: string): { ids: readonly string[]; revs: ReadonlyArray<string | undefined> } | undefined {
+    const entry = this.devices.get(deviceId);
+    return entry && { ids: entry.userIds, revs: entry.userRevs };
+  }
+
   /**
    * The template input for a device. Not kept in the cache: at 100k devices it was most of the heap (~3 KB each),
    * and a big old generation means long GC pauses on the phone path. Rebuilt on the rare miss instead.

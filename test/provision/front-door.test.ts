@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACCOUNT, seedFullDevice, startHarness, type Harness } from './support/harness.js';
+import { rawClient } from './support/raw-client.js';
 
 /**
  * The lean front door over real sockets: framing, keep-alive, limits and hand-off to node:http. The decision
@@ -20,75 +21,7 @@ afterEach(async () => {
 const UA = 'Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cc';
 const MAC_FILE = '/provision/001565aabbcc.cfg';
 
-interface Raw {
-  status: number;
-  head: string;
-  headers: Record<string, string>;
-  body: Buffer;
-}
-
-/** A raw client: collects bytes and parses responses by Content-Length (no body for HEAD, per `heads`). */
-function client(h: Harness) {
-  const port = Number(new URL(h.base).port);
-  const socket = net.connect(port, '127.0.0.1');
-  sockets.push(socket);
-  let data = Buffer.alloc(0);
-  let ended = false;
-  const waiters: Array<() => void> = [];
-  const wake = () => waiters.splice(0).forEach((w) => w());
-  socket.on('data', (d) => {
-    data = Buffer.concat([data, d]);
-    wake();
-  });
-  socket.on('close', () => {
-    ended = true;
-    wake();
-  });
-  socket.on('error', () => undefined);
-  const until = async (ready: () => boolean, what: string) => {
-    const deadline = Date.now() + 5000;
-    while (!ready()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(data.toString('latin1').slice(0, 300))}`);
-      await new Promise<void>((r) => {
-        waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  };
-  return {
-    socket,
-    write: (text: string) => new Promise<void>((r) => socket.write(text, 'latin1', () => r())),
-    get ended() {
-      return ended;
-    },
-    /** Waits for and removes one complete response. */
-    async next(isHead = false): Promise<Raw> {
-      let parsed: Raw | undefined;
-      await until(() => {
-        const end = data.indexOf('\r\n\r\n');
-        if (end < 0) return ended;
-        const head = data.toString('latin1', 0, end);
-        const headers: Record<string, string> = {};
-        for (const line of head.split('\r\n').slice(1)) {
-          const i = line.indexOf(':');
-          headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
-        }
-        const length = isHead ? 0 : Number(headers['content-length'] ?? 0);
-        if (data.length < end + 4 + length) return ended;
-        parsed = { status: Number(head.split(' ')[1]), head, headers, body: data.subarray(end + 4, end + 4 + length) };
-        data = data.subarray(end + 4 + length);
-        return true;
-      }, 'a response');
-      if (!parsed) throw new Error(`connection closed without a response; got ${JSON.stringify(data.toString('latin1'))}`);
-      return parsed;
-    },
-    async closed(): Promise<void> {
-      await until(() => ended, 'the server to close the connection');
-    },
-    rest: () => data,
-  };
-}
-
+const client = (harness: Harness) => rawClient(harness, sockets);
 const get = (path: string, extra = '', version = 'HTTP/1.1') => `GET ${path} ${version}\r\nHost: prov\r\nUser-Agent: ${UA}\r\n${extra}\r\n`;
 
 async function lean(options: Parameters<typeof startHarness>[0] = {}) {
