@@ -9,6 +9,9 @@ import { CoalescingWriter, writeFileDurable } from '../store/durable-file.js';
  * on a timer, and the journal is folded into a snapshot at startup and shutdown. An entry whose only change is its
  * time is re-persisted at most every `minPersistSeconds` (phones poll often; the journal must not grow per fetch).
  */
+/** The journal is folded into the snapshot once it has more lines than this, or than there are entries. */
+const COMPACT_AFTER_LINES = 10_000;
+
 export interface FetchRecord {
   time: number; // Unix ms
   address: string;
@@ -25,7 +28,9 @@ interface Entry extends FetchRecord {
 
 export class FetchLog {
   private readonly entries = new Map<string, Entry>();
-  private readonly dirty = new Set<string>();
+  private dirty = new Set<string>();
+  /** Lines appended to the journal since the last snapshot: past a threshold the journal is folded in. */
+  private journalLines = 0;
   private readonly writer: CoalescingWriter;
   private timer: NodeJS.Timeout | undefined;
   private readonly dir: string;
@@ -34,10 +39,11 @@ export class FetchLog {
     dataDir: string,
     private readonly log: Logger,
     private readonly flushMs = 2000,
-    private readonly minPersistSeconds = 30,
+    private readonly minPersistSeconds = 300,
+    private readonly compactAfterLines = COMPACT_AFTER_LINES,
   ) {
     this.dir = path.join(dataDir, 'provisioning');
-    this.writer = new CoalescingWriter(() => this.appendDirty());
+    this.writer = new CoalescingWriter(() => this.persist());
   }
 
   private get snapshotFile() {
@@ -146,28 +152,62 @@ export class FetchLog {
     if (this.entries.delete(deviceId)) this.dirty.add(deviceId);
   }
 
-  private async appendDirty(): Promise<void> {
-    if (this.dirty.size === 0) return;
-    const ids = [...this.dirty];
-    this.dirty.clear();
-    const now = Date.now();
-    // In slices, yielding between them: a boot storm dirties thousands of entries at once and serialising them
-    // in one go would stall phone requests.
-    for (let i = 0; i < ids.length; i += 500) {
-      const lines: string[] = [];
-      for (const id of ids.slice(i, i + 500)) {
-        const e = this.entries.get(id);
-        if (!e) continue; // forgotten: the snapshot at compaction drops it
-        e.persistedAt = now;
-        lines.push(JSON.stringify({ id, ...e }));
-      }
-      if (lines.length) await fs.appendFile(this.journalFile, lines.join('\n') + '\n', { mode: 0o600 });
-    }
+  /** One writer pass: append what changed, and fold the journal into the snapshot once it outgrows it. */
+  private async persist(): Promise<void> {
+    await this.appendDirty();
+    if (this.journalLines > Math.max(this.compactAfterLines, this.entries.size)) await this.compact();
   }
 
+  private async appendDirty(): Promise<void> {
+    if (this.dirty.size === 0) return;
+    // Swapped, not copied: a boot storm dirties up to every device at once.
+    const batch = this.dirty;
+    this.dirty = new Set();
+    const now = Date.now();
+    // In slices of bytes, yielding between them: serialising thousands of entries in one go would stall phone
+    // requests, and strings kept across the awaits would be promoted garbage for the old generation.
+    let text = '';
+    let lines = 0;
+    for (const id of batch) {
+      const e = this.entries.get(id);
+      if (!e) continue; // forgotten: the snapshot at compaction drops it
+      e.persistedAt = now;
+      text += `${JSON.stringify({ id, ...e })}\n`;
+      if (++lines === 500) {
+        await this.append(Buffer.from(text), lines);
+        text = '';
+        lines = 0;
+      }
+    }
+    if (lines > 0) await this.append(Buffer.from(text), lines);
+  }
+
+  private async append(bytes: Buffer, lines: number): Promise<void> {
+    this.journalLines += lines;
+    await fs.appendFile(this.journalFile, bytes, { mode: 0o600 });
+  }
+
+  /**
+   * Snapshot of every entry, written in chunks (100k devices make a 20 MB document), then the journal goes. Runs
+   * inside the writer, so no append interleaves; entries changed meanwhile are dirty and land in the next journal.
+   */
   private async compact(): Promise<void> {
-    await writeFileDurable(this.snapshotFile, JSON.stringify(Object.fromEntries(this.entries)));
+    const entries = this.entries;
+    async function* chunks(): AsyncGenerator<string> {
+      let text = '{';
+      let n = 0;
+      for (const [id, e] of entries) {
+        text += `${n === 0 ? '' : ','}${JSON.stringify(id)}:${JSON.stringify(e)}`;
+        if (++n % 1000 === 0) {
+          yield text;
+          text = '';
+        }
+      }
+      yield `${text}}`;
+    }
+    await writeFileDurable(this.snapshotFile, chunks());
     await fs.rm(this.journalFile, { force: true });
+    this.journalLines = 0;
   }
 
   async close(): Promise<void> {

@@ -5,14 +5,16 @@ import { randomBytes } from 'node:crypto';
 /**
  * Replace `file` with `data` so that a crash at any moment leaves either the old or the new complete file:
  * write a temp file in the same directory, fsync it, rename it over the target, fsync the directory.
- * Resolves only once the new content is durable.
+ * Resolves only once the new content is durable. `data` may come as chunks (written in order).
  */
-export async function writeFileDurable(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+export async function writeFileDurable(file: string, data: string | Uint8Array | AsyncIterable<string | Uint8Array>, mode = 0o600): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(tmp, 'w', mode);
   try {
-    await handle.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+    // In chunks, awaiting each: a large document need not be one string, and the event loop runs in between.
+    else for await (const chunk of data) await handle.writeFile(chunk);
     await handle.sync();
   } finally {
     await handle.close();

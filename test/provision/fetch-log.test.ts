@@ -1,0 +1,68 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { FetchLog } from '../../src/provision/fetch-log.js';
+
+/** The last-fetch journal: appended while running, folded into the snapshot when it outgrows it, read back on start. */
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const log = createLogger('error', () => undefined);
+const files = (dataDir: string) => ({
+  snapshot: path.join(dataDir, 'provisioning', 'last-fetch.json'),
+  journal: path.join(dataDir, 'provisioning', 'last-fetch.journal'),
+});
+const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+
+describe('last-fetch journal', () => {
+  it('folds the journal into the snapshot once it has more lines than entries (and the threshold)', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
+    dirs.push(dataDir);
+    // Flush by hand (long timer), every change significant (minPersistSeconds 0), fold after 5 lines.
+    const fetchLog = new FetchLog(dataDir, log, 60_000, 0, 5);
+    await fetchLog.load();
+    const { snapshot, journal } = files(dataDir);
+    const flush = () => (fetchLog as unknown as { writer: { flush(): Promise<void> } }).writer.flush();
+
+    // Three devices polling: each round dirties three entries.
+    for (let round = 1; round <= 2; round++) {
+      for (const d of ['d1', 'd2', 'd3']) fetchLog.record('acct', d, { time: round, address: `10.0.0.${round}`, user_agent: 'ua', file: `${d}.cfg`, vendor: 'yealink' });
+      await flush();
+    }
+    // 6 lines > max(5, 3 entries): folded; the snapshot holds the latest of each, the journal is gone.
+    expect(lines(journal)).toBe(0);
+    const folded = JSON.parse(readFileSync(snapshot, 'utf8')) as Record<string, { time: number; address: string }>;
+    expect(Object.keys(folded).sort()).toEqual(['d1', 'd2', 'd3']);
+    expect(folded.d2).toMatchObject({ time: 2, address: '10.0.0.2' });
+
+    // Below the threshold the journal just grows; a restart reads snapshot + journal.
+    fetchLog.record('acct', 'd1', { time: 3, address: '10.0.0.3', user_agent: 'ua', file: 'd1.cfg', vendor: 'yealink' });
+    await flush();
+    expect(lines(journal)).toBe(1);
+    const reopened = new FetchLog(dataDir, log, 60_000, 0, 5);
+    await reopened.load();
+    expect(reopened.get('d1')).toMatchObject({ time: 3, address: '10.0.0.3' });
+    expect(reopened.get('d3')).toMatchObject({ time: 2, address: '10.0.0.2' });
+    await reopened.close();
+    await fetchLog.close();
+  });
+
+  it('updates an entry in place, so a holder of it keeps the live one', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
+    dirs.push(dataDir);
+    const fetchLog = new FetchLog(dataDir, log, 60_000, 0);
+    await fetchLog.load();
+    fetchLog.record('acct', 'd', { time: 1, address: 'a', user_agent: 'ua', file: 'f', vendor: 'yealink' });
+    const held = fetchLog.peek('d')!;
+    fetchLog.record('acct', 'd', { time: 2, address: 'b', user_agent: 'ua2', file: 'g', vendor: 'polycom', model: 'VVX400' });
+    expect(fetchLog.peek('d')).toBe(held);
+    expect(held).toMatchObject({ time: 2, address: 'b', user_agent: 'ua2', file: 'g', vendor: 'polycom', model: 'VVX400' });
+    // touchEntry: only the time moves, and only when nothing else changed.
+    expect(fetchLog.touchEntry(held, 3, 'b', 'ua2', 'g')).toBe(false); // minPersistSeconds 0: the time alone is significant
+    await fetchLog.close();
+  });
+});
