@@ -344,20 +344,23 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
       leanServer = await startServerProcess({ ...env, DATA_DIR: leanDataDir, PROVISION_FAST_PATH: '1' });
       if (!(await frontDoorOn(leanServer.port))) throw new Error('PROVISION_FAST_PATH=1 did not enable the lean front door (src/config.ts must read it)');
 
-      // Render every file once through our server (warms its cache) and write it for nginx.
+      // Render every file once through our server (warms its cache) and write it for nginx. This pass stands for the
+      // phones' previous fetch, so it presents itself as the measured load does (wrk sends no User-Agent): a server
+      // may then answer the storm from what it kept of that fetch, as nginx serves the files written here.
+      const asLoad = { headers: { 'user-agent': '' } };
       const t1 = Date.now();
       const filesDir = path.join(tmp, 'files');
       await mkdir(filesDir);
       const port = server.port;
       await eachConcurrently(paths, 32, async (p) => {
-        const res = await fetch(`http://127.0.0.1:${port}${p}`);
+        const res = await fetch(`http://127.0.0.1:${port}${p}`, asLoad);
         if (res.status !== 200) throw new Error(`${p}: ${res.status}`);
         await writeFile(path.join(filesDir, p.slice('/provision/'.length)), Buffer.from(await res.arrayBuffer()));
       });
       // The lean server renders its own cache the same way (its answers must be the very same bytes).
       const leanPort = leanServer.port;
       await eachConcurrently(paths, 32, async (p) => {
-        const res = await fetch(`http://127.0.0.1:${leanPort}${p}`);
+        const res = await fetch(`http://127.0.0.1:${leanPort}${p}`, asLoad);
         const body = Buffer.from(await res.arrayBuffer());
         const mine = await readFile(path.join(filesDir, p.slice('/provision/'.length)));
         if (res.status !== 200 || !body.equals(mine)) throw new Error(`${p}: lean server answered ${res.status}, ${body.length} bytes`);
@@ -399,7 +402,7 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   const lines = [
     `Boot storm: random phones fetching their per-device config over loopback, ${connections} connections, ${seconds} s per run, ${tool}, ${os.cpus().length} CPUs${pin ? `, servers pinned to CPU ${SERVER_CPU} and ${tool} to CPU ${LOAD_CPU}` : ''}`,
     '',
-    'Each server is its own process. ours = PROVISION_FAST_PATH=0 (node:http only); ours-lean = the default PROVISION_FAST_PATH=1 (lean HTTP/1.1 front door for phone fetches).',
+    'Each server is its own process. ours = PROVISION_FAST_PATH=0 (node:http only); ours-lean = the default PROVISION_FAST_PATH=1 (lean HTTP/1.1 front door for phone fetches, replaying kept answers after re-checking them).',
     'node-floor = bare node:http answering a constant 3 KB body: what any node:http handler can reach here.',
     '',
     '| devices | server | configs/s | p50 ms | p99 ms | errors | ours/nginx | ours/node-floor |',

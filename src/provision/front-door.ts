@@ -247,6 +247,8 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
 
   interface Conn {
     socket: Socket;
+    /** The peer's address, read once (socket.remoteAddress is a getter over getpeername). */
+    address: string;
     buf: Buffer | undefined;
     /** ms since epoch after which the connection is cut (head or idle deadline). */
     deadline: number;
@@ -368,7 +370,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (parsed.kind === 'error') return finish(c, errorResponse(parsed.status, STATUS_CODES[parsed.status]!));
       start = end + 4;
       c.deadline = Date.now() + headTimeout;
-      const address = socket.remoteAddress ?? '';
+      const address = c.address;
       const replayable = parsed.keepAlive && parsed.method === 'GET';
       httpDate();
 
@@ -435,6 +437,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   function onConnection(socket: Socket): void {
     const c: Conn = {
       socket,
+      address: socket.remoteAddress ?? '',
       buf: undefined,
       deadline: Date.now() + headTimeout,
       blocked: false,
