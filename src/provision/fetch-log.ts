@@ -58,7 +58,7 @@ export class FetchLog {
     const snapshot = await fs.readFile(this.snapshotFile, 'utf8').catch(() => undefined);
     if (snapshot) {
       try {
-        for (const [id, e] of Object.entries(JSON.parse(snapshot) as Record<string, Entry>)) this.entries.set(id, e);
+        for (const [id, raw] of Object.entries(JSON.parse(snapshot) as Record<string, unknown>)) this.restore(id, raw);
       } catch (err) {
         this.log.warn('provisioning: unreadable last-fetch snapshot ignored', { err });
       }
@@ -67,13 +67,34 @@ export class FetchLog {
     for (const line of journal.split('\n')) {
       if (!line) continue;
       try {
-        const { id, ...e } = JSON.parse(line) as Entry & { id: string };
-        this.entries.set(id, e);
+        const raw = JSON.parse(line) as { id?: unknown };
+        if (typeof raw.id === 'string') this.restore(raw.id, raw);
       } catch {
         // A torn last line after a crash: everything before it is intact.
       }
     }
     if (journal) await this.compact();
+  }
+
+  /**
+   * An entry read back from disk, rebuilt field by field: a file edited by hand cannot put odd types into it, and
+   * every entry has the one shape record() creates (mixed shapes would make the hot path's field reads slower).
+   */
+  private restore(id: string, raw: unknown): void {
+    if (!raw || typeof raw !== 'object') return;
+    const r = raw as Record<string, unknown>;
+    const text = (v: unknown) => (typeof v === 'string' ? v : '');
+    if (typeof r.time !== 'number') return;
+    this.entries.set(id, {
+      time: r.time,
+      address: text(r.address),
+      user_agent: text(r.user_agent),
+      file: text(r.file),
+      vendor: text(r.vendor),
+      model: typeof r.model === 'string' ? r.model : undefined,
+      accountId: text(r.accountId),
+      persistedAt: typeof r.persistedAt === 'number' ? r.persistedAt : 0,
+    });
   }
 
   /**

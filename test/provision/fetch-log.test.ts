@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,6 +48,30 @@ describe('last-fetch journal', () => {
     expect(reopened.get('d1')).toMatchObject({ time: 3, address: '10.0.0.3' });
     expect(reopened.get('d3')).toMatchObject({ time: 2, address: '10.0.0.2' });
     await reopened.close();
+    await fetchLog.close();
+  });
+
+  it('reads back only well-formed entries from a hand-edited snapshot and journal', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
+    dirs.push(dataDir);
+    const { snapshot, journal } = files(dataDir);
+    mkdirSync(path.dirname(snapshot), { recursive: true });
+    writeFileSync(
+      snapshot,
+      JSON.stringify({
+        good: { time: 5, address: '10.0.0.5', user_agent: 'ua', file: 'f.cfg', vendor: 'yealink', accountId: 'a', persistedAt: 5 },
+        badTime: { time: 'yesterday', address: '10.0.0.6' },
+        oddTypes: { time: 7, address: 42, user_agent: { x: 1 }, file: null, vendor: 'polycom' },
+        notAnObject: 'x',
+      }),
+    );
+    writeFileSync(journal, `${JSON.stringify({ id: 'good', time: 9, address: '10.0.0.9', user_agent: 'ua', file: 'f.cfg', vendor: 'yealink' })}\n{"id": 3}\n{torn`);
+    const fetchLog = new FetchLog(dataDir, log, 60_000);
+    await fetchLog.load();
+    expect(fetchLog.get('good')).toEqual({ time: 9, address: '10.0.0.9', user_agent: 'ua', file: 'f.cfg', vendor: 'yealink', model: undefined });
+    expect(fetchLog.get('badTime')).toBeUndefined();
+    expect(fetchLog.get('notAnObject')).toBeUndefined();
+    expect(fetchLog.get('oddTypes')).toEqual({ time: 7, address: '', user_agent: '', file: '', vendor: 'polycom', model: undefined });
     await fetchLog.close();
   });
 
