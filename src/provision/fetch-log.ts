@@ -104,11 +104,7 @@ export class FetchLog {
    */
   touch(deviceId: string, time: number, address: string, userAgent: string, file: string): boolean {
     const prev = this.entries.get(deviceId);
-    if (!prev || prev.address !== address || prev.user_agent !== userAgent || prev.file !== file || time - prev.persistedAt > this.minPersistSeconds * 1000) {
-      return false;
-    }
-    prev.time = time;
-    return true;
+    return prev !== undefined && this.touchEntry(prev, time, address, userAgent, file);
   }
 
   /**

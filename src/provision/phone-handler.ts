@@ -89,19 +89,29 @@ export class ReplayTicket {
     if (directory.getDevice(accountId, device.id) !== device || directory.getAccount(accountId) !== account) return false;
     const { userIds, userRevs } = this;
     for (let i = 0; i < userIds.length; i++) if (directory.getUser(accountId, userIds[i]!)?._rev !== userRevs[i]) return false;
-    const time = Date.now();
-    if (!fetchLog.touchEntry(last, time, address, userAgent, this.file)) {
-      fetchLog.record(accountId, device.id, { time, address, user_agent: userAgent, file: this.file, vendor: this.lastVendor, model: this.uaModel });
-    }
+    noteFetch(fetchLog, ref, address, userAgent, this.file, this.lastVendor, this.uaModel, last);
     return true;
   }
 }
 
-/** Records a served device file in the last-fetch log (in place when only the time moved). */
-function noteFetch(fetchLog: FetchLog, ref: DeviceRef, address: string, userAgent: string, file: string, vendor: string, model: string | undefined): void {
+/**
+ * Records a served device file in the last-fetch log (in place when only the time moved). `held`: the device's
+ * entry when the caller already has it (a replay ticket), saving the lookup.
+ */
+function noteFetch(
+  fetchLog: FetchLog,
+  ref: DeviceRef,
+  address: string,
+  userAgent: string,
+  file: string,
+  vendor: string,
+  model: string | undefined,
+  held?: Readonly<FetchRecord>,
+): void {
   const time = Date.now();
   // Same rule as record(): only address, User-Agent, file and age decide whether the entry must be persisted.
-  if (fetchLog.touch(ref.device.id, time, address, userAgent, file)) return;
+  const touched = held ? fetchLog.touchEntry(held, time, address, userAgent, file) : fetchLog.touch(ref.device.id, time, address, userAgent, file);
+  if (touched) return;
   fetchLog.record(ref.account.id, ref.device.id, { time, address, user_agent: userAgent, file, vendor, model });
 }
 
