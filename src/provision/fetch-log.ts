@@ -3,14 +3,16 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { CoalescingWriter, writeFileDurable } from '../store/durable-file.js';
 
+/** The journal is folded into the snapshot once it has more lines than this, or than there are entries. */
+const COMPACT_AFTER_LINES = 10_000;
+
 /**
  * Last config fetch per device (time, address, User-Agent, file, vendor/model seen). Recorded in memory on the hot
  * path (one object store); persisted off it: changed entries are appended to a journal by a coalescing writer
- * on a timer, and the journal is folded into a snapshot at startup and shutdown. An entry whose only change is its
- * time is re-persisted at most every `minPersistSeconds` (phones poll often; the journal must not grow per fetch).
+ * on a timer, and the journal is folded into a snapshot at startup, at shutdown and once it outgrows the entries.
+ * An entry whose only change is its time is re-persisted at most every `minPersistSeconds` (phones poll often; the
+ * journal must not grow per fetch).
  */
-/** The journal is folded into the snapshot once it has more lines than this, or than there are entries. */
-const COMPACT_AFTER_LINES = 10_000;
 
 export interface FetchRecord {
   time: number; // Unix ms
@@ -123,16 +125,8 @@ export class FetchLog {
   /** Hot path: no I/O. */
   record(accountId: string, deviceId: string, rec: FetchRecord): void {
     const prev = this.entries.get(deviceId);
-    const significant =
-      !prev ||
-      prev.address !== rec.address ||
-      prev.user_agent !== rec.user_agent ||
-      prev.file !== rec.file ||
-      rec.time - prev.persistedAt > this.minPersistSeconds * 1000;
-    if (prev && !significant) {
-      prev.time = rec.time; // the common case (a phone polling): update in place, nothing to persist yet
-      return;
-    }
+    // The common case (a phone polling): the time moves in place, nothing to persist yet.
+    if (prev && this.touchEntry(prev, rec.time, rec.address, rec.user_agent, rec.file)) return;
     if (prev) {
       // In place, not replaced: whoever holds this device's entry keeps holding the live one.
       prev.time = rec.time;
