@@ -12,6 +12,7 @@ import type { ProvisioningService } from './provision/service.js';
 import type { SipService } from './sip/service.js';
 import type { AppDeps, DeviceAnnotator } from './http/deps.js';
 import type { Router } from 'express';
+import { LoopMonitor } from './health/loop-monitor.js';
 
 export interface RunningServer {
   http: http.Server;
@@ -45,6 +46,8 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
   const release = await acquireOwnership(config.dataDir, { pid: process.pid, kind: 'server' });
   if (!release) throw new Error(`DATA_DIR ${config.dataDir} is already served by another running server`);
   const cleanups: Array<() => Promise<void>> = [release];
+  const loopMonitor = new LoopMonitor();
+  cleanups.push(async () => loopMonitor.stop());
   try {
     const events = new DomainEvents();
     const store = await Store.open(config.dataDir, events);
@@ -72,6 +75,7 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
       accountRouters: [...(sip?.accountRouters ?? []), ...(provisioning ? [provisioning.accountRouter()] : [])],
       deviceAnnotators: annotators,
       controlSecret,
+      loopMonitor,
     };
     const app = createApp(deps);
     const server = http.createServer((req, res) => {

@@ -7,6 +7,7 @@ import type { TokenService } from '../auth/tokens.js';
 import type { ProvisioningService } from '../provision/service.js';
 import type { SipService } from '../sip/service.js';
 import type { AccountDoc, DeviceDoc } from '../domain/types.js';
+import type { LoopMonitor } from '../health/loop-monitor.js';
 
 /** Adds read-only facts to a device's API answer under `_read_only` (last config fetch, registration). */
 export type DeviceAnnotator = (account: AccountDoc, device: DeviceDoc) => Record<string, unknown> | undefined;
@@ -24,4 +25,6 @@ export interface AppDeps {
   deviceAnnotators?: DeviceAnnotator[];
   /** Shared secret of the loopback control endpoint the CLI uses while the server owns DATA_DIR. */
   controlSecret?: string;
+  /** Event-loop delay and memory figures, reported on the control endpoint. */
+  loopMonitor?: LoopMonitor;
 }

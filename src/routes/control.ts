@@ -5,7 +5,8 @@ import { bootstrapAccount, type BootstrapRequest } from '../accounts/bootstrap.j
 
 /**
  * Loopback-only control endpoint: while a server owns DATA_DIR, the CLI sends its writes here instead of
- * writing the files behind the server's back (the server would overwrite them, or they its).
+ * writing the files behind the server's back (the server would overwrite them, or they its). It also reports
+ * the process's health figures.
  */
 export function createControlRouter(deps: AppDeps): Router {
   const router = Router();
@@ -20,6 +21,14 @@ export function createControlRouter(deps: AppDeps): Router {
       return;
     }
     next();
+  });
+  // Health figures for the operator's supervisor and for `npm run drill` (longest event-loop stall, memory).
+  router.get('/health', (_req, res) => {
+    res.json(deps.loopMonitor?.figures() ?? {});
+  });
+  router.post('/health/reset', (_req, res) => {
+    deps.loopMonitor?.reset();
+    res.json(deps.loopMonitor?.figures() ?? {});
   });
   router.post('/create-account', async (req, res) => {
     try {
