@@ -22,8 +22,17 @@ export interface FrontDoorOptions {
   headTimeoutMs?: number;
   /** Keep-alive idle time between requests (default: the server's keepAliveTimeout). */
   idleTimeoutMs?: number;
-  /** Complete answers kept for replay, one per URL (default 250k: every phone of a large install). */
+  /** Complete answers kept for replay, one per device file (default 250k: every phone of a large install). */
   maxKeptAnswers?: number;
+  /** Bytes the kept answers may hold in all, keys included (default 64 MiB); the oldest kept go first. */
+  maxKeptBytes?: number;
+}
+
+/** What the kept answers hold right now (tests, diagnostics). */
+export interface KeptStats {
+  entries: number;
+  /** Wire bytes (head and body) plus key bytes plus a fixed estimate per entry. */
+  bytes: number;
 }
 
 export interface FrontDoor {
@@ -34,6 +43,7 @@ export interface FrontDoor {
   /** Of those, answered by replaying a kept answer (tests, diagnostics). */
   readonly replayed: number;
   readonly handedOff: number;
+  keptStats(): KeptStats;
   /** Restores the node:http server's own connection handling and closes lean connections. */
   detach(): void;
 }
@@ -105,7 +115,7 @@ function wireOf(reply: PhoneReply, keepAlive: string): Wire {
 }
 
 /**
- * A device file's complete keep-alive GET response (head and body in one buffer), kept per URL so that the next
+ * A device file's complete keep-alive GET response (head and body in one buffer), kept per file so that the next
  * request for it costs the ticket's re-check and one write: no decision, no header building, no copy. The Date is
  * patched in place once a second; a write still queued on another socket may then carry the newer date, which is
  * as valid an answer as the older one (same length, same everything else).
@@ -116,6 +126,25 @@ interface KeptAnswer {
   second: number;
   keepAlive: string;
   ticket: ReplayTicket;
+  /** What this entry counts against the byte budget. */
+  bytes: number;
+}
+
+/** The entry object, the ticket's own fields and the Map slot: held per kept answer besides its bytes and key. */
+const KEPT_ENTRY_OVERHEAD = 256;
+
+/**
+ * The kept-answer key for a request-target: the path without its query string, with the file name (the last
+ * segment) lowercased, as the decision lowercases it before matching. The decision never reads the query (a
+ * ticket is only made when no HTTP auth is asked, the one place that sees the whole URL), so every query or case
+ * variant of one file is answered by one kept entry instead of pinning a copy each. Anything before the file name
+ * stays byte-exact: a segment the decision might treat case-sensitively is never merged.
+ */
+export function keptKey(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const slash = path.lastIndexOf('/');
+  return path.slice(0, slash + 1) + path.slice(slash + 1).toLowerCase();
 }
 
 /**
@@ -263,6 +292,8 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   const conns = new Set<Conn>();
   const kept = new Map<string, KeptAnswer>();
   const maxKept = options.maxKeptAnswers ?? 250_000;
+  const maxKeptBytes = options.maxKeptBytes ?? 64 * 1024 * 1024;
+  let keptBytes = 0;
   let served = 0;
   let replayed = 0;
   let handedOff = 0;
@@ -332,13 +363,22 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     socket.resume();
   }
 
-  function keep(url: string, answer: KeptAnswer): void {
-    if (!kept.has(url) && kept.size >= maxKept) {
-      // Oldest-kept out: no LRU bookkeeping on the hit path; an evicted phone is decided anew next time.
-      const oldest = kept.keys().next().value;
-      if (oldest !== undefined) kept.delete(oldest);
+  function unkeep(key: string): void {
+    const answer = kept.get(key);
+    if (answer === undefined) return;
+    kept.delete(key);
+    keptBytes -= answer.bytes;
+  }
+
+  function keep(key: string, answer: KeptAnswer): void {
+    if (answer.bytes > maxKeptBytes) return;
+    unkeep(key);
+    // Oldest-kept out: no LRU bookkeeping on the hit path; an evicted phone is decided anew next time.
+    while (kept.size > 0 && (kept.size >= maxKept || keptBytes + answer.bytes > maxKeptBytes)) {
+      unkeep(kept.keys().next().value!);
     }
-    kept.set(url, answer);
+    kept.set(key, answer);
+    keptBytes += answer.bytes;
   }
 
   /** Answers every complete head in the buffer, in order, until the buffer is empty, partial, or the socket is full. */
@@ -375,8 +415,9 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       httpDate();
 
       let out: Buffer | undefined;
+      const key = replayable ? keptKey(parsed.url) : '';
       if (replayable) {
-        const answer = kept.get(parsed.url);
+        const answer = kept.get(key);
         if (answer !== undefined) {
           if (answer.keepAlive === keepAliveHeader() && answer.ticket.replay(parsed.userAgent ?? '', address)) {
             if (answer.second !== dateSecond) {
@@ -386,7 +427,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
             out = answer.wire;
             replayed++;
           } else {
-            kept.delete(parsed.url);
+            unkeep(key);
           }
         }
       }
@@ -412,7 +453,10 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
           bytes.copy(out, 0);
           dateBytes.copy(out, wire.dateAt);
           reply.body.copy(out, bytes.length);
-          if (reply.reuse) keep(ownCopy(parsed.url), { wire: out, dateAt: wire.dateAt, second: dateSecond, keepAlive: wire.keepAlive, ticket: reply.reuse });
+          if (reply.reuse) {
+            const bytes = out.length + key.length + KEPT_ENTRY_OVERHEAD;
+            keep(ownCopy(key), { wire: out, dateAt: wire.dateAt, second: dateSecond, keepAlive: wire.keepAlive, ticket: reply.reuse, bytes });
+          }
         } else {
           const head = `${wire.prefix}Date: ${dateValue}\r\n${parsed.keepAlive ? wire.keepAlive : 'Connection: close\r\n\r\n'}`;
           const bodyLength = parsed.method === 'HEAD' ? 0 : reply.body.length;
@@ -521,6 +565,9 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     },
     get handedOff() {
       return handedOff;
+    },
+    keptStats() {
+      return { entries: kept.size, bytes: keptBytes };
     },
     detach() {
       server.removeListener('connection', onConnection);

@@ -92,7 +92,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   return {
     handlePhoneRequest,
     attachFrontDoor(server, frontOptions) {
-      return attachPhoneFrontDoor(server, decidePhone, frontOptions);
+      return attachPhoneFrontDoor(server, decidePhone, { maxKeptBytes: config.provisioning.keptBytes, ...frontOptions });
     },
     accountRouter() {
       router ??= createAccountRouter({ directory, templates, renderer, selector, fetchLog, events });
