@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseTrustedProxies } from './http/client-address.js';
 
 /**
  * The only reader of process.env. Every knob is listed in the README; bad values stop startup with a
@@ -12,6 +13,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** TRUST_PROXY: proxy addresses/CIDR blocks whose X-Forwarded-For names the client (default none). */
+  trustProxy: readonly string[];
   sip: {
     backend: 'embedded' | 'drachtio' | 'none';
     address: string;
@@ -59,6 +62,14 @@ function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: 
   return raw as T;
 }
 
+function trustedProxies(env: NodeJS.ProcessEnv): readonly string[] {
+  try {
+    return Object.freeze(parseTrustedProxies(env.TRUST_PROXY ?? ''));
+  } catch (err) {
+    throw new ConfigError(`TRUST_PROXY must be a comma-separated list of IP addresses or CIDR blocks: ${(err as Error).message}`);
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const drachtioHost = env.DRACHTIO_HOST;
   const backend = oneOf(env, 'SIP_BACKEND', ['embedded', 'drachtio', 'none'] as const, drachtioHost ? 'drachtio' : 'embedded');
@@ -72,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 3600, 1),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024),
+    trustProxy: trustedProxies(env),
     sip: {
       backend,
       address: env.SIP_ADDRESS || '0.0.0.0',

@@ -1,5 +1,6 @@
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ClientAddress } from '../http/client-address.js';
 import type { PhoneDecider, PhoneReply, ReplayTicket } from './phone-handler.js';
 
 /**
@@ -26,6 +27,8 @@ export interface FrontDoorOptions {
   maxKeptAnswers?: number;
   /** Bytes the kept answers may hold in all, keys included (default 64 MiB); the oldest kept go first. */
   maxKeptBytes?: number;
+  /** Who the client is behind trusted proxies (TRUST_PROXY); default: the socket's peer, headers never read. */
+  clientAddress?: ClientAddress;
 }
 
 /** What the kept answers hold right now (tests, diagnostics). */
@@ -157,7 +160,16 @@ function ownCopy(text: string): string {
 
 /** One request head the lean path accepts, or why not. */
 type Parsed =
-  | { kind: 'ok'; method: 'GET' | 'HEAD'; url: string; userAgent: string | undefined; authorization: string | undefined; keepAlive: boolean }
+  | {
+      kind: 'ok';
+      method: 'GET' | 'HEAD';
+      url: string;
+      userAgent: string | undefined;
+      authorization: string | undefined;
+      /** X-Forwarded-For, duplicates joined with commas (as node:http joins them). */
+      forwardedFor: string | undefined;
+      keepAlive: boolean;
+    }
   | { kind: 'handoff' }
   | { kind: 'error'; status: 400 | 431 };
 
@@ -193,6 +205,7 @@ function parseHead(head: string): Parsed {
 
   let userAgent: string | undefined;
   let authorization: string | undefined;
+  let forwardedFor: string | undefined;
   let close = false;
   let keepAliveToken = false;
   let host = false;
@@ -236,6 +249,9 @@ function parseHead(head: string): Parsed {
       case 13:
         if (name.toLowerCase() === 'authorization') authorization ??= value;
         break;
+      case 15:
+        if (name.toLowerCase() === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        break;
       case 14:
         // A phone's GET has no body; anything announcing one is refused rather than framed (no smuggling surface).
         if (name.toLowerCase() === 'content-length' && value !== '0') return BAD_REQUEST;
@@ -248,7 +264,7 @@ function parseHead(head: string): Parsed {
   // node:http (requireHostHeader) refuses an HTTP/1.1 request without Host with 400; so does this path.
   if (http11 && !host) return BAD_REQUEST;
   const keepAlive = !close && (http11 || keepAliveToken);
-  return { kind: 'ok', method, url, userAgent, authorization, keepAlive };
+  return { kind: 'ok', method, url, userAgent, authorization, forwardedFor, keepAlive };
 }
 
 /**
@@ -258,6 +274,7 @@ function parseHead(head: string): Parsed {
  */
 export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, options: FrontDoorOptions = {}): FrontDoor {
   const maxHead = options.maxHeadBytes ?? 8 * 1024;
+  const clientAddress = options.clientAddress;
   const headTimeout = options.headTimeoutMs ?? 10_000;
   const idleTimeoutOf = () => options.idleTimeoutMs ?? server.keepAliveTimeout;
   let keepAliveFor = -1;
@@ -278,6 +295,8 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     socket: Socket;
     /** The peer's address, read once (socket.remoteAddress is a getter over getpeername). */
     address: string;
+    /** The peer is a trusted proxy: each request's client comes from its X-Forwarded-For. */
+    proxied: boolean;
     buf: Buffer | undefined;
     /** ms since epoch after which the connection is cut (head or idle deadline). */
     deadline: number;
@@ -410,7 +429,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (parsed.kind === 'error') return finish(c, errorResponse(parsed.status, STATUS_CODES[parsed.status]!));
       start = end + 4;
       c.deadline = Date.now() + headTimeout;
-      const address = c.address;
+      const address = c.proxied ? clientAddress!.of(c.address, parsed.forwardedFor) : c.address;
       const replayable = parsed.keepAlive && parsed.method === 'GET';
       httpDate();
 
@@ -479,9 +498,11 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   }
 
   function onConnection(socket: Socket): void {
+    const peer = socket.remoteAddress ?? '';
     const c: Conn = {
       socket,
-      address: socket.remoteAddress ?? '',
+      address: peer,
+      proxied: clientAddress?.trusts(peer) ?? false,
       buf: undefined,
       deadline: Date.now() + headTimeout,
       blocked: false,
