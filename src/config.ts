@@ -13,6 +13,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** TLS_CERT / TLS_KEY (PEM files): when set, the API and phone files are served over HTTPS only. */
+  tls?: { certFile: string; keyFile: string };
   /** TRUST_PROXY: proxy addresses/CIDR blocks whose X-Forwarded-For names the client (default none). */
   trustProxy: readonly string[];
   sip: {
@@ -70,6 +72,14 @@ function trustedProxies(env: NodeJS.ProcessEnv): readonly string[] {
   }
 }
 
+function tlsFiles(env: NodeJS.ProcessEnv): Config['tls'] {
+  const cert = env.TLS_CERT || undefined;
+  const key = env.TLS_KEY || undefined;
+  if (!cert && !key) return undefined;
+  if (!cert || !key) throw new ConfigError('TLS_CERT and TLS_KEY must be set together (paths to the PEM certificate chain and its private key)');
+  return Object.freeze({ certFile: path.resolve(cert), keyFile: path.resolve(key) });
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const drachtioHost = env.DRACHTIO_HOST;
   const backend = oneOf(env, 'SIP_BACKEND', ['embedded', 'drachtio', 'none'] as const, drachtioHost ? 'drachtio' : 'embedded');
@@ -83,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 3600, 1),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024),
+    tls: tlsFiles(env),
     trustProxy: trustedProxies(env),
     sip: {
       backend,

@@ -1,5 +1,6 @@
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { ClientAddress } from '../http/client-address.js';
 import type { PhoneDecider, PhoneReply, ReplayTicket } from './phone-handler.js';
 
@@ -271,6 +272,8 @@ function parseHead(head: string): Parsed {
  * Takes over the node:http server's 'connection' handling: each new socket is read here first, and sockets whose
  * request is not a simple phone fetch are passed on to node:http's own connection listener with the bytes read so
  * far put back. server.close()/closeIdleConnections()/closeAllConnections() also close lean connections.
+ * On an https.Server, 'connection' is TLS's own (it wraps the TCP socket); node:http's listener is on
+ * 'secureConnection', with the decrypted TLSSocket, so that is the one taken over there.
  */
 export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, options: FrontDoorOptions = {}): FrontDoor {
   const maxHead = options.maxHeadBytes ?? 8 * 1024;
@@ -288,8 +291,9 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     return keepAliveText;
   };
 
-  const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
-  server.removeAllListeners('connection');
+  const event = server instanceof TlsServer ? 'secureConnection' : 'connection';
+  const nodeListeners = server.listeners(event) as Array<(socket: Socket) => void>;
+  server.removeAllListeners(event);
 
   interface Conn {
     socket: Socket;
@@ -550,7 +554,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     ensureSweeper();
   }
 
-  server.on('connection', onConnection);
+  server.on(event, onConnection);
 
   function closeLean(idleOnly: boolean): void {
     for (const c of conns) {
@@ -591,8 +595,8 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       return { entries: kept.size, bytes: keptBytes };
     },
     detach() {
-      server.removeListener('connection', onConnection);
-      for (const l of nodeListeners) server.on('connection', l);
+      server.removeListener(event, onConnection);
+      for (const l of nodeListeners) server.on(event, l);
       closeLean(false);
       own.closeIdleConnections = protoIdle;
       own.closeAllConnections = protoAll;
