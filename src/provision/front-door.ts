@@ -13,7 +13,8 @@ import type { PhoneDecider, PhoneReply, ReplayTicket } from './phone-handler.js'
  * battle-tested parser. The decision itself is the same function the node:http transport uses.
  *
  * All input is untrusted: the head is capped (431), header lines must be `token: value` without obs-fold or
- * control characters, a request body (Transfer-Encoding, non-zero Content-Length) is refused with 400 and the
+ * control characters, a head with a bare LF line ending is handed to node:http (which refuses it at once), a
+ * request body (Transfer-Encoding, non-zero or repeated Content-Length) is refused with 400 and the
  * connection closed, and a client must finish each head within `headTimeoutMs` (slowloris) and may sit idle
  * between requests for `idleTimeoutMs`.
  */
@@ -186,6 +187,14 @@ function trimmedValue(field: string, from: number): string {
   return field.slice(a, b);
 }
 
+/** Whether `buf` has an LF not preceded by CR at or after `from`; `headStart` is where the head begins. */
+function bareLf(buf: Buffer, from: number, headStart: number): boolean {
+  for (let i = buf.indexOf(0x0a, from); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
+    if (i === headStart || buf[i - 1] !== 0x0d) return true;
+  }
+  return false;
+}
+
 /** Parses `head` (request line and header lines, without the final blank line). */
 function parseHead(head: string): Parsed {
   let eol = head.indexOf('\r\n');
@@ -210,6 +219,7 @@ function parseHead(head: string): Parsed {
   let close = false;
   let keepAliveToken = false;
   let host = false;
+  let contentLength = false;
   let pos = eol + 2;
   while (pos < head.length) {
     let end = head.indexOf('\r\n', pos);
@@ -255,7 +265,11 @@ function parseHead(head: string): Parsed {
         break;
       case 14:
         // A phone's GET has no body; anything announcing one is refused rather than framed (no smuggling surface).
-        if (name.toLowerCase() === 'content-length' && value !== '0') return BAD_REQUEST;
+        // A repeated Content-Length, even `0` twice, is refused as node:http refuses it.
+        if (name.toLowerCase() === 'content-length') {
+          if (value !== '0' || contentLength) return BAD_REQUEST;
+          contentLength = true;
+        }
         break;
       case 17:
         if (name.toLowerCase() === 'transfer-encoding') return BAD_REQUEST;
@@ -302,6 +316,8 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     /** The peer is a trusted proxy: each request's client comes from its X-Forwarded-For. */
     proxied: boolean;
     buf: Buffer | undefined;
+    /** Bytes at the start of a partial head in `buf` already checked for bare LFs (each byte is looked at once). */
+    scanned: number;
     /** ms since epoch after which the connection is cut (head or idle deadline). */
     deadline: number;
     /** Waiting for 'drain' before reading on. */
@@ -424,8 +440,11 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
           if (line.kind === 'handoff') return handOff(c, buf.subarray(start));
           return finish(c, errorResponse(431, 'Request Header Fields Too Large'));
         }
+        // A bare LF ends no line here; node:http refuses it at once, where waiting for CRLFCRLF would end in a 408.
+        if (bareLf(buf, start === 0 ? c.scanned : start, start)) return handOff(c, buf.subarray(start));
         // Partial head: keep it; its deadline started with its first byte.
         c.buf = start === 0 ? buf : buf.subarray(start);
+        c.scanned = c.buf.length;
         return;
       }
       const parsed = parseHead(buf.toString('latin1', start, end));
@@ -494,6 +513,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
         // Backpressure: stop reading until the client has taken what is queued.
         c.blocked = true;
         c.buf = start < buf.length ? buf.subarray(start) : undefined;
+        c.scanned = 0;
         c.deadline = Date.now() + idleTimeoutOf();
         socket.pause();
         return;
@@ -508,6 +528,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       address: peer,
       proxied: clientAddress?.trusts(peer) ?? false,
       buf: undefined,
+      scanned: 0,
       deadline: Date.now() + headTimeout,
       blocked: false,
       done: false,
@@ -520,6 +541,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (c.done) return;
       if (c.buf === undefined) {
         c.buf = data;
+        c.scanned = 0;
         c.deadline = Date.now() + headTimeout; // a new head begins
       } else {
         c.buf = Buffer.concat([c.buf, data]);
