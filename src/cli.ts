@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import { loadConfig } from './config.js';
 import { DomainEvents } from './domain/events.js';
 import { Store } from './store/store.js';
@@ -48,14 +50,32 @@ async function createAccountAnywhere(dataDir: string, request: BootstrapRequest)
 }
 
 async function viaServer(url: string, secret: string, request: BootstrapRequest): Promise<BootstrapResult> {
-  const response = await fetch(`${url}/create-account`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-control-secret': secret },
-    body: JSON.stringify(request),
-  });
-  const body = (await response.json()) as BootstrapResult & { error?: string; data?: unknown };
-  if (!response.ok) throw Object.assign(new Error(body.error ?? `server answered ${response.status}`), { data: body.data });
+  const response = await postJson(`${url}/create-account`, secret, request);
+  const body = JSON.parse(response.text) as BootstrapResult & { error?: string; data?: unknown };
+  if (response.status < 200 || response.status > 299) throw Object.assign(new Error(body.error ?? `server answered ${response.status}`), { data: body.data });
   return body;
+}
+
+/**
+ * One POST to the server's loopback control endpoint, over http or (TLS_CERT/TLS_KEY) https. The server's
+ * certificate names its public host, not 127.0.0.1, so it is not verified here: the control URL comes from the
+ * owner file of DATA_DIR and never leaves the host, which is all the plain-http endpoint ever relied on.
+ */
+function postJson(url: string, secret: string, payload: unknown): Promise<{ status: number; text: string }> {
+  const body = JSON.stringify(payload);
+  const options = { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-control-secret': secret } };
+  return new Promise((resolve, reject) => {
+    const onResponse = (res: http.IncomingMessage) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    };
+    const req = url.startsWith('https:') ? https.request(url, { ...options, rejectUnauthorized: false }, onResponse) : http.request(url, options, onResponse);
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

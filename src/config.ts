@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseTrustedProxies } from './http/client-address.js';
 
 /**
  * The only reader of process.env. Every knob is listed in the README; bad values stop startup with a
@@ -12,6 +13,10 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** TLS_CERT / TLS_KEY (PEM files): when set, the API and phone files are served over HTTPS only. */
+  tls?: { certFile: string; keyFile: string };
+  /** TRUST_PROXY: proxy addresses/CIDR blocks whose X-Forwarded-For names the client (default none). */
+  trustProxy: readonly string[];
   sip: {
     backend: 'embedded' | 'drachtio' | 'none';
     address: string;
@@ -33,6 +38,8 @@ export interface Config {
     banSeconds: number;
     /** PROVISION_FAST_PATH (default 1): simple phone fetches answered by the lean HTTP/1.1 front door; 0 = node:http only. */
     fastPath: boolean;
+    /** PROVISION_KEPT_BYTES: bytes the front door's kept answers may hold in all. */
+    keptBytes: number;
   };
 }
 
@@ -57,6 +64,22 @@ function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: 
   return raw as T;
 }
 
+function trustedProxies(env: NodeJS.ProcessEnv): readonly string[] {
+  try {
+    return Object.freeze(parseTrustedProxies(env.TRUST_PROXY ?? ''));
+  } catch (err) {
+    throw new ConfigError(`TRUST_PROXY must be a comma-separated list of IP addresses or CIDR blocks: ${(err as Error).message}`);
+  }
+}
+
+function tlsFiles(env: NodeJS.ProcessEnv): Config['tls'] {
+  const cert = env.TLS_CERT || undefined;
+  const key = env.TLS_KEY || undefined;
+  if (!cert && !key) return undefined;
+  if (!cert || !key) throw new ConfigError('TLS_CERT and TLS_KEY must be set together (paths to the PEM certificate chain and its private key)');
+  return Object.freeze({ certFile: path.resolve(cert), keyFile: path.resolve(key) });
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const drachtioHost = env.DRACHTIO_HOST;
   const backend = oneOf(env, 'SIP_BACKEND', ['embedded', 'drachtio', 'none'] as const, drachtioHost ? 'drachtio' : 'embedded');
@@ -70,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 3600, 1),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024),
+    tls: tlsFiles(env),
+    trustProxy: trustedProxies(env),
     sip: {
       backend,
       address: env.SIP_ADDRESS || '0.0.0.0',
@@ -89,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       probeWindowSeconds: int(env, 'PROVISION_PROBE_WINDOW', 60, 1),
       banSeconds: int(env, 'PROVISION_BAN_SECONDS', 600, 1),
       fastPath: int(env, 'PROVISION_FAST_PATH', 1, 0, 1) === 1,
+      keptBytes: int(env, 'PROVISION_KEPT_BYTES', 64 * 1024 * 1024, 0),
     },
   });
 }

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   try {
     const server = await startServer(config, log, productionParts);
-    log.info(`listening on http://${config.host}:${server.port} (data dir ${config.dataDir}; SIP ${config.sip.backend}${config.sip.backend === 'none' ? '' : ` on ${config.sip.address}:${config.sip.port}/udp`})`);
+    log.info(`listening on ${config.tls ? 'https' : 'http'}://${config.host}:${server.port} (data dir ${config.dataDir}; SIP ${config.sip.backend}${config.sip.backend === 'none' ? '' : ` on ${config.sip.address}:${config.sip.port}/udp`})`);
     const stop = async (signal: string) => {
       log.info(`stopping on ${signal}`);
       await server.close();
@@ -28,6 +28,11 @@ async function main(): Promise<void> {
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
   } catch (err) {
+    if (err instanceof ConfigError) {
+      // Found only when starting (an unreadable or unusable TLS_CERT/TLS_KEY pair, say).
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
     const message = err instanceof CorruptDataFileError ? err.message : `startup failed: ${(err as Error).message}`;
     process.stderr.write(`${message}\n`);
     process.exit(1);

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
@@ -11,12 +12,19 @@ import { acquireOwnership, updateOwner } from './store/process-lock.js';
 import type { ProvisioningService } from './provision/service.js';
 import type { SipService } from './sip/service.js';
 import type { AppDeps, DeviceAnnotator } from './http/deps.js';
+import { CertificateReloader, readTlsPair, secureOptions } from './http/tls-files.js';
+import type { FrontDoor } from './provision/front-door.js';
 import type { Router } from 'express';
 import { LoopMonitor } from './health/loop-monitor.js';
 
 export interface RunningServer {
+  /** An https.Server (a subclass) when TLS_CERT/TLS_KEY are set. */
   http: http.Server;
   port: number;
+  /** The lean phone front door, when PROVISION_FAST_PATH is on (diagnostics, tests). */
+  front?: FrontDoor;
+  /** Keeps the served certificate in step with TLS_CERT/TLS_KEY (when set). */
+  tls?: CertificateReloader;
   store: Store;
   events: DomainEvents;
   tokens: TokenService;
@@ -43,6 +51,8 @@ export interface ServerParts {
  */
 export async function startServer(config: Config, log: Logger, parts: ServerParts = {}): Promise<RunningServer> {
   const controlSecret = randomBytes(24).toString('hex');
+  // Before anything else: an unusable certificate is a configuration error, not a half-started server.
+  const tlsPair = config.tls ? readTlsPair(config.tls) : undefined;
   const release = await acquireOwnership(config.dataDir, { pid: process.pid, kind: 'server' });
   if (!release) throw new Error(`DATA_DIR ${config.dataDir} is already served by another running server`);
   const cleanups: Array<() => Promise<void>> = [release];
@@ -78,14 +88,17 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
       loopMonitor,
     };
     const app = createApp(deps);
-    const server = http.createServer((req, res) => {
+    const route: http.RequestListener = (req, res) => {
       if (provisioning && req.url?.startsWith('/provision/')) provisioning.handlePhoneRequest(req, res);
       else app(req, res);
-    });
+    };
+    const server = tlsPair ? https.createServer(secureOptions(tlsPair), route) : http.createServer(route);
     server.keepAliveTimeout = 65_000;
+    const reloader = tlsPair && config.tls ? new CertificateReloader(server as https.Server, config.tls, tlsPair, log) : undefined;
+    if (reloader) cleanups.unshift(async () => reloader.close());
     // PROVISION_FAST_PATH: simple phone fetches are parsed and answered by provisioning's lean front door; every
     // other connection still reaches this server untouched (src/provision/front-door.ts).
-    if (provisioning && config.provisioning.fastPath) provisioning.attachFrontDoor(server);
+    const front = provisioning && config.provisioning.fastPath ? provisioning.attachFrontDoor(server) : undefined;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
@@ -99,10 +112,12 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
       server.closeAllConnections();
     }));
     const controlHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    await updateOwner(config.dataDir, { pid: process.pid, kind: 'server', controlUrl: `http://${controlHost}:${port}/internal`, controlSecret });
+    await updateOwner(config.dataDir, { pid: process.pid, kind: 'server', controlUrl: `${tlsPair ? 'https' : 'http'}://${controlHost}:${port}/internal`, controlSecret });
     return {
       http: server,
       port,
+      front,
+      tls: reloader,
       store,
       events,
       tokens,

@@ -11,7 +11,8 @@ const COMPACT_AFTER_LINES = 10_000;
  * path (one object store); persisted off it: changed entries are appended to a journal by a coalescing writer
  * on a timer, and the journal is folded into a snapshot at startup, at shutdown and once it outgrows the entries.
  * An entry whose only change is its time is re-persisted at most every `minPersistSeconds` (phones poll often; the
- * journal must not grow per fetch).
+ * journal must not grow per fetch). A forgotten device (deleted) is journalled as a tombstone line, so that a restart
+ * after a crash does not bring its entry back from an older journal line or the snapshot.
  */
 
 export interface FetchRecord {
@@ -69,8 +70,10 @@ export class FetchLog {
     for (const line of journal.split('\n')) {
       if (!line) continue;
       try {
-        const raw = JSON.parse(line) as { id?: unknown };
-        if (typeof raw.id === 'string') this.restore(raw.id, raw);
+        const raw = JSON.parse(line) as { id?: unknown; forgotten?: unknown };
+        if (typeof raw.id !== 'string') continue;
+        if (raw.forgotten === true) this.entries.delete(raw.id);
+        else this.restore(raw.id, raw);
       } catch {
         // A torn last line after a crash: everything before it is intact.
       }
@@ -140,6 +143,10 @@ export class FetchLog {
       const { time, address, user_agent, file, vendor, model } = rec;
       this.entries.set(deviceId, { time, address, user_agent, file, vendor, model, accountId, persistedAt: 0 });
     }
+    this.markDirty(deviceId);
+  }
+
+  private markDirty(deviceId: string): void {
     this.dirty.add(deviceId);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
@@ -159,8 +166,9 @@ export class FetchLog {
     return rec;
   }
 
+  /** Drops the device's entry, on disk too: the next journal pass writes its tombstone. */
   forget(deviceId: string): void {
-    if (this.entries.delete(deviceId)) this.dirty.add(deviceId);
+    if (this.entries.delete(deviceId)) this.markDirty(deviceId);
   }
 
   /** One writer pass: append what changed, and fold the journal into the snapshot once it outgrows it. */
@@ -181,9 +189,13 @@ export class FetchLog {
     let lines = 0;
     for (const id of batch) {
       const e = this.entries.get(id);
-      if (!e) continue; // forgotten: the snapshot at compaction drops it
-      e.persistedAt = now;
-      text += `${JSON.stringify({ id, ...e })}\n`;
+      if (e) {
+        e.persistedAt = now;
+        text += `${JSON.stringify({ id, ...e })}\n`;
+      } else {
+        // Forgotten: earlier journal lines (and the snapshot) still hold it until the next fold; this line wins on load.
+        text += `${JSON.stringify({ id, forgotten: true })}\n`;
+      }
       if (++lines === 500) {
         await this.append(Buffer.from(text), lines);
         text = '';

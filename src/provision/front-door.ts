@@ -1,5 +1,7 @@
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
+import type { ClientAddress } from '../http/client-address.js';
 import type { PhoneDecider, PhoneReply, ReplayTicket } from './phone-handler.js';
 
 /**
@@ -11,7 +13,8 @@ import type { PhoneDecider, PhoneReply, ReplayTicket } from './phone-handler.js'
  * battle-tested parser. The decision itself is the same function the node:http transport uses.
  *
  * All input is untrusted: the head is capped (431), header lines must be `token: value` without obs-fold or
- * control characters, a request body (Transfer-Encoding, non-zero Content-Length) is refused with 400 and the
+ * control characters, a head with a bare LF line ending is handed to node:http (which refuses it at once), a
+ * request body (Transfer-Encoding, non-zero or repeated Content-Length) is refused with 400 and the
  * connection closed, and a client must finish each head within `headTimeoutMs` (slowloris) and may sit idle
  * between requests for `idleTimeoutMs`.
  */
@@ -22,8 +25,19 @@ export interface FrontDoorOptions {
   headTimeoutMs?: number;
   /** Keep-alive idle time between requests (default: the server's keepAliveTimeout). */
   idleTimeoutMs?: number;
-  /** Complete answers kept for replay, one per URL (default 250k: every phone of a large install). */
+  /** Complete answers kept for replay, one per device file (default 250k: every phone of a large install). */
   maxKeptAnswers?: number;
+  /** Bytes the kept answers may hold in all, keys included (default 64 MiB); the oldest kept go first. */
+  maxKeptBytes?: number;
+  /** Who the client is behind trusted proxies (TRUST_PROXY); default: the socket's peer, headers never read. */
+  clientAddress?: ClientAddress;
+}
+
+/** What the kept answers hold right now (tests, diagnostics). */
+export interface KeptStats {
+  entries: number;
+  /** Wire bytes (head and body) plus key bytes plus a fixed estimate per entry. */
+  bytes: number;
 }
 
 export interface FrontDoor {
@@ -34,6 +48,7 @@ export interface FrontDoor {
   /** Of those, answered by replaying a kept answer (tests, diagnostics). */
   readonly replayed: number;
   readonly handedOff: number;
+  keptStats(): KeptStats;
   /** Restores the node:http server's own connection handling and closes lean connections. */
   detach(): void;
 }
@@ -105,7 +120,7 @@ function wireOf(reply: PhoneReply, keepAlive: string): Wire {
 }
 
 /**
- * A device file's complete keep-alive GET response (head and body in one buffer), kept per URL so that the next
+ * A device file's complete keep-alive GET response (head and body in one buffer), kept per file so that the next
  * request for it costs the ticket's re-check and one write: no decision, no header building, no copy. The Date is
  * patched in place once a second; a write still queued on another socket may then carry the newer date, which is
  * as valid an answer as the older one (same length, same everything else).
@@ -116,6 +131,25 @@ interface KeptAnswer {
   second: number;
   keepAlive: string;
   ticket: ReplayTicket;
+  /** What this entry counts against the byte budget. */
+  bytes: number;
+}
+
+/** The entry object, the ticket's own fields and the Map slot: held per kept answer besides its bytes and key. */
+const KEPT_ENTRY_OVERHEAD = 256;
+
+/**
+ * The kept-answer key for a request-target: the path without its query string, with the file name (the last
+ * segment) lowercased, as the decision lowercases it before matching. The decision never reads the query (a
+ * ticket is only made when no HTTP auth is asked, the one place that sees the whole URL), so every query or case
+ * variant of one file is answered by one kept entry instead of pinning a copy each. Anything before the file name
+ * stays byte-exact: a segment the decision might treat case-sensitively is never merged.
+ */
+export function keptKey(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const slash = path.lastIndexOf('/');
+  return path.slice(0, slash + 1) + path.slice(slash + 1).toLowerCase();
 }
 
 /**
@@ -128,7 +162,16 @@ function ownCopy(text: string): string {
 
 /** One request head the lean path accepts, or why not. */
 type Parsed =
-  | { kind: 'ok'; method: 'GET' | 'HEAD'; url: string; userAgent: string | undefined; authorization: string | undefined; keepAlive: boolean }
+  | {
+      kind: 'ok';
+      method: 'GET' | 'HEAD';
+      url: string;
+      userAgent: string | undefined;
+      authorization: string | undefined;
+      /** X-Forwarded-For, duplicates joined with commas (as node:http joins them). */
+      forwardedFor: string | undefined;
+      keepAlive: boolean;
+    }
   | { kind: 'handoff' }
   | { kind: 'error'; status: 400 | 431 };
 
@@ -142,6 +185,14 @@ function trimmedValue(field: string, from: number): string {
   while (a < b && (field.charCodeAt(a) === 32 || field.charCodeAt(a) === 9)) a++;
   while (b > a && (field.charCodeAt(b - 1) === 32 || field.charCodeAt(b - 1) === 9)) b--;
   return field.slice(a, b);
+}
+
+/** Whether `buf` has an LF not preceded by CR at or after `from`; `headStart` is where the head begins. */
+function bareLf(buf: Buffer, from: number, headStart: number): boolean {
+  for (let i = buf.indexOf(0x0a, from); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
+    if (i === headStart || buf[i - 1] !== 0x0d) return true;
+  }
+  return false;
 }
 
 /** Parses `head` (request line and header lines, without the final blank line). */
@@ -164,9 +215,11 @@ function parseHead(head: string): Parsed {
 
   let userAgent: string | undefined;
   let authorization: string | undefined;
+  let forwardedFor: string | undefined;
   let close = false;
   let keepAliveToken = false;
   let host = false;
+  let contentLength = false;
   let pos = eol + 2;
   while (pos < head.length) {
     let end = head.indexOf('\r\n', pos);
@@ -207,9 +260,16 @@ function parseHead(head: string): Parsed {
       case 13:
         if (name.toLowerCase() === 'authorization') authorization ??= value;
         break;
+      case 15:
+        if (name.toLowerCase() === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        break;
       case 14:
         // A phone's GET has no body; anything announcing one is refused rather than framed (no smuggling surface).
-        if (name.toLowerCase() === 'content-length' && value !== '0') return BAD_REQUEST;
+        // A repeated Content-Length, even `0` twice, is refused as node:http refuses it.
+        if (name.toLowerCase() === 'content-length') {
+          if (value !== '0' || contentLength) return BAD_REQUEST;
+          contentLength = true;
+        }
         break;
       case 17:
         if (name.toLowerCase() === 'transfer-encoding') return BAD_REQUEST;
@@ -219,16 +279,19 @@ function parseHead(head: string): Parsed {
   // node:http (requireHostHeader) refuses an HTTP/1.1 request without Host with 400; so does this path.
   if (http11 && !host) return BAD_REQUEST;
   const keepAlive = !close && (http11 || keepAliveToken);
-  return { kind: 'ok', method, url, userAgent, authorization, keepAlive };
+  return { kind: 'ok', method, url, userAgent, authorization, forwardedFor, keepAlive };
 }
 
 /**
  * Takes over the node:http server's 'connection' handling: each new socket is read here first, and sockets whose
  * request is not a simple phone fetch are passed on to node:http's own connection listener with the bytes read so
  * far put back. server.close()/closeIdleConnections()/closeAllConnections() also close lean connections.
+ * On an https.Server, 'connection' is TLS's own (it wraps the TCP socket); node:http's listener is on
+ * 'secureConnection', with the decrypted TLSSocket, so that is the one taken over there.
  */
 export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, options: FrontDoorOptions = {}): FrontDoor {
   const maxHead = options.maxHeadBytes ?? 8 * 1024;
+  const clientAddress = options.clientAddress;
   const headTimeout = options.headTimeoutMs ?? 10_000;
   const idleTimeoutOf = () => options.idleTimeoutMs ?? server.keepAliveTimeout;
   let keepAliveFor = -1;
@@ -242,14 +305,19 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     return keepAliveText;
   };
 
-  const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
-  server.removeAllListeners('connection');
+  const event = server instanceof TlsServer ? 'secureConnection' : 'connection';
+  const nodeListeners = server.listeners(event) as Array<(socket: Socket) => void>;
+  server.removeAllListeners(event);
 
   interface Conn {
     socket: Socket;
     /** The peer's address, read once (socket.remoteAddress is a getter over getpeername). */
     address: string;
+    /** The peer is a trusted proxy: each request's client comes from its X-Forwarded-For. */
+    proxied: boolean;
     buf: Buffer | undefined;
+    /** Bytes at the start of a partial head in `buf` already checked for bare LFs (each byte is looked at once). */
+    scanned: number;
     /** ms since epoch after which the connection is cut (head or idle deadline). */
     deadline: number;
     /** Waiting for 'drain' before reading on. */
@@ -263,6 +331,8 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   const conns = new Set<Conn>();
   const kept = new Map<string, KeptAnswer>();
   const maxKept = options.maxKeptAnswers ?? 250_000;
+  const maxKeptBytes = options.maxKeptBytes ?? 64 * 1024 * 1024;
+  let keptBytes = 0;
   let served = 0;
   let replayed = 0;
   let handedOff = 0;
@@ -332,13 +402,22 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     socket.resume();
   }
 
-  function keep(url: string, answer: KeptAnswer): void {
-    if (!kept.has(url) && kept.size >= maxKept) {
-      // Oldest-kept out: no LRU bookkeeping on the hit path; an evicted phone is decided anew next time.
-      const oldest = kept.keys().next().value;
-      if (oldest !== undefined) kept.delete(oldest);
+  function unkeep(key: string): void {
+    const answer = kept.get(key);
+    if (answer === undefined) return;
+    kept.delete(key);
+    keptBytes -= answer.bytes;
+  }
+
+  function keep(key: string, answer: KeptAnswer): void {
+    if (answer.bytes > maxKeptBytes) return;
+    unkeep(key);
+    // Oldest-kept out: no LRU bookkeeping on the hit path; an evicted phone is decided anew next time.
+    while (kept.size > 0 && (kept.size >= maxKept || keptBytes + answer.bytes > maxKeptBytes)) {
+      unkeep(kept.keys().next().value!);
     }
-    kept.set(url, answer);
+    kept.set(key, answer);
+    keptBytes += answer.bytes;
   }
 
   /** Answers every complete head in the buffer, in order, until the buffer is empty, partial, or the socket is full. */
@@ -361,8 +440,11 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
           if (line.kind === 'handoff') return handOff(c, buf.subarray(start));
           return finish(c, errorResponse(431, 'Request Header Fields Too Large'));
         }
+        // A bare LF ends no line here; node:http refuses it at once, where waiting for CRLFCRLF would end in a 408.
+        if (bareLf(buf, start === 0 ? c.scanned : start, start)) return handOff(c, buf.subarray(start));
         // Partial head: keep it; its deadline started with its first byte.
         c.buf = start === 0 ? buf : buf.subarray(start);
+        c.scanned = c.buf.length;
         return;
       }
       const parsed = parseHead(buf.toString('latin1', start, end));
@@ -370,13 +452,14 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (parsed.kind === 'error') return finish(c, errorResponse(parsed.status, STATUS_CODES[parsed.status]!));
       start = end + 4;
       c.deadline = Date.now() + headTimeout;
-      const address = c.address;
+      const address = c.proxied ? clientAddress!.of(c.address, parsed.forwardedFor) : c.address;
       const replayable = parsed.keepAlive && parsed.method === 'GET';
       httpDate();
 
       let out: Buffer | undefined;
+      const key = replayable ? keptKey(parsed.url) : '';
       if (replayable) {
-        const answer = kept.get(parsed.url);
+        const answer = kept.get(key);
         if (answer !== undefined) {
           if (answer.keepAlive === keepAliveHeader() && answer.ticket.replay(parsed.userAgent ?? '', address)) {
             if (answer.second !== dateSecond) {
@@ -386,7 +469,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
             out = answer.wire;
             replayed++;
           } else {
-            kept.delete(parsed.url);
+            unkeep(key);
           }
         }
       }
@@ -412,7 +495,10 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
           bytes.copy(out, 0);
           dateBytes.copy(out, wire.dateAt);
           reply.body.copy(out, bytes.length);
-          if (reply.reuse) keep(ownCopy(parsed.url), { wire: out, dateAt: wire.dateAt, second: dateSecond, keepAlive: wire.keepAlive, ticket: reply.reuse });
+          if (reply.reuse) {
+            const bytes = out.length + key.length + KEPT_ENTRY_OVERHEAD;
+            keep(ownCopy(key), { wire: out, dateAt: wire.dateAt, second: dateSecond, keepAlive: wire.keepAlive, ticket: reply.reuse, bytes });
+          }
         } else {
           const head = `${wire.prefix}Date: ${dateValue}\r\n${parsed.keepAlive ? wire.keepAlive : 'Connection: close\r\n\r\n'}`;
           const bodyLength = parsed.method === 'HEAD' ? 0 : reply.body.length;
@@ -427,6 +513,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
         // Backpressure: stop reading until the client has taken what is queued.
         c.blocked = true;
         c.buf = start < buf.length ? buf.subarray(start) : undefined;
+        c.scanned = 0;
         c.deadline = Date.now() + idleTimeoutOf();
         socket.pause();
         return;
@@ -435,10 +522,13 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   }
 
   function onConnection(socket: Socket): void {
+    const peer = socket.remoteAddress ?? '';
     const c: Conn = {
       socket,
-      address: socket.remoteAddress ?? '',
+      address: peer,
+      proxied: clientAddress?.trusts(peer) ?? false,
       buf: undefined,
+      scanned: 0,
       deadline: Date.now() + headTimeout,
       blocked: false,
       done: false,
@@ -451,6 +541,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (c.done) return;
       if (c.buf === undefined) {
         c.buf = data;
+        c.scanned = 0;
         c.deadline = Date.now() + headTimeout; // a new head begins
       } else {
         c.buf = Buffer.concat([c.buf, data]);
@@ -485,7 +576,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     ensureSweeper();
   }
 
-  server.on('connection', onConnection);
+  server.on(event, onConnection);
 
   function closeLean(idleOnly: boolean): void {
     for (const c of conns) {
@@ -522,9 +613,12 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     get handedOff() {
       return handedOff;
     },
+    keptStats() {
+      return { entries: kept.size, bytes: keptBytes };
+    },
     detach() {
-      server.removeListener('connection', onConnection);
-      for (const l of nodeListeners) server.on('connection', l);
+      server.removeListener(event, onConnection);
+      for (const l of nodeListeners) server.on(event, l);
       closeLean(false);
       own.closeIdleConnections = protoIdle;
       own.closeAllConnections = protoAll;

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { Directory } from '../store/directory.js';
 import { vendorProfiles } from '../../vendors/index.js';
 import type { VendorProfile } from '../../vendors/types.js';
+import { ClientAddress } from '../http/client-address.js';
 import { createAccountRouter } from './api-router.js';
 import { FetchLog } from './fetch-log.js';
 import { HttpAuth } from './http-auth.js';
@@ -73,7 +74,9 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   // One decision, two transports: node:http (handlePhoneRequest) and the lean front door.
   const phoneDeps = { directory, selector, renderer, guard, auth, fetchLog, log };
   const decidePhone = createPhoneDecider(phoneDeps);
-  const handlePhoneRequest = createPhoneHandler(phoneDeps, decidePhone);
+  // TRUST_PROXY: bans and the last-fetch address use the real client behind a proxy, on both transports.
+  const clientAddress = new ClientAddress(config.trustProxy);
+  const handlePhoneRequest = createPhoneHandler(phoneDeps, decidePhone, clientAddress);
   let router: ReturnType<typeof createAccountRouter> | undefined;
   let closing: Promise<void> | undefined;
 
@@ -92,7 +95,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   return {
     handlePhoneRequest,
     attachFrontDoor(server, frontOptions) {
-      return attachPhoneFrontDoor(server, decidePhone, frontOptions);
+      return attachPhoneFrontDoor(server, decidePhone, { maxKeptBytes: config.provisioning.keptBytes, clientAddress, ...frontOptions });
     },
     accountRouter() {
       router ??= createAccountRouter({ directory, templates, renderer, selector, fetchLog, events });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientAddress } from '../http/client-address.js';
 import type { DeviceRef } from '../domain/types.js';
 import type { Directory } from '../store/directory.js';
 import type { Logger } from '../log.js';
@@ -236,11 +237,21 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
   };
 }
 
-/** The node:http transport: one writeHead with the prepared header list, one end. */
-export function createPhoneHandler(deps: PhoneHandlerDeps, decide: PhoneDecider = createPhoneDecider(deps)): (req: IncomingMessage, res: ServerResponse) => void {
+/**
+ * The node:http transport: one writeHead with the prepared header list, one end. `clientAddress`: who the client is
+ * behind trusted proxies (TRUST_PROXY); without it, the socket's peer.
+ */
+export function createPhoneHandler(
+  deps: PhoneHandlerDeps,
+  decide: PhoneDecider = createPhoneDecider(deps),
+  clientAddress?: ClientAddress,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return function handlePhoneRequest(req, res) {
     const method = req.method ?? '';
-    const reply = decide({ method, url: req.url ?? '', headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' });
+    const peer = req.socket.remoteAddress ?? '';
+    const forwardedFor = req.headers['x-forwarded-for'];
+    const remoteAddress = clientAddress ? clientAddress.of(peer, forwardedFor) : peer;
+    const reply = decide({ method, url: req.url ?? '', headers: req.headers, remoteAddress });
     res.writeHead(reply.status, reply.headers as string[]);
     res.end(method === 'HEAD' ? undefined : reply.body);
   };

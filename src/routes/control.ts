@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import type { AppDeps } from '../http/deps.js';
+import { ClientAddress } from '../http/client-address.js';
 import { bootstrapAccount, type BootstrapRequest } from '../accounts/bootstrap.js';
 
 /**
@@ -10,9 +11,11 @@ import { bootstrapAccount, type BootstrapRequest } from '../accounts/bootstrap.j
  */
 export function createControlRouter(deps: AppDeps): Router {
   const router = Router();
+  // Behind a trusted local proxy, the proxy's loopback peer address is not the client's: ask who is behind it.
+  const clientAddress = new ClientAddress(deps.config.trustProxy ?? []);
   router.use(express.json({ limit: '64kb' }));
   router.use((req, res, next) => {
-    const remote = req.socket.remoteAddress ?? '';
+    const remote = clientAddress.of(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']);
     const given = Buffer.from(req.get('x-control-secret') ?? '');
     const expected = Buffer.from(deps.controlSecret ?? '');
     const loopback = remote === '127.0.0.1' || remote === '::1' || remote === '::ffff:127.0.0.1';

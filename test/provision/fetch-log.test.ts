@@ -89,4 +89,58 @@ describe('last-fetch journal', () => {
     expect(fetchLog.touchEntry(held, 3, 'b', 'ua2', 'g')).toBe(false); // minPersistSeconds 0: the time alone is significant
     await fetchLog.close();
   });
+
+  it('does not bring a forgotten device back after a crash, whether its entry was journalled or folded', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
+    dirs.push(dataDir);
+    const flushOf = (f: FetchLog) => () => (f as unknown as { writer: { flush(): Promise<void> } }).writer.flush();
+    const rec = (t: number) => ({ time: t, address: '10.0.0.1', user_agent: 'ua', file: 'f.cfg', vendor: 'yealink' });
+
+    // 'folded' ends up in the snapshot (clean close), 'journalled' only in the journal of the next run.
+    const first = new FetchLog(dataDir, log, 60_000, 0);
+    await first.load();
+    first.record('acct', 'folded', rec(1));
+    await first.close();
+    const second = new FetchLog(dataDir, log, 60_000, 0);
+    await second.load();
+    second.record('acct', 'journalled', rec(2));
+    second.record('acct', 'kept', rec(3));
+    await flushOf(second)();
+    expect(lines(files(dataDir).journal)).toBe(2);
+    second.forget('folded');
+    second.forget('journalled');
+    await flushOf(second)();
+    // Crash: no close, so no fold; the next start reads the snapshot and every journal line.
+    const third = new FetchLog(dataDir, log, 60_000, 0);
+    await third.load();
+    expect(third.get('folded')).toBeUndefined();
+    expect(third.get('journalled')).toBeUndefined();
+    expect(third.get('kept')).toMatchObject({ time: 3 });
+    // And the fold at that start wrote them out for good.
+    const folded = JSON.parse(readFileSync(files(dataDir).snapshot, 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(folded)).toEqual(['kept']);
+    await third.close();
+  });
+
+  it('journals a forget on its own timer, without waiting for another fetch to be recorded', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
+    dirs.push(dataDir);
+    const fetchLog = new FetchLog(dataDir, log, 1, 0);
+    await fetchLog.load();
+    const { journal } = files(dataDir);
+    const journalHas = (text: string) => existsSync(journal) && readFileSync(journal, 'utf8').includes(text);
+    const until = async (ready: () => boolean) => {
+      for (let i = 0; i < 400 && !ready(); i++) await new Promise((r) => setTimeout(r, 5));
+      return ready();
+    };
+    fetchLog.record('acct', 'd', { time: 1, address: 'a', user_agent: 'ua', file: 'f', vendor: 'yealink' });
+    expect(await until(() => journalHas('"id":"d"'))).toBe(true);
+    fetchLog.forget('d');
+    expect(await until(() => journalHas('"forgotten":true'))).toBe(true);
+    const reopened = new FetchLog(dataDir, log, 60_000, 0);
+    await reopened.load();
+    expect(reopened.get('d')).toBeUndefined();
+    await reopened.close();
+    await fetchLog.close();
+  });
 });

@@ -245,4 +245,35 @@ describe('lean front door', () => {
     await h.close();
     await c.closed();
   });
+
+  it('answers bare-LF heads and a repeated Content-Length as node:http does: 400 at once, not a 408 after the head timeout', async () => {
+    // A head timeout far beyond the raw client's wait: only an immediate answer can arrive.
+    await lean({ frontDoor: { headTimeoutMs: 600_000 } });
+    other = await startHarness({ frontDoor: false });
+    seedFullDevice(other, { id: 'd', mac: '001565aabbcc' });
+    const cases = [
+      `GET ${MAC_FILE} HTTP/1.1\nHost: prov\n\n`,
+      `GET ${MAC_FILE} HTTP/1.1\nHost: prov\nUser-Agent: ${UA}\n`, // not even finished
+      `GET /v2/accounts/${ACCOUNT}/nothing HTTP/1.1\nHost: prov\n\n`,
+      `GET ${MAC_FILE} HTTP/1.1\r\nHost: prov\nUser-Agent: ${UA}\n\n`,
+      `GET ${MAC_FILE} HTTP/1.1\r\nHost: prov\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n`,
+    ];
+    for (const request of cases) {
+      const [a, b] = [client(h), client(other)];
+      await a.write(request);
+      await b.write(request);
+      const [x, y] = [await a.next(), await b.next()];
+      expect(y.status, JSON.stringify(request)).toBe(400);
+      expect(x.status, JSON.stringify(request)).toBe(400);
+      expect(x.body.toString()).not.toContain('s3cret');
+    }
+    // A bare LF split across writes, after a well-formed request on the same connection: that one is answered,
+    // the bad one is node:http's at once.
+    const c = client(h);
+    await c.write(get(MAC_FILE) + `GET ${MAC_FILE} HTTP/1.1\r\nHost: prov\r`);
+    expect((await c.next()).status).toBe(200);
+    await c.write(`\nUser-Agent: x\n`);
+    expect((await c.next()).status).toBe(400);
+    await c.closed();
+  });
 });

@@ -166,4 +166,46 @@ describe('kept answers (lean front door)', () => {
     expect((await fetchOn(c, get(path(macs[0]!), 'Yealink SIP-T46S 66.86.0.15'))).replayed).toBe(false);
     expect((await fetchOn(c, get(path(macs[2]!), 'Yealink SIP-T46S 66.86.0.15'))).replayed).toBe(true);
   });
+
+  it('keeps one answer per file: query-string and case variants of one MAC do not pin a copy each (M4)', async () => {
+    const c = await start();
+    expect((await fetchOn(c)).status).toBe(200);
+    const one = h.front!.keptStats();
+    expect(one.entries).toBe(1);
+    // The drill's shape: one known MAC, a distinct padded query string per request, pipelined on one connection.
+    const pad = 'p'.repeat(2000);
+    const n = 400;
+    let batch = '';
+    for (let i = 0; i < n; i++) batch += get(`${FILE}?n=${i}&${pad}`);
+    await c.write(batch);
+    for (let i = 0; i < n; i++) expect((await c.next()).status).toBe(200);
+    expect((await fetchOn(c, get(FILE.toUpperCase().replace('/PROVISION/', '/provision/')))).replayed).toBe(true);
+    expect(h.front!.keptStats()).toEqual(one);
+    // Every variant was the same device file: replayed, not decided and kept anew.
+    expect(h.front!.replayed).toBe(n + 1);
+  });
+
+  it('holds the kept answers within maxKeptBytes across many devices, oldest out, and counts them exactly', async () => {
+    h = await startHarness({ frontDoor: { maxKeptBytes: 64 * 1024 } });
+    const macs = Array.from({ length: 60 }, (_, i) => `001565ab${i.toString(16).padStart(4, '0')}`);
+    macs.forEach((mac, i) => seedFullDevice(h, { id: `d${i}`, mac, brand: 'yealink' }));
+    const c = rawClient(h, sockets);
+    const path = (mac: string) => `/provision/${mac}.cfg`;
+    const ua = 'Yealink SIP-T46S 66.86.0.15';
+    let wireBytes = 0;
+    for (const mac of macs) {
+      const res = await fetchOn(c, get(path(mac), ua));
+      expect(res.status).toBe(200);
+      wireBytes = res.head.length + 4 + res.body.length;
+      const stats = h.front!.keptStats();
+      expect(stats.bytes).toBeLessThanOrEqual(64 * 1024);
+      expect(stats.bytes).toBe(stats.entries * (wireBytes + path(mac).length + 256));
+    }
+    const { entries } = h.front!.keptStats();
+    expect(entries).toBeGreaterThan(1);
+    expect(entries).toBeLessThan(macs.length);
+    // The newest are kept, the oldest went first.
+    expect((await fetchOn(c, get(path(macs.at(-1)!), ua))).replayed).toBe(true);
+    expect((await fetchOn(c, get(path(macs[0]!), ua))).replayed).toBe(false);
+  });
 });
