@@ -137,6 +137,7 @@ export class ShardedCollection {
         await shard.db.adapter.write(image);
       } catch (err) {
         refusal = { err };
+        this.dirReady = undefined; // the directory may be what went missing: create it again next time
       }
       if (!refusal) {
         shard.db.data = image;
@@ -158,13 +159,6 @@ export class ShardedCollection {
       if (!running.length) return;
       await Promise.all(running);
     }
-  }
-
-  /** Removes the whole collection from disk (account deletion). */
-  async destroy(): Promise<void> {
-    this.shards.clear();
-    this.dirReady = undefined;
-    await fs.rm(this.dir, { recursive: true, force: true });
   }
 }
 

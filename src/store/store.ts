@@ -6,6 +6,7 @@ import type { Directory } from './directory.js';
 import { ShardedCollection } from './sharded-collection.js';
 import type { WriteFile } from './json-file-adapter.js';
 import { PendingWrites } from './pending-writes.js';
+import { AccountFiles } from './account-files.js';
 import { deviceKeys, SortedIds, type DeviceKeys } from './device-index.js';
 
 /**
@@ -56,6 +57,9 @@ export class Store implements Directory {
   private readonly accountCollection: ShardedCollection;
   private readonly perAccount = new Map<string, AccountData>();
   private readonly pending = new PendingWrites();
+  private readonly accountFiles: AccountFiles;
+  /** Accounts whose deletion is under way: no writes to them. */
+  private readonly removing = new Set<string>();
   private readonly realms = new Map<string, string>();
   private readonly apiKeys = new Map<string, string>();
   private readonly macs = new Map<string, DeviceRefKey>();
@@ -69,6 +73,7 @@ export class Store implements Directory {
     private readonly options: StoreOptions,
   ) {
     this.accountCollection = new ShardedCollection(path.join(dataDir, 'system', 'accounts'), 1, options.writeFile);
+    this.accountFiles = new AccountFiles(path.join(dataDir, 'accounts'));
   }
 
   static async open(dataDir: string, events: DomainEvents, options: StoreOptions = {}): Promise<Store> {
@@ -78,7 +83,7 @@ export class Store implements Directory {
   }
 
   private accountDir(accountId: string): string {
-    return path.join(this.dataDir, 'accounts', accountId);
+    return this.accountFiles.dir(accountId);
   }
 
   private dataOf(accountId: string): AccountData {
@@ -99,6 +104,7 @@ export class Store implements Directory {
 
   private async load(): Promise<void> {
     for (const doc of await this.accountCollection.load()) this.indexAccount(doc as AccountDoc);
+    await this.accountFiles.settleRemovals((id) => this.accounts.has(id));
     for (const account of this.accounts.values()) {
       const data = this.dataOf(account.id);
       for (const doc of await data.users.load()) data.userDocs.set(doc.id, doc as UserDoc);
@@ -302,6 +308,7 @@ export class Store implements Directory {
    * A refused write changes nothing and rejects with DatastoreError.
    */
   async save<T extends StoredDoc>(doc: T, options: { sync?: { reboot: boolean } } = {}): Promise<T> {
+    this.checkWritable(doc);
     const previous = this.newestOf(doc.pvt_type, doc.pvt_account_id, doc.id, () => this.current(doc));
     const generation = previous ? Number.parseInt(previous._rev, 10) + 1 : 1;
     const now = Math.floor(Date.now() / 1000);
@@ -315,6 +322,7 @@ export class Store implements Directory {
 
   /** Removes a user or device document; resolves once durable. */
   async remove<T extends UserDoc | DeviceDoc>(doc: T): Promise<void> {
+    this.checkWritable(doc);
     if (!this.newestOf(doc.pvt_type, doc.pvt_account_id, doc.id, () => this.current(doc))) return;
     const before = await this.commit(doc, undefined);
     if (before) this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, undefined);
@@ -341,28 +349,55 @@ export class Store implements Directory {
     return before;
   }
 
-  /** Removes an account with all its users and devices (the caller refuses accounts with children). */
+  /**
+   * Removes an account with all its users and devices (the caller refuses accounts with children), all or
+   * nothing: writes to the account are refused from now on and those already accepted land first; its files
+   * are moved aside; one durable write removes the account document, and only then do memory and indexes
+   * forget it. A refused write puts the files back and changes nothing; a crash is settled at the next open
+   * (see AccountFiles).
+   */
   async removeAccount(account: AccountDoc): Promise<void> {
+    const id = account.id;
+    if (this.removing.has(id)) throw new DatastoreError(new Error(`account ${id} is already being deleted`));
+    this.removing.add(id);
+    const finish = this.pending.begin(docKey('account', id, id), undefined, id, []);
     let removed: AccountDoc | undefined;
-    const finish = this.pending.begin(docKey('account', account.id, account.id), undefined, account.id, []);
     try {
-      await this.accountCollection.commit(account.id, undefined, (durable) => {
-        if (durable) {
-          removed = this.accounts.get(account.id);
-          const data = this.perAccount.get(account.id);
-          for (const device of data?.deviceDocs.values() ?? []) this.removeKeys(account.id, device.id, deviceKeys(device));
+      const data = this.perAccount.get(id);
+      await data?.users.settled();
+      await data?.devices.settled();
+      try {
+        await this.accountFiles.markForRemoval(id);
+      } catch (err) {
+        throw new DatastoreError(err);
+      }
+      try {
+        await this.accountCollection.commit(id, undefined, (durable) => {
+          if (!durable) return;
+          removed = this.accounts.get(id);
+          for (const device of data?.deviceDocs.values() ?? []) this.removeKeys(id, device.id, deviceKeys(device));
           if (removed) this.unindexAccount(removed);
-        }
-        finish();
-      });
-    } catch (err) {
-      throw new DatastoreError(err);
+          this.perAccount.delete(id);
+        });
+      } catch (err) {
+        // If this fails too, the next open puts the files back: the account document is still there.
+        await this.accountFiles.unmark(id).catch(() => undefined);
+        throw new DatastoreError(err);
+      }
+      // If this fails, the next open finishes it: the account document is gone.
+      await this.accountFiles.dropMarked(id).catch(() => undefined);
+    } finally {
+      finish();
+      this.removing.delete(id);
     }
-    const data = this.perAccount.get(account.id);
-    this.perAccount.delete(account.id);
-    await data?.users.destroy();
-    await data?.devices.destroy();
-    if (removed) this.announce('account', account.id, account.id, removed, undefined);
+    if (removed) this.announce('account', id, id, removed, undefined);
+  }
+
+  /** Users and devices are written only in an account that exists and is not being deleted. */
+  private checkWritable(doc: StoredDoc): void {
+    const accountId = doc.pvt_account_id;
+    if (this.removing.has(accountId)) throw new DatastoreError(new Error(`account ${accountId} is being deleted`));
+    if (doc.pvt_type !== 'account' && !this.accounts.has(accountId)) throw new DatastoreError(new Error(`account ${accountId} does not exist`));
   }
 
   private current(doc: StoredDoc): StoredDoc | undefined {
