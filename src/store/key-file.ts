@@ -7,16 +7,8 @@ import { randomBytes } from 'node:crypto';
  * starting at once agree on one key (exclusive create; the loser reads the winner's).
  */
 export async function readOrCreateKey(file: string, bytes = 32): Promise<Buffer> {
-  const read = async () => {
-    const key = Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'hex');
-    if (key.length < bytes) throw new Error(`key file ${file} is too short (want ${bytes} bytes as hex)`);
-    return key;
-  };
-  try {
-    return await read();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const existing = await readKey(file, bytes);
+  if (existing) return existing;
   const key = randomBytes(bytes);
   await fs.mkdir(path.dirname(file), { recursive: true });
   try {
@@ -24,6 +16,20 @@ export async function readOrCreateKey(file: string, bytes = 32): Promise<Buffer>
     return key;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return read();
+    return (await readKey(file, bytes))!;
   }
+}
+
+/** The key in `file`, or undefined if there is no such file. */
+export async function readKey(file: string, bytes = 32): Promise<Buffer | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const key = Buffer.from(text.trim(), 'hex');
+  if (key.length < bytes) throw new Error(`key file ${file} is too short (want ${bytes} bytes as hex)`);
+  return key;
 }

@@ -10,6 +10,15 @@ interface ShardData {
 }
 
 /**
+ * How documents look on disk when that differs from memory (sealed secrets). `decode` also says whether the
+ * stored form was out of date (`plain`: written before it was encoded), so the file can be rewritten.
+ */
+export interface DocCodec {
+  encode(doc: StoredDoc): StoredDoc;
+  decode(doc: StoredDoc): { doc: StoredDoc; plain: boolean };
+}
+
+/**
  * Told, synchronously, whether a change reached the disk: before its promise settles and before the shard
  * writes anything else, so the caller's memory moves exactly when (and only if) the file did.
  */
@@ -47,11 +56,16 @@ interface Shard {
 export class ShardedCollection {
   private readonly shards = new Map<number, Shard>();
   private dirReady: Promise<void> | undefined;
+  /** Encoded form of each (immutable) document object, so a write encodes only what changed. */
+  private readonly encoded = new WeakMap<StoredDoc, StoredDoc>();
+  /** Documents loaded in an out-of-date stored form (see DocCodec). */
+  private loadedPlain: StoredDoc[] = [];
 
   constructor(
     private readonly dir: string,
     private readonly shardCount: number,
     private readonly writeFile?: WriteFile,
+    private readonly codec?: DocCodec,
   ) {}
 
   private shardIndex(id: string): number {
@@ -106,9 +120,38 @@ export class ShardedCollection {
       const shard = this.shard(index);
       await shard.db.read();
       shard.db.data ??= { docs: {} };
+      if (this.codec) shard.db.data = { docs: this.decodeAll(shard.db.data.docs) };
       for (const doc of Object.values(shard.db.data.docs)) docs.push(doc);
     }
     return docs;
+  }
+
+  private decodeAll(stored: Record<string, StoredDoc>): Record<string, StoredDoc> {
+    const docs: Record<string, StoredDoc> = {};
+    for (const [id, raw] of Object.entries(stored)) {
+      const { doc, plain } = this.codec!.decode(raw);
+      if (plain) this.loadedPlain.push(doc);
+      else this.encoded.set(doc, raw);
+      docs[id] = doc;
+    }
+    return docs;
+  }
+
+  private encodeAll(docs: Record<string, StoredDoc>): Record<string, StoredDoc> {
+    if (!this.codec) return docs;
+    const out: Record<string, StoredDoc> = {};
+    for (const [id, doc] of Object.entries(docs)) {
+      let stored = this.encoded.get(doc);
+      if (!stored) this.encoded.set(doc, (stored = this.codec.encode(doc)));
+      out[id] = stored;
+    }
+    return out;
+  }
+
+  /** Rewrites the documents that were loaded in an out-of-date stored form (one coalesced write per shard). */
+  async rewriteOutdated(): Promise<void> {
+    const outdated = this.loadedPlain.splice(0);
+    await Promise.all(outdated.map((doc) => this.commit(doc.id, doc, () => undefined)));
   }
 
   /**
@@ -134,7 +177,7 @@ export class ShardedCollection {
       let refusal: { err: unknown } | undefined;
       try {
         await this.ensureDir();
-        await shard.db.adapter.write(image);
+        await shard.db.adapter.write({ docs: this.encodeAll(image.docs) });
       } catch (err) {
         refusal = { err };
         this.dirReady = undefined; // the directory may be what went missing: create it again next time

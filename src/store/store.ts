@@ -4,7 +4,10 @@ import type { AccountDoc, DeviceDoc, DeviceRef, StoredDoc, UserDoc } from '../do
 import type { DomainEvents } from '../domain/events.js';
 import type { Directory } from './directory.js';
 import { ShardedCollection } from './sharded-collection.js';
-import type { WriteFile } from './json-file-adapter.js';
+import { DurableJsonFile, type WriteFile } from './json-file-adapter.js';
+import { readKey, readOrCreateKey } from './key-file.js';
+import { SecretBox, SecretKeyMismatchError } from './secret-box.js';
+import { accountSecretsCodec, holdsSealedSecrets } from './account-secrets.js';
 import { PendingWrites } from './pending-writes.js';
 import { AccountFiles } from './account-files.js';
 import { deviceKeys, SortedIds, type DeviceKeys } from './device-index.js';
@@ -29,6 +32,8 @@ export class DatastoreError extends Error {
 export interface StoreOptions {
   /** Test seam: how a data file is made durable (default: temp file, fsync, rename). */
   writeFile?: WriteFile;
+  /** Key sealing account secrets (SECRETS_KEY_FILE); default DATA_DIR/system/secrets.key, created at first start. */
+  secretsKeyFile?: string;
 }
 
 interface AccountData {
@@ -61,6 +66,7 @@ export class Store implements Directory {
   /** Accounts whose deletion is under way: no writes to them. */
   private readonly removing = new Set<string>();
   private readonly realms = new Map<string, string>();
+  /** SecretBox.index(api key) -> account id: api_auth finds the account without the key itself as a map key. */
   private readonly apiKeys = new Map<string, string>();
   private readonly macs = new Map<string, DeviceRefKey>();
   private readonly ips = new Map<string, DeviceRefKey>();
@@ -71,15 +77,29 @@ export class Store implements Directory {
     readonly dataDir: string,
     private readonly events: DomainEvents,
     private readonly options: StoreOptions,
+    private readonly secrets: SecretBox,
   ) {
-    this.accountCollection = new ShardedCollection(path.join(dataDir, 'system', 'accounts'), 1, options.writeFile);
+    this.accountCollection = new ShardedCollection(accountsDir(dataDir), 1, options.writeFile, accountSecretsCodec(secrets));
     this.accountFiles = new AccountFiles(path.join(dataDir, 'accounts'));
   }
 
   static async open(dataDir: string, events: DomainEvents, options: StoreOptions = {}): Promise<Store> {
-    const store = new Store(dataDir, events, options);
+    const secrets = await Store.secretBox(dataDir, options.secretsKeyFile ?? path.join(dataDir, 'system', 'secrets.key'));
+    const store = new Store(dataDir, events, options, secrets);
     await store.load();
     return store;
+  }
+
+  /** The secrets key; created at first start, but never when existing data was sealed with a key now missing. */
+  private static async secretBox(dataDir: string, keyFile: string): Promise<SecretBox> {
+    const key = await readKey(keyFile);
+    if (key) return new SecretBox(key);
+    const accountsFile = path.join(accountsDir(dataDir), 'docs.json');
+    const stored = await new DurableJsonFile<{ docs?: Record<string, StoredDoc> }>(accountsFile).read();
+    if (Object.values(stored?.docs ?? {}).some(holdsSealedSecrets)) {
+      throw new Error(`secrets key file ${keyFile} is missing, but ${accountsFile} holds secrets sealed with a key: restore that key file or point SECRETS_KEY_FILE at it`);
+    }
+    return new SecretBox(await readOrCreateKey(keyFile));
   }
 
   private accountDir(accountId: string): string {
@@ -103,7 +123,17 @@ export class Store implements Directory {
   }
 
   private async load(): Promise<void> {
-    for (const doc of await this.accountCollection.load()) this.indexAccount(doc as AccountDoc);
+    try {
+      for (const doc of await this.accountCollection.load()) this.indexAccount(doc as AccountDoc);
+    } catch (err) {
+      if (err instanceof SecretKeyMismatchError) {
+        throw new Error(`account secrets in ${accountsDir(this.dataDir)} cannot be decrypted with the secrets key file (${err.message}): is SECRETS_KEY_FILE the key this data was written with?`);
+      }
+      throw err;
+    }
+    // Secrets an earlier version stored in the clear are sealed now. If the disk refuses, the next write of the
+    // accounts file seals them (every write encodes the whole file).
+    await this.accountCollection.rewriteOutdated().catch(() => undefined);
     await this.accountFiles.settleRemovals((id) => this.accounts.has(id));
     for (const account of this.accounts.values()) {
       const data = this.dataOf(account.id);
@@ -122,7 +152,7 @@ export class Store implements Directory {
     return id ? this.accounts.get(id) : undefined;
   }
   findAccountByApiKey(apiKey: string): AccountDoc | undefined {
-    const id = this.apiKeys.get(apiKey);
+    const id = this.apiKeys.get(this.secrets.index(apiKey));
     return id ? this.accounts.get(id) : undefined;
   }
   findAccountsByName(name: string): AccountDoc[] {
@@ -233,18 +263,18 @@ export class Store implements Directory {
     this.master = null;
     if (previous) {
       this.realms.delete(previous.realm.toLowerCase());
-      this.apiKeys.delete(previous.pvt_api_key);
+      this.apiKeys.delete(this.secrets.index(previous.pvt_api_key));
     }
     this.accounts.set(doc.id, doc);
     this.realms.set(doc.realm.toLowerCase(), doc.id);
-    this.apiKeys.set(doc.pvt_api_key, doc.id);
+    this.apiKeys.set(this.secrets.index(doc.pvt_api_key), doc.id);
   }
 
   private unindexAccount(doc: AccountDoc): void {
     this.master = null;
     this.accounts.delete(doc.id);
     this.realms.delete(doc.realm.toLowerCase());
-    this.apiKeys.delete(doc.pvt_api_key);
+    this.apiKeys.delete(this.secrets.index(doc.pvt_api_key));
   }
 
   private indexDevice(doc: DeviceDoc): void {
@@ -456,6 +486,8 @@ export class Store implements Directory {
     }
   }
 }
+
+const accountsDir = (dataDir: string) => path.join(dataDir, 'system', 'accounts');
 
 const docKey = (type: StoredDoc['pvt_type'], accountId: string, id: string) => `${type}|${accountId}|${id}`;
 
