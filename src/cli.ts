@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { loadConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { DomainEvents } from './domain/events.js';
 import { Store } from './store/store.js';
 import { acquireOwnership, readOwner } from './store/process-lock.js';
@@ -22,11 +22,12 @@ async function main(argv: string[]): Promise<void> {
   }
   const [name, realm, username, password] = args as [string, string, string, string];
   const config = loadConfig();
-  const result = await createAccountAnywhere(config.dataDir, { name, realm, username, password });
+  const result = await createAccountAnywhere(config, { name, realm, username, password });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-async function createAccountAnywhere(dataDir: string, request: BootstrapRequest): Promise<BootstrapResult> {
+async function createAccountAnywhere(config: Config, request: BootstrapRequest): Promise<BootstrapResult> {
+  const { dataDir } = config;
   const deadline = Date.now() + 15_000;
   for (;;) {
     const owner = await readOwner(dataDir);
@@ -36,7 +37,7 @@ async function createAccountAnywhere(dataDir: string, request: BootstrapRequest)
       const release = await acquireOwnership(dataDir, { pid: process.pid, kind: 'cli' });
       if (release) {
         try {
-          const store = await Store.open(dataDir, new DomainEvents());
+          const store = await Store.open(dataDir, new DomainEvents(), { secretsKeyFile: config.secretsKeyFile });
           return await bootstrapAccount(store, request);
         } finally {
           await release();

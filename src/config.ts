@@ -10,6 +10,8 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** Key sealing account secrets at rest (SECRETS_KEY_FILE); default DATA_DIR/system/secrets.key. */
+  secretsKeyFile: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tokenTtlSeconds: number;
   maxBodyBytes: number;
@@ -86,10 +88,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (backend === 'drachtio' && (!drachtioHost || !env.DRACHTIO_SECRET)) {
     throw new ConfigError('SIP_BACKEND=drachtio needs DRACHTIO_HOST and DRACHTIO_SECRET (and optionally DRACHTIO_PORT, default 9022)');
   }
+  const dataDir = path.resolve(env.DATA_DIR || 'data');
   return Object.freeze({
     host: env.HOST || '0.0.0.0',
     port: int(env, 'PORT', 8000, 0, 65535),
-    dataDir: path.resolve(env.DATA_DIR || 'data'),
+    dataDir,
+    secretsKeyFile: env.SECRETS_KEY_FILE ? path.resolve(env.SECRETS_KEY_FILE) : path.join(dataDir, 'system', 'secrets.key'),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 3600, 1),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024),

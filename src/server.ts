@@ -60,7 +60,7 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
   cleanups.push(async () => loopMonitor.stop());
   try {
     const events = new DomainEvents();
-    const store = await Store.open(config.dataDir, events);
+    const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile });
     const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds);
     const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events }) : undefined;
     if (provisioning) cleanups.unshift(() => provisioning.close());

@@ -24,8 +24,8 @@ function checkAccount(store: Store, fields: Record<string, unknown>, selfId?: st
   const errors = validateDoc('accounts', fields) ?? {};
   const realm = fields.realm;
   if (typeof realm === 'string') {
-    const owner = store.findAccountByRealm(realm);
-    if (owner && owner.id !== selfId) addValidationError(errors, 'realm', 'unique', { message: 'Realm already in use', cause: realm });
+    const owner = store.realmOwner(realm);
+    if (owner && owner !== selfId) addValidationError(errors, 'realm', 'unique', { message: 'Realm already in use', cause: realm });
   }
   return Object.keys(errors).length ? errors : undefined;
 }
@@ -33,7 +33,7 @@ function checkAccount(store: Store, fields: Record<string, unknown>, selfId?: st
 export async function createAccount(store: Store, data: unknown, parent?: AccountDoc): Promise<AccountDoc> {
   const fields = requestFields(data);
   const id = typeof (data as { id?: unknown })?.id === 'string' && /^[0-9a-f]{32}$/.test((data as { id: string }).id) ? (data as { id: string }).id : newId();
-  if (store.getAccount(id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
+  if (store.latest.getAccount(id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
   if (fields.realm === undefined) fields.realm = `${id.slice(0, 8)}.sip.local`;
   const errors = checkAccount(store, fields);
   if (errors) throw validationError(errors);

@@ -20,8 +20,7 @@ export async function saveUser(store: Store, accountId: string, id: string, fiel
   const username = typeof fields.username === 'string' ? fields.username : undefined;
   const password = typeof fields.password === 'string' ? fields.password : undefined;
   if (username) {
-    const clash = store.listUsers(accountId).find((u) => u.id !== id && u.username?.toLowerCase() === username.toLowerCase());
-    if (clash) addValidationError(errors, 'username', 'unique', { message: 'Username must be unique', cause: username });
+    if (store.userNameOwner(accountId, username, id)) addValidationError(errors, 'username', 'unique', { message: 'Username must be unique', cause: username });
     const renamed = stored?.username?.toLowerCase() !== username.toLowerCase();
     if (!password && (renamed || !stored?.pvt_md5_auth)) {
       addValidationError(errors, 'password', 'required', { message: 'Field is required but missing', value: 'password' });

@@ -1,6 +1,17 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { readOrCreateKey } from '../store/key-file.js';
+import { DatastoreError } from '../store/store.js';
+import { RevocationList, RevocationListFullError } from './revocation-list.js';
+
+export { RevocationListFullError };
+
+export interface TokenServiceOptions {
+  /** Clock (milliseconds, like Date.now); tests move it by hand. */
+  now?: () => number;
+  /** Most revoked, unexpired tokens remembered at once. */
+  maxRevoked?: number;
+}
 
 export interface TokenClaims {
   /** Account the token acts for. */
@@ -15,36 +26,27 @@ export interface TokenClaims {
 
 /**
  * Stateless signed tokens (HMAC-SHA256 with a key kept in DATA_DIR), so they survive a restart and need no
- * write per login. Revocation (DELETE /v2/token_auth) keeps the revoked ids until they would expire anyway.
+ * write per login. Revocation (DELETE /v2/token_auth) is written to DATA_DIR/system/revoked-tokens.json and
+ * kept until the token would expire anyway, so it survives a restart too.
  */
 export class TokenService {
-  private readonly revoked = new Map<string, number>();
-
   private constructor(
     private readonly key: Buffer,
     private readonly ttlSeconds: number,
+    private readonly revoked: RevocationList,
+    private readonly nowSeconds: () => number,
   ) {}
 
-  static async open(dataDir: string, ttlSeconds: number): Promise<TokenService> {
-    const file = path.join(dataDir, 'system', 'token.key');
-    let key: Buffer;
-    try {
-      key = Buffer.from(await fs.readFile(file, 'utf8'), 'hex');
-      if (key.length < 32) throw new Error(`token key ${file} is too short`);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      key = randomBytes(32);
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      await fs.writeFile(file, key.toString('hex'), { mode: 0o600, flag: 'wx' }).catch(async (e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EEXIST') throw e;
-        key = Buffer.from(await fs.readFile(file, 'utf8'), 'hex');
-      });
-    }
-    return new TokenService(key, ttlSeconds);
+  static async open(dataDir: string, ttlSeconds: number, options: TokenServiceOptions = {}): Promise<TokenService> {
+    const now = options.now ?? Date.now;
+    const nowSeconds = () => now() / 1000;
+    const key = await readOrCreateKey(path.join(dataDir, 'system', 'token.key'));
+    const revoked = await RevocationList.open(path.join(dataDir, 'system', 'revoked-tokens.json'), nowSeconds, options.maxRevoked ?? 50_000);
+    return new TokenService(key, ttlSeconds, revoked, nowSeconds);
   }
 
   issue(claims: Omit<TokenClaims, 'exp' | 'jti'>): { token: string; claims: TokenClaims } {
-    const full: TokenClaims = { ...claims, exp: Math.floor(Date.now() / 1000) + this.ttlSeconds, jti: randomBytes(9).toString('base64url') };
+    const full: TokenClaims = { ...claims, exp: Math.floor(this.nowSeconds()) + this.ttlSeconds, jti: randomBytes(9).toString('base64url') };
     const payload = Buffer.from(JSON.stringify(full)).toString('base64url');
     return { token: `${payload}.${this.sign(payload)}`, claims: full };
   }
@@ -62,15 +64,21 @@ export class TokenService {
     } catch {
       return undefined;
     }
-    if (typeof claims.exp !== 'number' || claims.exp <= Date.now() / 1000) return undefined;
+    if (typeof claims.exp !== 'number' || claims.exp <= this.nowSeconds()) return undefined;
     if (this.revoked.has(claims.jti)) return undefined;
     return claims;
   }
 
-  revoke(claims: TokenClaims): void {
-    const now = Date.now() / 1000;
-    for (const [jti, exp] of this.revoked) if (exp <= now) this.revoked.delete(jti);
-    this.revoked.set(claims.jti, claims.exp);
+  /**
+   * Refuses the token from now on; resolves once that is on disk. Rejects with RevocationListFullError (nothing
+   * changed) or DatastoreError (refused in memory at once, but a restart may forget it).
+   */
+  async revoke(claims: TokenClaims): Promise<void> {
+    try {
+      await this.revoked.add(claims.jti, claims.exp);
+    } catch (err) {
+      throw err instanceof RevocationListFullError ? err : new DatastoreError(err);
+    }
   }
 
   private sign(payload: string): string {

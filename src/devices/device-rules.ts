@@ -124,7 +124,7 @@ function checkCredentials(fields: Record<string, unknown>, ctx: DeviceContext, e
     if (typeof username !== 'string' || errors['sip.username']) return;
     const realm = typeof sip.realm === 'string' ? sip.realm : ctx.account.realm;
     const inAccount = ctx.store.sipUsernameOwner(ctx.account.id, username);
-    const inRealm = ctx.store.findDeviceBySipUsername(realm, username)?.device.id ?? ctx.store.customRealmUsernameOwner(realm, username);
+    const inRealm = ctx.store.sipRealmUsernameOwner(realm, username);
     if ((inAccount && inAccount !== selfId) || (inRealm && inRealm !== selfId)) {
       addValidationError(errors, 'sip.username', 'unique', { message: 'SIP credentials already in use', cause: username });
     }

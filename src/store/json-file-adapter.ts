@@ -13,8 +13,14 @@ export class CorruptDataFileError extends Error {
  * lowdb adapter: compact JSON (nobody edits these by hand; ~35% smaller and faster than pretty),
  * durable atomic replace on write, and a loud error on a corrupt file instead of lowdb's default data.
  */
+/** How a file's new content is made durable; replaceable so tests can make the disk refuse a write. */
+export type WriteFile = (file: string, data: string) => Promise<void>;
+
 export class DurableJsonFile<T> implements Adapter<T> {
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly writeFile: WriteFile = writeFileDurable,
+  ) {}
 
   async read(): Promise<T | null> {
     let text: string;
@@ -32,6 +38,6 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 
   write(data: T): Promise<void> {
-    return writeFileDurable(this.file, JSON.stringify(data));
+    return this.writeFile(this.file, JSON.stringify(data));
   }
 }

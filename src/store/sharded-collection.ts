@@ -3,31 +3,69 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Low } from 'lowdb';
 import type { StoredDoc } from '../domain/types.js';
-import { DurableJsonFile } from './json-file-adapter.js';
-import { CoalescingWriter } from './durable-file.js';
+import { DurableJsonFile, type WriteFile } from './json-file-adapter.js';
 
 interface ShardData {
   docs: Record<string, StoredDoc>;
 }
 
+/**
+ * How documents look on disk when that differs from memory (sealed secrets). `decode` also says whether the
+ * stored form was out of date (`plain`: written before it was encoded), so the file can be rewritten.
+ */
+export interface DocCodec {
+  encode(doc: StoredDoc): StoredDoc;
+  decode(doc: StoredDoc): { doc: StoredDoc; plain: boolean };
+}
+
+/**
+ * Told, synchronously, whether a change reached the disk: before its promise settles and before the shard
+ * writes anything else, so the caller's memory moves exactly when (and only if) the file did.
+ */
+export type SettleChange = (durable: boolean) => void;
+
+/** One put (or, with `doc` undefined, removal) waiting for its shard's next write. */
+interface Change {
+  id: string;
+  doc: StoredDoc | undefined;
+  settle: SettleChange;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 interface Shard {
+  /** `db.data` is the committed image: exactly what the file holds, never a change that is not durable yet. */
   db: Low<ShardData>;
-  writer: CoalescingWriter;
+  queue: Change[];
+  /** The running write loop, while there is one. */
+  writing: Promise<void> | undefined;
 }
 
 /**
  * One collection (e.g. the devices of one account) spread over `shardCount` lowdb files by a hash of the
  * document id. lowdb re-serialises a whole file per write, so a write costs O(docs in one shard), not
  * O(docs in the collection).
+ *
+ * Each file's next content is built from its last committed image plus the queued changes, never from
+ * anything a refused write left behind. Changes that arrive while a write is in flight are coalesced into the
+ * next one (a burst of N changes costs two writes, not N). A refused write drops its changes, and with them the
+ * queued changes to the same documents: those were built on the refused version, so writing them would write
+ * it after all.
  * Files are created on first write; shards with no documents are never written.
  */
 export class ShardedCollection {
   private readonly shards = new Map<number, Shard>();
   private dirReady: Promise<void> | undefined;
+  /** Encoded form of each (immutable) document object, so a write encodes only what changed. */
+  private readonly encoded = new WeakMap<StoredDoc, StoredDoc>();
+  /** Documents loaded in an out-of-date stored form (see DocCodec). */
+  private loadedPlain: StoredDoc[] = [];
 
   constructor(
     private readonly dir: string,
     private readonly shardCount: number,
+    private readonly writeFile?: WriteFile,
+    private readonly codec?: DocCodec,
   ) {}
 
   private shardIndex(id: string): number {
@@ -42,11 +80,7 @@ export class ShardedCollection {
   private shard(index: number): Shard {
     let shard = this.shards.get(index);
     if (!shard) {
-      const db = new Low<ShardData>(new DurableJsonFile<ShardData>(this.fileFor(index)), { docs: {} });
-      shard = { db, writer: new CoalescingWriter(async () => {
-        await this.ensureDir();
-        await db.write();
-      }) };
+      shard = { db: new Low<ShardData>(new DurableJsonFile<ShardData>(this.fileFor(index), this.writeFile), { docs: {} }), queue: [], writing: undefined };
       this.shards.set(index, shard);
     }
     return shard;
@@ -86,30 +120,99 @@ export class ShardedCollection {
       const shard = this.shard(index);
       await shard.db.read();
       shard.db.data ??= { docs: {} };
+      if (this.codec) shard.db.data = { docs: this.decodeAll(shard.db.data.docs) };
       for (const doc of Object.values(shard.db.data.docs)) docs.push(doc);
     }
     return docs;
   }
 
-  /** Puts (or with `doc` undefined, removes) a document in memory and resolves once it is durable. */
-  commit(id: string, doc: StoredDoc | undefined): Promise<void> {
-    const shard = this.shard(this.shardIndex(id));
-    if (doc) shard.db.data.docs[id] = doc;
-    else delete shard.db.data.docs[id];
-    return shard.writer.flush();
+  private decodeAll(stored: Record<string, StoredDoc>): Record<string, StoredDoc> {
+    const docs: Record<string, StoredDoc> = {};
+    for (const [id, raw] of Object.entries(stored)) {
+      const { doc, plain } = this.codec!.decode(raw);
+      if (plain) this.loadedPlain.push(doc);
+      else this.encoded.set(doc, raw);
+      docs[id] = doc;
+    }
+    return docs;
   }
 
-  /** Puts back the in-memory copy of a document after a failed commit (no disk write). */
-  restore(id: string, doc: StoredDoc | undefined): void {
-    const shard = this.shard(this.shardIndex(id));
-    if (doc) shard.db.data.docs[id] = doc;
-    else delete shard.db.data.docs[id];
+  private encodeAll(docs: Record<string, StoredDoc>): Record<string, StoredDoc> {
+    if (!this.codec) return docs;
+    const out: Record<string, StoredDoc> = {};
+    for (const [id, doc] of Object.entries(docs)) {
+      let stored = this.encoded.get(doc);
+      if (!stored) this.encoded.set(doc, (stored = this.codec.encode(doc)));
+      out[id] = stored;
+    }
+    return out;
   }
 
-  /** Removes the whole collection from disk (account deletion). */
-  async destroy(): Promise<void> {
-    this.shards.clear();
-    this.dirReady = undefined;
-    await fs.rm(this.dir, { recursive: true, force: true });
+  /** Rewrites the documents that were loaded in an out-of-date stored form (one coalesced write per shard). */
+  async rewriteOutdated(): Promise<void> {
+    const outdated = this.loadedPlain.splice(0);
+    await Promise.all(outdated.map((doc) => this.commit(doc.id, doc, () => undefined)));
   }
+
+  /**
+   * Queues a put (or, with `doc` undefined, a removal) for the document's shard; resolves once it is durable,
+   * rejects if the disk refused it (or refused the change it was built on). `settle` is told first, either way.
+   */
+  commit(id: string, doc: StoredDoc | undefined, settle: SettleChange): Promise<void> {
+    const shard = this.shard(this.shardIndex(id));
+    return new Promise<void>((resolve, reject) => {
+      shard.queue.push({ id, doc, settle, resolve, reject });
+      shard.writing ??= this.writeQueued(shard);
+    });
+  }
+
+  private async writeQueued(shard: Shard): Promise<void> {
+    while (shard.queue.length) {
+      const batch = shard.queue.splice(0);
+      const image: ShardData = { docs: { ...shard.db.data.docs } };
+      for (const change of batch) {
+        if (change.doc) image.docs[change.id] = change.doc;
+        else delete image.docs[change.id];
+      }
+      let refusal: { err: unknown } | undefined;
+      try {
+        await this.ensureDir();
+        await shard.db.adapter.write({ docs: this.encodeAll(image.docs) });
+      } catch (err) {
+        refusal = { err };
+        this.dirReady = undefined; // the directory may be what went missing: create it again next time
+      }
+      if (!refusal) {
+        shard.db.data = image;
+        for (const change of batch) settleChange(change, true);
+        continue;
+      }
+      const refusedIds = new Set(batch.map((c) => c.id));
+      const builtOnRefused = shard.queue.filter((c) => refusedIds.has(c.id));
+      shard.queue = shard.queue.filter((c) => !refusedIds.has(c.id));
+      for (const change of [...batch, ...builtOnRefused]) settleChange(change, false, refusal.err);
+    }
+    shard.writing = undefined;
+  }
+
+  /** Resolves once no write of this collection is queued or in flight. */
+  async settled(): Promise<void> {
+    for (;;) {
+      const running = [...this.shards.values()].map((s) => s.writing).filter((w) => w !== undefined);
+      if (!running.length) return;
+      await Promise.all(running);
+    }
+  }
+}
+
+function settleChange(change: Change, durable: boolean, err?: unknown): void {
+  try {
+    change.settle(durable);
+  } catch (settleErr) {
+    // The caller's bookkeeping failed; its promise says so rather than the whole shard stalling.
+    change.reject(settleErr);
+    return;
+  }
+  if (durable) change.resolve();
+  else change.reject(err);
 }

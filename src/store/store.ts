@@ -4,6 +4,12 @@ import type { AccountDoc, DeviceDoc, DeviceRef, StoredDoc, UserDoc } from '../do
 import type { DomainEvents } from '../domain/events.js';
 import type { Directory } from './directory.js';
 import { ShardedCollection } from './sharded-collection.js';
+import { DurableJsonFile, type WriteFile } from './json-file-adapter.js';
+import { readKey, readOrCreateKey } from './key-file.js';
+import { SecretBox, SecretKeyMismatchError } from './secret-box.js';
+import { accountSecretsCodec, holdsSealedSecrets } from './account-secrets.js';
+import { PendingWrites } from './pending-writes.js';
+import { AccountFiles } from './account-files.js';
 import { deviceKeys, SortedIds, type DeviceKeys } from './device-index.js';
 
 /**
@@ -16,11 +22,18 @@ const USER_SHARDS = 16;
 
 export const newId = (): string => randomBytes(16).toString('hex');
 
-/** A write could not be made durable (disk full, I/O error…). Memory was rolled back; nothing changed. */
+/** A write could not be made durable (disk full, I/O error…). Nothing changed: memory only follows durable writes. */
 export class DatastoreError extends Error {
   constructor(readonly cause: unknown) {
     super(`datastore write failed: ${(cause as Error)?.message ?? String(cause)}`);
   }
+}
+
+export interface StoreOptions {
+  /** Test seam: how a data file is made durable (default: temp file, fsync, rename). */
+  writeFile?: WriteFile;
+  /** Key sealing account secrets (SECRETS_KEY_FILE); default DATA_DIR/system/secrets.key, created at first start. */
+  secretsKeyFile?: string;
 }
 
 interface AccountData {
@@ -37,9 +50,10 @@ interface AccountData {
  * The database: every document in memory with the indexes the API, the phone path and the registrar need,
  * persisted through lowdb files (one small file for accounts; per account, sharded files for users and devices).
  *
- * Writes are synchronous in memory — a caller that validates and then calls `save` without awaiting in
- * between can never lose a concurrent update — and each returned promise resolves once the change is durable.
- * A failed disk write restores the previous document and rejects.
+ * Memory follows the disk: what readers see changes only once a write is durable, and a refused write changes
+ * nothing. Writers build on `latest` (which counts pending writes) and check uniqueness with the `*Owner`
+ * methods (which count keys claimed by pending writes), so a caller that validates and then calls `save` without
+ * awaiting in between never loses a concurrent update nor breaks a unique key.
  */
 export class Store implements Directory {
   private readonly accounts = new Map<string, AccountDoc>();
@@ -47,7 +61,12 @@ export class Store implements Directory {
   private master: AccountDoc | undefined | null = null;
   private readonly accountCollection: ShardedCollection;
   private readonly perAccount = new Map<string, AccountData>();
+  private readonly pending = new PendingWrites();
+  private readonly accountFiles: AccountFiles;
+  /** Accounts whose deletion is under way: no writes to them. */
+  private readonly removing = new Set<string>();
   private readonly realms = new Map<string, string>();
+  /** SecretBox.index(api key) -> account id: api_auth finds the account without the key itself as a map key. */
   private readonly apiKeys = new Map<string, string>();
   private readonly macs = new Map<string, DeviceRefKey>();
   private readonly ips = new Map<string, DeviceRefKey>();
@@ -57,26 +76,42 @@ export class Store implements Directory {
   private constructor(
     readonly dataDir: string,
     private readonly events: DomainEvents,
+    private readonly options: StoreOptions,
+    private readonly secrets: SecretBox,
   ) {
-    this.accountCollection = new ShardedCollection(path.join(dataDir, 'system', 'accounts'), 1);
+    this.accountCollection = new ShardedCollection(accountsDir(dataDir), 1, options.writeFile, accountSecretsCodec(secrets));
+    this.accountFiles = new AccountFiles(path.join(dataDir, 'accounts'));
   }
 
-  static async open(dataDir: string, events: DomainEvents): Promise<Store> {
-    const store = new Store(dataDir, events);
+  static async open(dataDir: string, events: DomainEvents, options: StoreOptions = {}): Promise<Store> {
+    const secrets = await Store.secretBox(dataDir, options.secretsKeyFile ?? path.join(dataDir, 'system', 'secrets.key'));
+    const store = new Store(dataDir, events, options, secrets);
     await store.load();
     return store;
   }
 
+  /** The secrets key; created at first start, but never when existing data was sealed with a key now missing. */
+  private static async secretBox(dataDir: string, keyFile: string): Promise<SecretBox> {
+    const key = await readKey(keyFile);
+    if (key) return new SecretBox(key);
+    const accountsFile = path.join(accountsDir(dataDir), 'docs.json');
+    const stored = await new DurableJsonFile<{ docs?: Record<string, StoredDoc> }>(accountsFile).read();
+    if (Object.values(stored?.docs ?? {}).some(holdsSealedSecrets)) {
+      throw new Error(`secrets key file ${keyFile} is missing, but ${accountsFile} holds secrets sealed with a key: restore that key file or point SECRETS_KEY_FILE at it`);
+    }
+    return new SecretBox(await readOrCreateKey(keyFile));
+  }
+
   private accountDir(accountId: string): string {
-    return path.join(this.dataDir, 'accounts', accountId);
+    return this.accountFiles.dir(accountId);
   }
 
   private dataOf(accountId: string): AccountData {
     let data = this.perAccount.get(accountId);
     if (!data) {
       data = {
-        users: new ShardedCollection(path.join(this.accountDir(accountId), 'users'), USER_SHARDS),
-        devices: new ShardedCollection(path.join(this.accountDir(accountId), 'devices'), DEVICE_SHARDS),
+        users: new ShardedCollection(path.join(this.accountDir(accountId), 'users'), USER_SHARDS, this.options.writeFile),
+        devices: new ShardedCollection(path.join(this.accountDir(accountId), 'devices'), DEVICE_SHARDS, this.options.writeFile),
         userDocs: new Map(),
         deviceDocs: new Map(),
         deviceOrder: new SortedIds(),
@@ -88,7 +123,18 @@ export class Store implements Directory {
   }
 
   private async load(): Promise<void> {
-    for (const doc of await this.accountCollection.load()) this.indexAccount(doc as AccountDoc);
+    try {
+      for (const doc of await this.accountCollection.load()) this.indexAccount(doc as AccountDoc);
+    } catch (err) {
+      if (err instanceof SecretKeyMismatchError) {
+        throw new Error(`account secrets in ${accountsDir(this.dataDir)} cannot be decrypted with the secrets key file (${err.message}): is SECRETS_KEY_FILE the key this data was written with?`);
+      }
+      throw err;
+    }
+    // Secrets an earlier version stored in the clear are sealed now. If the disk refuses, the next write of the
+    // accounts file seals them (every write encodes the whole file).
+    await this.accountCollection.rewriteOutdated().catch(() => undefined);
+    await this.accountFiles.settleRemovals((id) => this.accounts.has(id));
     for (const account of this.accounts.values()) {
       const data = this.dataOf(account.id);
       for (const doc of await data.users.load()) data.userDocs.set(doc.id, doc as UserDoc);
@@ -106,7 +152,7 @@ export class Store implements Directory {
     return id ? this.accounts.get(id) : undefined;
   }
   findAccountByApiKey(apiKey: string): AccountDoc | undefined {
-    const id = this.apiKeys.get(apiKey);
+    const id = this.apiKeys.get(this.secrets.index(apiKey));
     return id ? this.accounts.get(id) : undefined;
   }
   findAccountsByName(name: string): AccountDoc[] {
@@ -165,18 +211,43 @@ export class Store implements Directory {
     // A device with its own realm answers only to that realm.
     return device && !deviceKeys(device).customRealm ? { account, device } : undefined;
   }
+
+  // Uniqueness checks (the owner of a key, committed or claimed by a pending write): for writers only.
+
   /** Id of the device in this account already using `username` (case-insensitive), if any. */
   sipUsernameOwner(accountId: string, username: string): string | undefined {
-    return this.perAccount.get(accountId)?.usernames.get(username.toLowerCase());
+    const lower = username.toLowerCase();
+    return this.perAccount.get(accountId)?.usernames.get(lower) ?? this.pending.claimant(`sip-user|${accountId}|${lower}`);
   }
   customRealmUsernameOwner(realm: string, username: string): string | undefined {
-    return this.customRealmUsers.get(`${realm.toLowerCase()}|${username.toLowerCase()}`)?.deviceId;
+    const key = `${realm.toLowerCase()}|${username.toLowerCase()}`;
+    return this.customRealmUsers.get(key)?.deviceId ?? this.pending.claimant(`sip-realm-user|${key}`);
+  }
+  /** Id of a device answering to `username` under `realm`: with it as its own realm, or as its account's. */
+  sipRealmUsernameOwner(realm: string, username: string): string | undefined {
+    const committed = this.findDeviceBySipUsername(realm, username)?.device.id ?? this.customRealmUsernameOwner(realm, username);
+    if (committed) return committed;
+    const account = this.findAccountByRealm(realm);
+    return account ? this.pending.claimant(`sip-plain-user|${account.id}|${username.toLowerCase()}`) : undefined;
   }
   macOwner(mac: string): string | undefined {
-    return this.macs.get(mac)?.deviceId;
+    return this.macs.get(mac)?.deviceId ?? this.pending.claimant(`mac|${mac}`);
   }
   ipOwner(ip: string): string | undefined {
-    return this.ips.get(ip)?.deviceId;
+    return this.ips.get(ip)?.deviceId ?? this.pending.claimant(`ip|${ip}`);
+  }
+  /** Id of the account using `realm` (case-insensitive), if any. */
+  realmOwner(realm: string): string | undefined {
+    const lower = realm.toLowerCase();
+    return this.realms.get(lower) ?? this.pending.claimant(`realm|${lower}`);
+  }
+  /** Id of a user of this account other than `selfId` with this username (case-insensitive), if any. */
+  userNameOwner(accountId: string, username: string, selfId?: string): string | undefined {
+    const lower = username.toLowerCase();
+    for (const user of this.perAccount.get(accountId)?.userDocs.values() ?? []) {
+      if (user.id !== selfId && user.username?.toLowerCase() === lower) return user.id;
+    }
+    return this.pending.claimant(`username|${accountId}|${lower}`, selfId);
   }
 
   private resolve(key: DeviceRefKey | undefined): DeviceRef | undefined {
@@ -192,18 +263,18 @@ export class Store implements Directory {
     this.master = null;
     if (previous) {
       this.realms.delete(previous.realm.toLowerCase());
-      this.apiKeys.delete(previous.pvt_api_key);
+      this.apiKeys.delete(this.secrets.index(previous.pvt_api_key));
     }
     this.accounts.set(doc.id, doc);
     this.realms.set(doc.realm.toLowerCase(), doc.id);
-    this.apiKeys.set(doc.pvt_api_key, doc.id);
+    this.apiKeys.set(this.secrets.index(doc.pvt_api_key), doc.id);
   }
 
   private unindexAccount(doc: AccountDoc): void {
     this.master = null;
     this.accounts.delete(doc.id);
     this.realms.delete(doc.realm.toLowerCase());
-    this.apiKeys.delete(doc.pvt_api_key);
+    this.apiKeys.delete(this.secrets.index(doc.pvt_api_key));
   }
 
   private indexDevice(doc: DeviceDoc): void {
@@ -246,55 +317,117 @@ export class Store implements Directory {
   // ---------------------------------------------------------------- writes
 
   /**
-   * Stores `doc` (a new object, never a mutated stored one): stamps `_rev`/`pvt_modified` (and
-   * `pvt_created` on create), updates indexes now, resolves once durable, then announces the change.
+   * The newest version of each document, counting writes not yet durable. What a writer builds on (PATCH merges
+   * into it, If-Match compares with it, a create checks its id against it); never shown to readers.
+   */
+  readonly latest: Pick<Directory, 'getAccount' | 'getUser' | 'getDevice'> = {
+    getAccount: (accountId) => this.newestOf('account', accountId, accountId, () => this.getAccount(accountId)) as AccountDoc | undefined,
+    getUser: (accountId, userId) => this.newestOf('user', accountId, userId, () => this.getUser(accountId, userId)) as UserDoc | undefined,
+    getDevice: (accountId, deviceId) => this.newestOf('device', accountId, deviceId, () => this.getDevice(accountId, deviceId)) as DeviceDoc | undefined,
+  };
+
+  private newestOf(type: StoredDoc['pvt_type'], accountId: string, id: string, committed: () => StoredDoc | undefined): StoredDoc | undefined {
+    const pending = this.pending.newest(docKey(type, accountId, id));
+    return pending ? pending.doc : committed();
+  }
+
+  /**
+   * Stores `doc` (a new object, never a mutated stored one): stamps `_rev`/`pvt_modified` (and `pvt_created` on
+   * create) from the newest version, resolves once durable, then announces the change. Readers and indexes see
+   * the new version only once it is durable; until then its unique keys are reserved (see PendingWrites).
+   * A refused write changes nothing and rejects with DatastoreError.
    */
   async save<T extends StoredDoc>(doc: T, options: { sync?: { reboot: boolean } } = {}): Promise<T> {
-    const previous = this.current(doc);
+    this.checkWritable(doc);
+    const previous = this.newestOf(doc.pvt_type, doc.pvt_account_id, doc.id, () => this.current(doc));
     const generation = previous ? Number.parseInt(previous._rev, 10) + 1 : 1;
     const now = Math.floor(Date.now() / 1000);
     doc.pvt_created = previous?.pvt_created ?? doc.pvt_created ?? now;
     doc.pvt_modified = now;
     doc._rev = `${generation}-${randomBytes(16).toString('hex')}`;
-    this.place(doc, previous);
-    try {
-      await this.collectionOf(doc).commit(doc.id, doc);
-    } catch (err) {
-      if (this.current(doc) === doc) {
-        this.place(previous, doc);
-        this.collectionOf(doc).restore(doc.id, previous);
-      }
-      throw new DatastoreError(err);
-    }
-    this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, previous, doc, options.sync);
+    const before = await this.commit(doc, doc);
+    this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, doc, options.sync);
     return doc;
   }
 
   /** Removes a user or device document; resolves once durable. */
   async remove<T extends UserDoc | DeviceDoc>(doc: T): Promise<void> {
-    const previous = this.current(doc);
-    if (!previous) return;
-    this.place(undefined, previous);
-    try {
-      await this.collectionOf(doc).commit(doc.id, undefined);
-    } catch (err) {
-      this.place(previous, undefined);
-      this.collectionOf(doc).restore(doc.id, previous);
-      throw new DatastoreError(err);
-    }
-    this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, previous, undefined);
+    this.checkWritable(doc);
+    if (!this.newestOf(doc.pvt_type, doc.pvt_account_id, doc.id, () => this.current(doc))) return;
+    const before = await this.commit(doc, undefined);
+    if (before) this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, undefined);
   }
 
-  /** Removes an account with all its users and devices (the caller refuses accounts with children). */
+  /**
+   * Queues `next` (undefined = removal of `target`) and, once durable, swaps it into memory and the indexes.
+   * Resolves with the committed version it replaced.
+   */
+  private async commit(target: StoredDoc, next: StoredDoc | undefined): Promise<StoredDoc | undefined> {
+    const finish = this.pending.begin(docKey(target.pvt_type, target.pvt_account_id, target.id), next, target.id, next ? claimKeys(next) : []);
+    let before: StoredDoc | undefined;
+    try {
+      await this.collectionOf(target).commit(target.id, next, (durable) => {
+        if (durable) {
+          before = this.current(target);
+          this.place(next, before);
+        }
+        finish();
+      });
+    } catch (err) {
+      throw err instanceof DatastoreError ? err : new DatastoreError(err);
+    }
+    return before;
+  }
+
+  /**
+   * Removes an account with all its users and devices (the caller refuses accounts with children), all or
+   * nothing: writes to the account are refused from now on and those already accepted land first; its files
+   * are moved aside; one durable write removes the account document, and only then do memory and indexes
+   * forget it. A refused write puts the files back and changes nothing; a crash is settled at the next open
+   * (see AccountFiles).
+   */
   async removeAccount(account: AccountDoc): Promise<void> {
-    const data = this.perAccount.get(account.id);
-    for (const device of data?.deviceDocs.values() ?? []) this.removeKeys(account.id, device.id, deviceKeys(device));
-    this.unindexAccount(account);
-    await this.accountCollection.commit(account.id, undefined);
-    this.perAccount.delete(account.id);
-    await data?.users.destroy();
-    await data?.devices.destroy();
-    this.announce('account', account.id, account.id, account, undefined);
+    const id = account.id;
+    if (this.removing.has(id)) throw new DatastoreError(new Error(`account ${id} is already being deleted`));
+    this.removing.add(id);
+    const finish = this.pending.begin(docKey('account', id, id), undefined, id, []);
+    let removed: AccountDoc | undefined;
+    try {
+      const data = this.perAccount.get(id);
+      await data?.users.settled();
+      await data?.devices.settled();
+      try {
+        await this.accountFiles.markForRemoval(id);
+      } catch (err) {
+        throw new DatastoreError(err);
+      }
+      try {
+        await this.accountCollection.commit(id, undefined, (durable) => {
+          if (!durable) return;
+          removed = this.accounts.get(id);
+          for (const device of data?.deviceDocs.values() ?? []) this.removeKeys(id, device.id, deviceKeys(device));
+          if (removed) this.unindexAccount(removed);
+          this.perAccount.delete(id);
+        });
+      } catch (err) {
+        // If this fails too, the next open puts the files back: the account document is still there.
+        await this.accountFiles.unmark(id).catch(() => undefined);
+        throw new DatastoreError(err);
+      }
+      // If this fails, the next open finishes it: the account document is gone.
+      await this.accountFiles.dropMarked(id).catch(() => undefined);
+    } finally {
+      finish();
+      this.removing.delete(id);
+    }
+    if (removed) this.announce('account', id, id, removed, undefined);
+  }
+
+  /** Users and devices are written only in an account that exists and is not being deleted. */
+  private checkWritable(doc: StoredDoc): void {
+    const accountId = doc.pvt_account_id;
+    if (this.removing.has(accountId)) throw new DatastoreError(new Error(`account ${accountId} is being deleted`));
+    if (doc.pvt_type !== 'account' && !this.accounts.has(accountId)) throw new DatastoreError(new Error(`account ${accountId} does not exist`));
   }
 
   private current(doc: StoredDoc): StoredDoc | undefined {
@@ -350,6 +483,36 @@ export class Store implements Directory {
       this.events.emit({ type: 'user.changed', accountId, userId: id, before: snap(before as UserDoc), after: snap(after as UserDoc) });
     } else {
       this.events.emit({ type: 'account.changed', accountId, before: snap(before as AccountDoc), after: snap(after as AccountDoc) });
+    }
+  }
+}
+
+const accountsDir = (dataDir: string) => path.join(dataDir, 'system', 'accounts');
+
+const docKey = (type: StoredDoc['pvt_type'], accountId: string, id: string) => `${type}|${accountId}|${id}`;
+
+/**
+ * The unique keys a version claims while its write is pending (see PendingWrites). Device SIP usernames are
+ * claimed per account, and per realm: under their own realm, or under their account's (`sip-plain-user`).
+ */
+function claimKeys(doc: StoredDoc): string[] {
+  switch (doc.pvt_type) {
+    case 'account':
+      return [`realm|${(doc as AccountDoc).realm.toLowerCase()}`];
+    case 'user': {
+      const username = (doc as UserDoc).username;
+      return typeof username === 'string' && username ? [`username|${doc.pvt_account_id}|${username.toLowerCase()}`] : [];
+    }
+    case 'device': {
+      const keys = deviceKeys(doc as DeviceDoc);
+      const out: string[] = [];
+      if (keys.mac) out.push(`mac|${keys.mac}`);
+      if (keys.ip) out.push(`ip|${keys.ip}`);
+      if (keys.username) {
+        out.push(`sip-user|${doc.pvt_account_id}|${keys.username}`);
+        out.push(keys.customRealm ? `sip-realm-user|${keys.customRealm}|${keys.username}` : `sip-plain-user|${doc.pvt_account_id}|${keys.username}`);
+      }
+      return out;
     }
   }
 }

@@ -3,7 +3,7 @@ import type { AppDeps } from '../../http/deps.js';
 import type { AuthLocals } from '../../http/auth.js';
 import type { AccountDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
-import { forbidden, KazooError } from '../../http/errors.js';
+import { badIdentifier, forbidden, KazooError } from '../../http/errors.js';
 import { accountView, createAccount, updateAccount } from '../../accounts/account-service.js';
 import { updatedFields } from '../../domain/docs.js';
 import { checkIfMatch } from './if-match.js';
@@ -14,10 +14,17 @@ export function createAccountRouter(deps: AppDeps): Router {
   const { store } = deps;
   const router = Router({ mergeParams: true });
   const locals = (res: { locals: unknown }) => res.locals as Required<AuthLocals>;
+  /** The route's account as a writer must see it: its newest version, counting writes not yet durable. */
+  const newestAccount = (res: Response): AccountDoc => {
+    const id = locals(res).account.id;
+    const account = store.latest.getAccount(id);
+    if (!account) throw badIdentifier(id);
+    return account;
+  };
 
   /** POST replaces the public fields; PATCH merges into them (null deletes). */
   const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
-    const account = locals(res).account;
+    const account = newestAccount(res);
     checkIfMatch(req, account);
     const saved = await updateAccount(store, account, updatedFields(account, (req.body as { data?: unknown }).data, mode));
     sendSuccess(req, res, accountView(saved), { revision: saved._rev });
@@ -39,7 +46,7 @@ export function createAccountRouter(deps: AppDeps): Router {
     .post((req, res) => update(req, res, 'replace'))
     .patch((req, res) => update(req, res, 'merge'))
     .delete(async (req, res) => {
-      const account = locals(res).account;
+      const account = newestAccount(res);
       checkIfMatch(req, account);
       if (store.masterAccount()?.id === account.id) throw forbidden();
       if (store.listAccounts().some((a) => a.pvt_tree[a.pvt_tree.length - 1] === account.id)) {

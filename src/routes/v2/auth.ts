@@ -5,6 +5,7 @@ import { sendSuccess, contextOf } from '../../http/envelope.js';
 import { addValidationError, invalidCredentials, KazooError, validationError, type ValidationErrors } from '../../http/errors.js';
 import { requireAuth, type AuthLocals } from '../../http/auth.js';
 import { methodNotAllowedFor } from './method-guard.js';
+import { RevocationListFullError } from '../../auth/tokens.js';
 
 /** PUT /v2/api_auth, PUT /v2/user_auth, GET|DELETE /v2/token_auth. */
 export function createAuthRouter(deps: AppDeps): Router {
@@ -92,8 +93,13 @@ export function createAuthRouter(deps: AppDeps): Router {
       const claims = (res.locals as AuthLocals).auth!;
       sendSuccess(req, res, { account_id: claims.account_id, owner_id: claims.owner_id, method: claims.method, exp: claims.exp });
     })
-    .delete(requireAuth, (req, res) => {
-      tokens.revoke((res.locals as AuthLocals).auth!);
+    .delete(requireAuth, async (req, res) => {
+      try {
+        await tokens.revoke((res.locals as AuthLocals).auth!);
+      } catch (err) {
+        if (err instanceof RevocationListFullError) throw new KazooError(503, 'revocation_list_full', { message: err.message });
+        throw err;
+      }
       sendSuccess(req, res, {});
     })
     .all(methodNotAllowedFor);

@@ -61,7 +61,7 @@ export function createDevicesRouter(deps: AppDeps): Router {
         throw validationError(errors);
       }
       id = data.id;
-      if (store.getDevice(account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
+      if (store.latest.getDevice(account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
     }
     const device = await save(res, requestFields(data), id);
     res.location(`/v2/accounts/${account.id}/devices/${device.id}`);
@@ -71,7 +71,7 @@ export function createDevicesRouter(deps: AppDeps): Router {
   /** POST replaces the public fields; PATCH merges into them (null deletes). Both then validate in full. */
   const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
     const account = accountOf(res);
-    const stored = deviceFrom(req, res, store);
+    const stored = deviceFrom(req, res, store.latest);
     checkIfMatch(req, stored);
     const device = await save(res, updatedFields(stored, dataOf(req), mode), stored.id, stored);
     sendSuccess(req, res, view(account, device), { revision: device._rev });
@@ -112,7 +112,7 @@ export function createDevicesRouter(deps: AppDeps): Router {
     })
     .delete(async (req, res) => {
       const account = accountOf(res);
-      const stored = deviceFrom(req, res, store);
+      const stored = deviceFrom(req, res, store.latest);
       checkIfMatch(req, stored);
       await store.remove(stored);
       sendSuccess(req, res, view(account, stored), { revision: stored._rev });

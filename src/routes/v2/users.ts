@@ -15,9 +15,10 @@ export function createUsersRouter(deps: AppDeps): Router {
   const { store } = deps;
   const router = Router({ mergeParams: true });
   const accountOf = (res: { locals: unknown }) => (res.locals as Required<AuthLocals>).account;
-  const userOf = (req: Request, accountId: string): UserDoc => {
+  /** Reads see committed users; writes build on the newest version (`store.latest`). */
+  const userOf = (req: Request, accountId: string, directory: Pick<typeof store, 'getUser'> = store): UserDoc => {
     const id = String(req.params.userId);
-    const user = store.getUser(accountId, id);
+    const user = directory.getUser(accountId, id);
     if (!user) throw badIdentifier(id);
     return user;
   };
@@ -25,7 +26,7 @@ export function createUsersRouter(deps: AppDeps): Router {
   /** POST replaces the public fields; PATCH merges into them (null deletes). */
   const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
     const account = accountOf(res);
-    const stored = userOf(req, account.id);
+    const stored = userOf(req, account.id, store.latest);
     checkIfMatch(req, stored);
     const user = await saveUser(store, account.id, stored.id, updatedFields(stored, (req.body as { data?: unknown }).data, mode), stored);
     sendSuccess(req, res, userView(user), { revision: user._rev });
@@ -47,7 +48,7 @@ export function createUsersRouter(deps: AppDeps): Router {
       const account = accountOf(res);
       const data = (req.body as { data?: { id?: unknown } }).data;
       const id = typeof data?.id === 'string' && /^[0-9a-f]{32}$/.test(data.id) ? data.id : newId();
-      if (store.getUser(account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
+      if (store.latest.getUser(account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
       const user = await saveUser(store, account.id, id, requestFields(data));
       res.location(`/v2/accounts/${account.id}/users/${user.id}`);
       sendSuccess(req, res, userView(user), { status: 201, revision: user._rev });
@@ -63,7 +64,7 @@ export function createUsersRouter(deps: AppDeps): Router {
     .post((req, res) => update(req, res, 'replace'))
     .patch((req, res) => update(req, res, 'merge'))
     .delete(async (req, res) => {
-      const stored = userOf(req, accountOf(res).id);
+      const stored = userOf(req, accountOf(res).id, store.latest);
       checkIfMatch(req, stored);
       await store.remove(stored);
       sendSuccess(req, res, userView(stored), { revision: stored._rev });
