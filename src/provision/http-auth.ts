@@ -41,12 +41,82 @@ export function authSettings(account: AccountDoc): AuthSettings | undefined {
   return { type: cfg.type === 'basic' ? 'basic' : 'digest', username: cfg.username, passwords, realm: account.realm };
 }
 
-/** Splits `Digest a="b", c=d` into params (quoted strings may hold commas). */
+/**
+ * Longest Authorization header looked at. A phone's digest answer is a few hundred bytes (the URI is the longest
+ * part); anything far beyond that is refused before any parsing, so no header can make the parse itself costly.
+ */
+export const MAX_AUTH_HEADER = 4096;
+
+const SP = 32;
+const HTAB = 9;
+const COMMA = 44;
+const QUOTE = 34;
+const BACKSLASH = 92;
+const EQUALS = 61;
+
+/** Auth-param names: letters, digits, `_` and `-` (all that digest and basic use). */
+function isNameChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45;
+}
+const isSpace = (c: number) => c === SP || c === HTAB;
+
+/**
+ * Splits `a="b", c=d` (the part after the scheme) into params, names lower-cased. One pass, each character looked
+ * at a bounded number of times: linear in the input, whatever it holds (a regex over this grammar backtracks
+ * quadratically on a long run of name characters). Quoted strings may hold commas and `\`-escapes; a value
+ * without quotes runs to the next space or comma. Anything that is not `name=value` is skipped; an unterminated
+ * quoted string ends the parse (its param is dropped); of repeated names the last one counts.
+ */
 export function parseAuthParams(header: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = /([a-zA-Z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(header))) out[m[1]!.toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
+  // No prototype: a param named `__proto__` or `constructor` is just a key.
+  const out: Record<string, string> = Object.create(null);
+  const n = header.length;
+  let i = 0;
+  while (i < n) {
+    let c = header.charCodeAt(i);
+    if (isSpace(c) || c === COMMA) {
+      i++;
+      continue;
+    }
+    const nameStart = i;
+    while (i < n && isNameChar(header.charCodeAt(i))) i++;
+    if (i === nameStart) {
+      i++; // a stray character: skip it
+      continue;
+    }
+    const name = header.slice(nameStart, i).toLowerCase();
+    while (i < n && isSpace(header.charCodeAt(i))) i++;
+    if (i >= n || header.charCodeAt(i) !== EQUALS) continue; // a bare word: not a param
+    i++;
+    while (i < n && isSpace(header.charCodeAt(i))) i++;
+    if (i < n && header.charCodeAt(i) === QUOTE) {
+      i++;
+      let value = '';
+      let from = i;
+      let closed = false;
+      while (i < n) {
+        c = header.charCodeAt(i);
+        if (c === QUOTE) {
+          closed = true;
+          break;
+        }
+        if (c === BACKSLASH && i + 1 < n) {
+          value += header.slice(from, i);
+          from = i + 1; // the escaped character is kept as it is
+          i += 2;
+          continue;
+        }
+        i++;
+      }
+      if (!closed) break;
+      out[name] = value + header.slice(from, i);
+      i++;
+      continue;
+    }
+    const valueStart = i;
+    while (i < n && !isSpace((c = header.charCodeAt(i))) && c !== COMMA) i++;
+    if (i > valueStart) out[name] = header.slice(valueStart, i);
+  }
   return out;
 }
 
@@ -81,6 +151,7 @@ export class HttpAuth {
   check(settings: AuthSettings, method: string, uri: string, header: string | undefined): AuthResult {
     const fail = (stale = false): AuthResult => ({ ok: false, challenge: this.challenge(settings, stale) });
     if (!header) return fail();
+    if (header.length > MAX_AUTH_HEADER) return fail();
     if (settings.type === 'basic') {
       if (!/^basic\s+/i.test(header)) return fail();
       const decoded = Buffer.from(header.replace(/^basic\s+/i, ''), 'base64').toString('utf8');
