@@ -182,9 +182,8 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     if (mac) {
       const ref = directory.findDeviceByMac(mac);
       if (!ref) {
-        const banned = guard.probe(address);
-        if (banned) log.warn('provisioning: address banned for probing unknown MACs', { address });
-        return banned ? FORBIDDEN : NOT_FOUND;
+        // The guard logs the ban it starts.
+        return guard.probe(address) ? FORBIDDEN : NOT_FOUND;
       }
       if (ref.device.enabled === false || ref.account.enabled === false) return NOT_FOUND;
       // A phone announcing another MAC than the file it asks for is someone replaying a captured/guessed name.
