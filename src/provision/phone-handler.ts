@@ -7,9 +7,10 @@ import { authSettings, type HttpAuth } from './http-auth.js';
 import type { ProbeGuard } from './probe-guard.js';
 import { RenderError, type RenderedFile, type Renderer } from './renderer.js';
 import type { Choice, UaMatch, VendorSelector } from './select.js';
+import { accountUrlKey, splitPhonePath, urlKeyAccepted } from './url-key.js';
 
 /**
- * GET/HEAD /provision/<file>: the phone hot path. Plain node:http, no framework: parse the name, one index lookup,
+ * GET/HEAD /provision/<file> (or /provision/<url_key>/<file>, see url-key.ts): the phone hot path. Plain node:http, no framework: parse the name, one index lookup,
  * a render-cache hit, one write. The requested name is only ever matched against the profiles' patterns — it is
  * never used to open a file, so nothing outside the template tree can be reached.
  */
@@ -169,9 +170,9 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     const q = url.indexOf('?');
     const pathname = q < 0 ? url : url.slice(0, q);
     if (!pathname.startsWith(PREFIX)) return NOT_FOUND;
-    const requested = pathname.slice(PREFIX.length);
-    if (!SAFE_NAME.test(requested) || requested.includes('..')) return NOT_FOUND;
-    const name = requested.toLowerCase();
+    const phonePath = splitPhonePath(pathname.slice(PREFIX.length));
+    if (!phonePath || !SAFE_NAME.test(phonePath.file) || phonePath.file.includes('..')) return NOT_FOUND;
+    const name = phonePath.file.toLowerCase();
     const matches = selector.match(name);
     if (matches.length === 0) return NOT_FOUND;
 
@@ -181,10 +182,9 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
 
     if (mac) {
       const ref = directory.findDeviceByMac(mac);
-      if (!ref) {
-        // The guard logs the ban it starts.
-        return guard.probe(address) ? FORBIDDEN : NOT_FOUND;
-      }
+      // Without its account's URL key a device is an unknown MAC: the same answer, the same count. The guard logs
+      // the ban it starts.
+      if (!ref || !urlKeyAccepted(ref.account, phonePath.key)) return guard.probe(address) ? FORBIDDEN : NOT_FOUND;
       if (ref.device.enabled === false || ref.account.enabled === false) return NOT_FOUND;
       // A phone announcing another MAC than the file it asks for is someone replaying a captured/guessed name.
       if (ua?.info.mac && ua.info.mac !== mac) {
@@ -210,7 +210,10 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       const loggedAgent = userAgent.slice(0, 256);
       const uaModel = ua?.profile === choice.profile ? ua.info.model : undefined;
       noteFetch(fetchLog, ref, address, loggedAgent, name, choice.profile.id, uaModel);
-      const ticket = settings || loggedAgent !== userAgent ? undefined : replayTicket(ref, choice, ua, userAgent, name, uaModel);
+      // A key segment an account does not ask for is ignored; answers under such URLs are not kept (any segment
+      // would do, and each would be one more kept answer).
+      const strayKey = phonePath.key !== undefined && accountUrlKey(ref.account) === undefined;
+      const ticket = settings || strayKey || loggedAgent !== userAgent ? undefined : replayTicket(ref, choice, ua, userAgent, name, uaModel);
       return { status: 200, headers: file.headers, body: file.body, reuse: ticket };
     }
 
@@ -219,9 +222,11 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     const match = (ua && shared.find((m) => m.profile === ua.profile)) ?? (shared.length === 1 ? shared[0] : undefined);
     const accepted = match?.common !== undefined ? match.file.acceptCommon?.(match.common) : undefined;
     if (!match || !accepted) return NOT_FOUND;
-    // The UA's MAC (when it carries one) names the account, whose overrides then apply — and its auth.
+    // The UA's MAC (when it carries one) names the account, whose overrides then apply — and its auth. Without
+    // the account's URL key that MAC is as good as unknown: the file is served without the account.
     const ref = ua?.info.mac ? directory.findDeviceByMac(ua.info.mac) : undefined;
-    const account = ref && ref.device.enabled !== false && ref.account.enabled !== false ? ref.account : undefined;
+    const account =
+      ref && ref.device.enabled !== false && ref.account.enabled !== false && urlKeyAccepted(ref.account, phonePath.key) ? ref.account : undefined;
     const settings = account && authSettings(account);
     if (settings) {
       const result = auth.check(settings, req.method, url, req.headers.authorization);
