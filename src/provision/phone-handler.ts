@@ -3,7 +3,7 @@ import type { DeviceRef } from '../domain/types.js';
 import type { Directory } from '../store/directory.js';
 import type { Logger } from '../log.js';
 import type { FetchLog, FetchRecord } from './fetch-log.js';
-import { authSettings, type HttpAuth } from './http-auth.js';
+import { authSettings, type AuthSettings, type HttpAuth } from './http-auth.js';
 import type { ProbeGuard } from './probe-guard.js';
 import { RenderError, type RenderedFile, type Renderer } from './renderer.js';
 import type { Choice, UaMatch, VendorSelector } from './select.js';
@@ -161,6 +161,18 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     return new ReplayTicket(deps, renderer.templateVersion, ref, users.ids, users.revs, userAgent, last, name, uaModel);
   }
 
+  /**
+   * The answer to a request that fails the account's HTTP auth, or undefined when it passes. Wrong credentials
+   * count toward the same ban as unknown MACs (a password guess is a probe too); the one that starts it is
+   * answered like any banned request.
+   */
+  function authRefusal(settings: AuthSettings, req: PhoneRequest, address: string): PhoneReply | undefined {
+    const result = auth.check(settings, req.method, req.url, req.headers.authorization);
+    if (result.ok) return undefined;
+    if (result.strike && guard.probe(address, 'failed authentication')) return FORBIDDEN;
+    return unauthorized(result.challenge);
+  }
+
   return function decidePhoneRequest(req) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return METHOD_NOT_ALLOWED;
     const address = req.remoteAddress;
@@ -196,10 +208,8 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       if (!choice || !match) return NOT_FOUND;
 
       const settings = authSettings(ref.account);
-      if (settings) {
-        const result = auth.check(settings, req.method, url, req.headers.authorization);
-        if (!result.ok) return unauthorized(result.challenge);
-      }
+      const refused = settings && authRefusal(settings, req, address);
+      if (refused) return refused;
 
       let file: RenderedFile;
       try {
@@ -228,10 +238,8 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     const account =
       ref && ref.device.enabled !== false && ref.account.enabled !== false && urlKeyAccepted(ref.account, phonePath.key) ? ref.account : undefined;
     const settings = account && authSettings(account);
-    if (settings) {
-      const result = auth.check(settings, req.method, url, req.headers.authorization);
-      if (!result.ok) return unauthorized(result.challenge);
-    }
+    const refused = settings && authRefusal(settings, req, address);
+    if (refused) return refused;
     try {
       return ok(renderer.sharedFile(match.profile, match.file, name, accepted.model, account));
     } catch (err) {
