@@ -10,8 +10,8 @@ import type { Choice, UaMatch, VendorSelector } from './select.js';
 import { accountUrlKey, splitPhonePath, urlKeyAccepted } from './url-key.js';
 
 /**
- * GET/HEAD /provision/<file> (or /provision/<url_key>/<file>, see url-key.ts): the phone hot path. Plain node:http, no framework: parse the name, one index lookup,
- * a render-cache hit, one write. The requested name is only ever matched against the profiles' patterns — it is
+ * GET/HEAD /provision/<file> (or /provision/<url_key>/<file>, see url-key.ts): the phone hot path. Plain
+ * node:http, no framework: parse the name, one index lookup, a render-cache hit, one write. The requested name is only ever matched against the profiles' patterns — it is
  * never used to open a file, so nothing outside the template tree can be reached.
  */
 const PREFIX = '/provision/';
