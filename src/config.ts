@@ -36,6 +36,8 @@ export interface Config {
   provisioning: {
     /** Unknown-MAC probes from one address before it is refused for `banSeconds`. */
     probeLimit: number;
+    /** The same, counted over an address's whole network (IPv4 /24, IPv6 /64); beyond it the network is refused. */
+    networkProbeLimit: number;
     probeWindowSeconds: number;
     banSeconds: number;
     /** PROVISION_FAST_PATH (default 1): simple phone fetches answered by the lean HTTP/1.1 front door; 0 = node:http only. */
@@ -89,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('SIP_BACKEND=drachtio needs DRACHTIO_HOST and DRACHTIO_SECRET (and optionally DRACHTIO_PORT, default 9022)');
   }
   const dataDir = path.resolve(env.DATA_DIR || 'data');
+  const probeLimit = int(env, 'PROVISION_PROBE_LIMIT', 20, 1);
   return Object.freeze({
     host: env.HOST || '0.0.0.0',
     port: int(env, 'PORT', 8000, 0, 65535),
@@ -114,7 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
     },
     provisioning: {
-      probeLimit: int(env, 'PROVISION_PROBE_LIMIT', 20, 1),
+      probeLimit,
+      networkProbeLimit: int(env, 'PROVISION_PREFIX_PROBE_LIMIT', 5 * probeLimit, 1),
       probeWindowSeconds: int(env, 'PROVISION_PROBE_WINDOW', 60, 1),
       banSeconds: int(env, 'PROVISION_BAN_SECONDS', 600, 1),
       fastPath: int(env, 'PROVISION_FAST_PATH', 1, 0, 1) === 1,

@@ -4,7 +4,7 @@
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
-const SECRET_KEY = /pass(word)?|secret|api_key|credentials|auth_token|authorization/i;
+const SECRET_KEY = /pass(word)?|secret|api_key|url_key|credentials|auth_token|authorization/i;
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;

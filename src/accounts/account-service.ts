@@ -9,14 +9,20 @@ import { newId, type Store } from '../store/store.js';
 
 export const newApiKey = (): string => randomBytes(32).toString('hex');
 
-/** What the API shows of an account: no api key, no provisioning password. */
+/** What the API shows of an account: no api key, no provisioning password, no provisioning URL key. */
 export function accountView(account: AccountDoc): Record<string, unknown> {
   const out = publicView(account);
-  const httpAuth = account.provisioning?.http_auth;
+  if (!account.provisioning) return out;
+  const { url_key: urlKey, ...provisioning } = account.provisioning;
+  const shown: Record<string, unknown> = { ...provisioning };
+  const httpAuth = provisioning.http_auth;
   if (httpAuth) {
-    const { password: _hidden, ...shown } = httpAuth;
-    out.provisioning = { ...account.provisioning, http_auth: { ...shown, password_set: Boolean(_hidden) } };
+    const { password: _hidden, ...rest } = httpAuth;
+    shown.http_auth = { ...rest, password_set: Boolean(_hidden) };
   }
+  delete shown.url_key_set; // only ever what the stored key says
+  if (urlKey !== undefined) shown.url_key_set = true;
+  out.provisioning = shown;
   return out;
 }
 
@@ -35,6 +41,8 @@ export async function createAccount(store: Store, data: unknown, parent?: Accoun
   const id = typeof (data as { id?: unknown })?.id === 'string' && /^[0-9a-f]{32}$/.test((data as { id: string }).id) ? (data as { id: string }).id : newId();
   if (store.latest.getAccount(id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
   if (fields.realm === undefined) fields.realm = `${id.slice(0, 8)}.sip.local`;
+  const provisioning = fields.provisioning;
+  if (provisioning && typeof provisioning === 'object') delete (provisioning as { url_key_set?: unknown }).url_key_set;
   const errors = checkAccount(store, fields);
   if (errors) throw validationError(errors);
   const doc = {
@@ -51,7 +59,15 @@ export async function createAccount(store: Store, data: unknown, parent?: Accoun
 /** POST (replace) or PATCH (already merged by the caller) of an account's public fields. */
 export async function updateAccount(store: Store, stored: AccountDoc, fields: Record<string, unknown>): Promise<AccountDoc> {
   // A client that round-trips GET -> POST never sees the provisioning password; keep it unless replaced.
-  const auth = (fields.provisioning as AccountDoc['provisioning'])?.http_auth as Record<string, unknown> | undefined;
+  const provisioning = fields.provisioning as (AccountDoc['provisioning'] & { url_key_set?: unknown }) | undefined;
+  if (provisioning && typeof provisioning === 'object') {
+    // `url_key_set: true` is how a GET shows the key; sent back without a key, it keeps the stored one.
+    if (provisioning.url_key === undefined && provisioning.url_key_set === true && stored.provisioning?.url_key) {
+      provisioning.url_key = stored.provisioning.url_key;
+    }
+    delete provisioning.url_key_set;
+  }
+  const auth = provisioning?.http_auth as Record<string, unknown> | undefined;
   if (auth) {
     delete auth.password_set;
     const storedAuth = stored.provisioning?.http_auth;

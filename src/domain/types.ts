@@ -26,8 +26,11 @@ export interface AccountDoc extends StoredDoc {
   /** Ancestor ids from the master account down to the parent (Kazoo's pvt_tree). */
   pvt_tree: string[];
   pvt_api_key: string;
-  /** Optional HTTP auth for phones fetching this account's config files. */
-  provisioning?: { http_auth?: { type?: 'digest' | 'basic'; username?: string; password?: string } };
+  /**
+   * Optional proof asked of phones fetching this account's config files: HTTP auth, and/or a secret URL key
+   * (`/provision/<url_key>/<file>`, src/provision/url-key.ts).
+   */
+  provisioning?: { http_auth?: { type?: 'digest' | 'basic'; username?: string; password?: string }; url_key?: string };
 }
 
 export interface UserDoc extends StoredDoc {

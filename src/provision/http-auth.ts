@@ -4,7 +4,8 @@ import type { AccountDoc } from '../domain/types.js';
 /**
  * Phone-side HTTP authentication for config files, per account (`provisioning.http_auth`). Digest (RFC 7616 with
  * MD5, qop=auth — what phones implement) or Basic. Nonces are self-validating (issue time + HMAC with a per-process
- * key) and expire; each (nonce, nc) is accepted once, so a captured Authorization header cannot be replayed.
+ * key) and expire; each (nonce, nc) is accepted once, so a captured Authorization header cannot be replayed, and a
+ * nonce answered wrongly is burned.
  */
 export interface AuthSettings {
   type: 'digest' | 'basic';
@@ -13,7 +14,8 @@ export interface AuthSettings {
   realm: string;
 }
 
-export type AuthResult = { ok: true } | { ok: false; challenge: string };
+/** `strike`: credentials were offered and are wrong (see HttpAuth.check). */
+export type AuthResult = { ok: true } | { ok: false; strike: boolean; challenge: string };
 
 const NONCE_TTL_MS = 5 * 60_000;
 const MAX_TRACKED_NONCES = 100_000;
@@ -41,34 +43,112 @@ export function authSettings(account: AccountDoc): AuthSettings | undefined {
   return { type: cfg.type === 'basic' ? 'basic' : 'digest', username: cfg.username, passwords, realm: account.realm };
 }
 
-/** Splits `Digest a="b", c=d` into params (quoted strings may hold commas). */
+/**
+ * Longest Authorization header looked at. A phone's digest answer is a few hundred bytes (the URI is the longest
+ * part); anything far beyond that is refused before any parsing, so no header can make the parse itself costly.
+ */
+export const MAX_AUTH_HEADER = 4096;
+
+const SP = 32;
+const HTAB = 9;
+const COMMA = 44;
+const QUOTE = 34;
+const BACKSLASH = 92;
+const EQUALS = 61;
+
+/** Auth-param names: letters, digits, `_` and `-` (all that digest and basic use). */
+function isNameChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45;
+}
+const isSpace = (c: number) => c === SP || c === HTAB;
+
+/**
+ * Splits `a="b", c=d` (the part after the scheme) into params, names lower-cased. One pass, each character looked
+ * at a bounded number of times: linear in the input, whatever it holds (a regex over this grammar backtracks
+ * quadratically on a long run of name characters). Quoted strings may hold commas and `\`-escapes; a value
+ * without quotes runs to the next space or comma. Anything that is not `name=value` is skipped; an unterminated
+ * quoted string ends the parse (its param is dropped); of repeated names the last one counts.
+ */
 export function parseAuthParams(header: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = /([a-zA-Z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(header))) out[m[1]!.toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
+  // No prototype: a param named `__proto__` or `constructor` is just a key.
+  const out: Record<string, string> = Object.create(null);
+  const n = header.length;
+  let i = 0;
+  while (i < n) {
+    let c = header.charCodeAt(i);
+    if (isSpace(c) || c === COMMA) {
+      i++;
+      continue;
+    }
+    const nameStart = i;
+    while (i < n && isNameChar(header.charCodeAt(i))) i++;
+    if (i === nameStart) {
+      i++; // a stray character: skip it
+      continue;
+    }
+    const name = header.slice(nameStart, i).toLowerCase();
+    while (i < n && isSpace(header.charCodeAt(i))) i++;
+    if (i >= n || header.charCodeAt(i) !== EQUALS) continue; // a bare word: not a param
+    i++;
+    while (i < n && isSpace(header.charCodeAt(i))) i++;
+    if (i < n && header.charCodeAt(i) === QUOTE) {
+      i++;
+      let value = '';
+      let from = i;
+      let closed = false;
+      while (i < n) {
+        c = header.charCodeAt(i);
+        if (c === QUOTE) {
+          closed = true;
+          break;
+        }
+        if (c === BACKSLASH && i + 1 < n) {
+          value += header.slice(from, i);
+          from = i + 1; // the escaped character is kept as it is
+          i += 2;
+          continue;
+        }
+        i++;
+      }
+      if (!closed) break;
+      out[name] = value + header.slice(from, i);
+      i++;
+      continue;
+    }
+    const valueStart = i;
+    while (i < n && !isSpace((c = header.charCodeAt(i))) && c !== COMMA) i++;
+    if (i > valueStart) out[name] = header.slice(valueStart, i);
+  }
   return out;
 }
 
+/** What `seen` holds for a nonce that was answered wrongly: it opens nothing any more. */
+const BURNED = -1;
+
 export class HttpAuth {
   private readonly key = randomBytes(32);
-  /** nonce → highest nc seen. */
+  /** nonce → highest nc accepted, or BURNED. Insertion order is issue order (nonces are recorded when first used). */
   private readonly seen = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
+  private sign(payload: string): string {
+    return createHmac('sha256', this.key).update(payload).digest('base64url').slice(0, 22);
+  }
+
+  /** `<issue time, hex ms>.<random>.<HMAC>`: every challenge is its own, so burning one touches no other client. */
   private makeNonce(): string {
-    const ts = this.now().toString(16);
-    const mac = createHmac('sha256', this.key).update(ts).digest('base64url').slice(0, 22);
-    return `${ts}.${mac}`;
+    const payload = `${this.now().toString(16)}.${randomBytes(9).toString('base64url')}`;
+    return `${payload}.${this.sign(payload)}`;
   }
 
   /** 'ok' | 'stale' (genuine but expired) | 'bad' */
   private checkNonce(nonce: string): 'ok' | 'stale' | 'bad' {
-    const [ts, mac] = nonce.split('.');
-    if (!ts || !mac || !/^[0-9a-f]{1,13}$/.test(ts)) return 'bad';
-    const expected = createHmac('sha256', this.key).update(ts).digest('base64url').slice(0, 22);
-    if (!safeEqual(mac, expected)) return 'bad';
+    const parts = nonce.split('.');
+    if (parts.length !== 3) return 'bad';
+    const [ts, rand, mac] = parts as [string, string, string];
+    if (!/^[0-9a-f]{1,13}$/.test(ts) || !/^[A-Za-z0-9_-]{12}$/.test(rand)) return 'bad';
+    if (!safeEqual(mac, this.sign(`${ts}.${rand}`))) return 'bad';
     return this.now() - parseInt(ts, 16) > NONCE_TTL_MS ? 'stale' : 'ok';
   }
 
@@ -78,51 +158,69 @@ export class HttpAuth {
     return `Digest realm="${realm}", qop="auth", algorithm=MD5, nonce="${this.makeNonce()}"${stale ? ', stale=true' : ''}`;
   }
 
+  /**
+   * Checks a request's credentials. A refusal says whether it is a `strike`: credentials were offered and are
+   * wrong (or malformed) — the caller counts those toward the probe ban. No credentials (the first request, which
+   * fetches the challenge), an expired nonce and a replayed answer are not strikes: phones do all three. A nonce
+   * answered wrongly is burned: it serves one guess, not unlimited ones.
+   */
   check(settings: AuthSettings, method: string, uri: string, header: string | undefined): AuthResult {
-    const fail = (stale = false): AuthResult => ({ ok: false, challenge: this.challenge(settings, stale) });
-    if (!header) return fail();
+    const refuse = (strike: boolean, stale = false): AuthResult => ({ ok: false, strike, challenge: this.challenge(settings, stale) });
+    if (!header) return refuse(false);
+    if (header.length > MAX_AUTH_HEADER) return refuse(true);
     if (settings.type === 'basic') {
-      if (!/^basic\s+/i.test(header)) return fail();
+      if (!/^basic\s+/i.test(header)) return refuse(true);
       const decoded = Buffer.from(header.replace(/^basic\s+/i, ''), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
-      if (colon < 0) return fail();
+      if (colon < 0) return refuse(true);
       const user = decoded.slice(0, colon);
       const pass = decoded.slice(colon + 1);
       const ok = safeEqual(user, settings.username) && settings.passwords.some((p) => safeEqual(pass, p));
-      return ok ? { ok: true } : fail();
+      return ok ? { ok: true } : refuse(true);
     }
-    if (!/^digest\s+/i.test(header)) return fail();
+    if (!/^digest\s+/i.test(header)) return refuse(true);
     const p = parseAuthParams(header.replace(/^digest\s+/i, ''));
-    if (!p.username || !p.nonce || !p.response || !p.uri || p.realm !== settings.realm) return fail();
-    if (p.algorithm && p.algorithm.toUpperCase() !== 'MD5') return fail();
+    if (!p.username || !p.nonce || !p.response || !p.uri || p.realm !== settings.realm) return refuse(true);
+    if (p.algorithm && p.algorithm.toUpperCase() !== 'MD5') return refuse(true);
     // The digest covers the URI: it must be the one actually requested.
-    if (p.uri !== uri) return fail();
+    if (p.uri !== uri) return refuse(true);
     const nonceState = this.checkNonce(p.nonce);
-    if (nonceState !== 'ok') return fail(nonceState === 'stale');
-    if (!safeEqual(p.username, settings.username)) return fail();
+    if (nonceState === 'stale') return refuse(false, true);
+    if (nonceState === 'bad') return refuse(true);
+    const last = this.seen.get(p.nonce) ?? 0;
+    if (last === BURNED) return refuse(true);
+    const wrong = (): AuthResult => {
+      this.remember(p.nonce!, BURNED);
+      return refuse(true);
+    };
+    if (!safeEqual(p.username, settings.username)) return wrong();
     const qop = p.qop;
-    if (qop !== undefined && qop !== 'auth') return fail();
+    if (qop !== undefined && qop !== 'auth') return wrong();
     const nc = qop ? parseInt(p.nc ?? '', 16) : Number.MAX_SAFE_INTEGER; // no qop: the nonce is single-use
-    if (qop && (!Number.isFinite(nc) || nc < 1 || !p.cnonce)) return fail();
+    if (qop && (!Number.isFinite(nc) || nc < 1 || !p.cnonce)) return wrong();
     const ha2 = md5(`${method}:${p.uri}`);
     const matches = settings.passwords.some((password) => {
       const ha1 = md5(`${settings.username}:${settings.realm}:${password}`);
       const expected = qop ? md5(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:${qop}:${ha2}`) : md5(`${ha1}:${p.nonce}:${ha2}`);
       return safeEqual(p.response!.toLowerCase(), expected);
     });
-    if (!matches) return fail();
-    const last = this.seen.get(p.nonce) ?? 0;
-    if (nc <= last) return fail(true); // replayed: ask for a fresh nonce
+    if (!matches) return wrong();
+    if (nc <= last) return refuse(false, true); // replayed: ask for a fresh nonce
     this.remember(p.nonce, nc);
     return { ok: true };
   }
 
-  private remember(nonce: string, nc: number): void {
-    if (this.seen.size >= MAX_TRACKED_NONCES) {
-      // Drop expired nonces first; they would be refused as stale anyway.
-      for (const n of this.seen.keys()) if (this.checkNonce(n) !== 'ok') this.seen.delete(n);
-      if (this.seen.size >= MAX_TRACKED_NONCES) this.seen.clear();
+  private remember(nonce: string, value: number): void {
+    if (!this.seen.has(nonce) && this.seen.size >= MAX_TRACKED_NONCES) {
+      // Expired nonces first (refused as stale anyway; the issue time is in the nonce, no HMAC needed), then the
+      // oldest, down to 90%: one pass serves many inserts.
+      const now = this.now();
+      for (const n of this.seen.keys()) if (now - parseInt(n, 16) > NONCE_TTL_MS) this.seen.delete(n);
+      for (const n of this.seen.keys()) {
+        if (this.seen.size <= MAX_TRACKED_NONCES * 0.9) break;
+        this.seen.delete(n);
+      }
     }
-    this.seen.set(nonce, nc);
+    this.seen.set(nonce, value);
   }
 }

@@ -11,6 +11,7 @@ import { FetchLog } from './fetch-log.js';
 import { HttpAuth } from './http-auth.js';
 import { attachPhoneFrontDoor } from './front-door.js';
 import { createPhoneDecider, createPhoneHandler } from './phone-handler.js';
+import { banFilePath } from './ban-file.js';
 import { ProbeGuard } from './probe-guard.js';
 import { digestFiles, Renderer } from './renderer.js';
 import { VendorSelector } from './select.js';
@@ -57,10 +58,14 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   await fetchLog.load();
   const guard = new ProbeGuard({
     limit: config.provisioning.probeLimit,
+    networkLimit: config.provisioning.networkProbeLimit,
     windowSeconds: config.provisioning.probeWindowSeconds,
     banSeconds: config.provisioning.banSeconds,
     now: options.now,
+    file: banFilePath(config.dataDir),
+    log,
   });
+  await guard.load();
   const auth = new HttpAuth(options.now);
 
   // Caches validate themselves by revision; these events only release memory early.
@@ -140,7 +145,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       closing ??= (async () => {
         unsubscribe();
         watcher?.close();
-        await fetchLog.close();
+        await Promise.all([fetchLog.close(), guard.close()]);
       })();
       return closing;
     },

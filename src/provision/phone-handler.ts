@@ -4,14 +4,15 @@ import type { DeviceRef } from '../domain/types.js';
 import type { Directory } from '../store/directory.js';
 import type { Logger } from '../log.js';
 import type { FetchLog, FetchRecord } from './fetch-log.js';
-import { authSettings, type HttpAuth } from './http-auth.js';
+import { authSettings, type AuthSettings, type HttpAuth } from './http-auth.js';
 import type { ProbeGuard } from './probe-guard.js';
 import { RenderError, type RenderedFile, type Renderer } from './renderer.js';
 import type { Choice, UaMatch, VendorSelector } from './select.js';
+import { accountUrlKey, splitPhonePath, urlKeyAccepted } from './url-key.js';
 
 /**
- * GET/HEAD /provision/<file>: the phone hot path. Plain node:http, no framework: parse the name, one index lookup,
- * a render-cache hit, one write. The requested name is only ever matched against the profiles' patterns — it is
+ * GET/HEAD /provision/<file> (or /provision/<url_key>/<file>, see url-key.ts): the phone hot path. Plain
+ * node:http, no framework: parse the name, one index lookup, a render-cache hit, one write. The requested name is only ever matched against the profiles' patterns — it is
  * never used to open a file, so nothing outside the template tree can be reached.
  */
 const PREFIX = '/provision/';
@@ -161,6 +162,18 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     return new ReplayTicket(deps, renderer.templateVersion, ref, users.ids, users.revs, userAgent, last, name, uaModel);
   }
 
+  /**
+   * The answer to a request that fails the account's HTTP auth, or undefined when it passes. Wrong credentials
+   * count toward the same ban as unknown MACs (a password guess is a probe too); the one that starts it is
+   * answered like any banned request.
+   */
+  function authRefusal(settings: AuthSettings, req: PhoneRequest, address: string): PhoneReply | undefined {
+    const result = auth.check(settings, req.method, req.url, req.headers.authorization);
+    if (result.ok) return undefined;
+    if (result.strike && guard.probe(address, 'failed authentication')) return FORBIDDEN;
+    return unauthorized(result.challenge);
+  }
+
   return function decidePhoneRequest(req) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return METHOD_NOT_ALLOWED;
     const address = req.remoteAddress;
@@ -170,9 +183,9 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     const q = url.indexOf('?');
     const pathname = q < 0 ? url : url.slice(0, q);
     if (!pathname.startsWith(PREFIX)) return NOT_FOUND;
-    const requested = pathname.slice(PREFIX.length);
-    if (!SAFE_NAME.test(requested) || requested.includes('..')) return NOT_FOUND;
-    const name = requested.toLowerCase();
+    const phonePath = splitPhonePath(pathname.slice(PREFIX.length));
+    if (!phonePath || !SAFE_NAME.test(phonePath.file) || phonePath.file.includes('..')) return NOT_FOUND;
+    const name = phonePath.file.toLowerCase();
     const matches = selector.match(name);
     if (matches.length === 0) return NOT_FOUND;
 
@@ -182,11 +195,9 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
 
     if (mac) {
       const ref = directory.findDeviceByMac(mac);
-      if (!ref) {
-        const banned = guard.probe(address);
-        if (banned) log.warn('provisioning: address banned for probing unknown MACs', { address });
-        return banned ? FORBIDDEN : NOT_FOUND;
-      }
+      // Without its account's URL key a device is an unknown MAC: the same answer, the same count. The guard logs
+      // the ban it starts.
+      if (!ref || !urlKeyAccepted(ref.account, phonePath.key)) return guard.probe(address) ? FORBIDDEN : NOT_FOUND;
       if (ref.device.enabled === false || ref.account.enabled === false) return NOT_FOUND;
       // A phone announcing another MAC than the file it asks for is someone replaying a captured/guessed name.
       if (ua?.info.mac && ua.info.mac !== mac) {
@@ -198,10 +209,8 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       if (!choice || !match) return NOT_FOUND;
 
       const settings = authSettings(ref.account);
-      if (settings) {
-        const result = auth.check(settings, req.method, url, req.headers.authorization);
-        if (!result.ok) return unauthorized(result.challenge);
-      }
+      const refused = settings && authRefusal(settings, req, address);
+      if (refused) return refused;
 
       let file: RenderedFile;
       try {
@@ -212,7 +221,10 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       const loggedAgent = userAgent.slice(0, 256);
       const uaModel = ua?.profile === choice.profile ? ua.info.model : undefined;
       noteFetch(fetchLog, ref, address, loggedAgent, name, choice.profile.id, uaModel);
-      const ticket = settings || loggedAgent !== userAgent ? undefined : replayTicket(ref, choice, ua, userAgent, name, uaModel);
+      // A key segment an account does not ask for is ignored; answers under such URLs are not kept (any segment
+      // would do, and each would be one more kept answer).
+      const strayKey = phonePath.key !== undefined && accountUrlKey(ref.account) === undefined;
+      const ticket = settings || strayKey || loggedAgent !== userAgent ? undefined : replayTicket(ref, choice, ua, userAgent, name, uaModel);
       return { status: 200, headers: file.headers, body: file.body, reuse: ticket };
     }
 
@@ -221,14 +233,14 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     const match = (ua && shared.find((m) => m.profile === ua.profile)) ?? (shared.length === 1 ? shared[0] : undefined);
     const accepted = match?.common !== undefined ? match.file.acceptCommon?.(match.common) : undefined;
     if (!match || !accepted) return NOT_FOUND;
-    // The UA's MAC (when it carries one) names the account, whose overrides then apply — and its auth.
+    // The UA's MAC (when it carries one) names the account, whose overrides then apply — and its auth. Without
+    // the account's URL key that MAC is as good as unknown: the file is served without the account.
     const ref = ua?.info.mac ? directory.findDeviceByMac(ua.info.mac) : undefined;
-    const account = ref && ref.device.enabled !== false && ref.account.enabled !== false ? ref.account : undefined;
+    const account =
+      ref && ref.device.enabled !== false && ref.account.enabled !== false && urlKeyAccepted(ref.account, phonePath.key) ? ref.account : undefined;
     const settings = account && authSettings(account);
-    if (settings) {
-      const result = auth.check(settings, req.method, url, req.headers.authorization);
-      if (!result.ok) return unauthorized(result.challenge);
-    }
+    const refused = settings && authRefusal(settings, req, address);
+    if (refused) return refused;
     try {
       return ok(renderer.sharedFile(match.profile, match.file, name, accepted.model, account));
     } catch (err) {

@@ -1,14 +1,34 @@
+import type { Logger } from '../log.js';
+import { CoalescingWriter } from '../store/durable-file.js';
+import { readBanFile, writeBanFile, type BanTable } from './ban-file.js';
+import { clientKeys } from './client-network.js';
+
 /**
- * Throttles addresses that enumerate MACs. Each request for a per-device file whose MAC is unknown counts against
- * the address; within `windowSeconds` the first `limit` such requests get a plain 404 (a phone that is not set up
- * yet looks exactly like that), the one beyond the limit bans the address for `banSeconds`, during which every
- * /provision/ request from it gets 403 — known MACs included, or the ban would just slow the enumeration down.
+ * Throttles clients that enumerate MACs (and guess HTTP auth passwords). Each strike — a request for a per-device
+ * file whose MAC is unknown, a failed authentication — counts against the address and against its network (IPv4
+ * /24, IPv6 /64, see client-network.ts): within `windowSeconds` the first `limit` strikes of an address and the
+ * first `networkLimit` of its network get their ordinary answer (a plain 404 for an unknown MAC: a phone that is
+ * not set up yet looks exactly like that); the one beyond either limit bans that address or that whole network for
+ * `banSeconds`. During a ban every /provision/ request from it is refused with the same 403 — known MACs
+ * included, or the ban would just slow the enumeration down and tell known from unknown. Counting the network
+ * too means spreading probes over many addresses of one site (or the 2^64 addresses of one IPv6 line) no longer
+ * escapes the ban. Requests made during a ban do not extend it.
+ *
+ * Bans are kept in `file` when given: written atomically shortly after a new one and on close, read back by
+ * load() (expired ones dropped). Both counter tables are bounded in entries.
  */
 export interface ProbeGuardOptions {
   limit: number;
+  networkLimit: number;
   windowSeconds: number;
   banSeconds: number;
   now?: () => number;
+  file?: string;
+  log?: Logger;
+  /** Entries per counter table (default 100k). */
+  maxTracked?: number;
+  /** Delay between a new ban and its write to `file` (default 1 s): a ban storm costs one write, not one each. */
+  saveDelayMs?: number;
 }
 
 interface Counter {
@@ -17,52 +37,175 @@ interface Counter {
   bannedUntil: number;
 }
 
-const MAX_TRACKED = 100_000;
+const DEFAULT_MAX_TRACKED = 100_000;
+
+/** One table of strike counters (addresses, or networks), bounded in entries, oldest-touched first. */
+class StrikeTable {
+  readonly counters = new Map<string, Counter>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly max: number,
+  ) {}
+
+  bannedUntil(key: string): number {
+    return this.counters.get(key)?.bannedUntil ?? 0;
+  }
+
+  /** Counts one strike; true when this strike started a ban ending at `until`. */
+  strike(key: string, now: number, banMs: number): boolean {
+    let c = this.counters.get(key);
+    if (!c || now - c.windowStart > this.windowMs) {
+      if (!c && this.counters.size >= this.max) this.makeRoom(now);
+      const bannedUntil = c?.bannedUntil ?? 0;
+      // Re-inserted, so that insertion order stays the order of last window start (eviction takes the oldest).
+      this.counters.delete(key);
+      c = { windowStart: now, count: 0, bannedUntil };
+      this.counters.set(key, c);
+    }
+    c.count++;
+    if (c.count > this.limit && c.bannedUntil <= now) {
+      c.bannedUntil = now + banMs;
+      return true;
+    }
+    return false;
+  }
+
+  /** Restores a ban read back from disk. */
+  restore(key: string, until: number, now: number): void {
+    if (!this.counters.has(key) && this.counters.size >= this.max) this.makeRoom(now);
+    this.counters.set(key, { windowStart: now, count: 0, bannedUntil: until });
+  }
+
+  /**
+   * Frees a tenth of the table: idle entries first, then the oldest unbanned ones, then (only when the table is
+   * all bans) the oldest bans. One pass for many inserts, so a flood of new addresses costs O(1) each on average.
+   */
+  private makeRoom(now: number): void {
+    const target = Math.floor(this.max * 0.9);
+    for (const [key, c] of this.counters) {
+      if (c.bannedUntil <= now && now - c.windowStart > this.windowMs) this.counters.delete(key);
+    }
+    for (const [key, c] of this.counters) {
+      if (this.counters.size <= target) return;
+      if (c.bannedUntil <= now) this.counters.delete(key);
+    }
+    for (const key of this.counters.keys()) {
+      if (this.counters.size <= target) return;
+      this.counters.delete(key);
+    }
+  }
+
+  active(now: number): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, c] of this.counters) if (c.bannedUntil > now) out.set(key, c.bannedUntil);
+    return out;
+  }
+}
 
 export class ProbeGuard {
-  private readonly counters = new Map<string, Counter>();
   private readonly now: () => number;
+  private readonly addresses: StrikeTable;
+  private readonly networks: StrikeTable;
+  private readonly banMs: number;
   /** When the last ban running out ends. */
   private lastBanEnds = 0;
+  private readonly writer: CoalescingWriter | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private lastSave: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: ProbeGuardOptions) {
     this.now = opts.now ?? Date.now;
+    const windowMs = opts.windowSeconds * 1000;
+    const max = opts.maxTracked ?? DEFAULT_MAX_TRACKED;
+    this.addresses = new StrikeTable(opts.limit, windowMs, max);
+    this.networks = new StrikeTable(opts.networkLimit, windowMs, max);
+    this.banMs = opts.banSeconds * 1000;
+    const file = opts.file;
+    this.writer = file ? new CoalescingWriter(() => writeBanFile(file, this.activeBans())) : undefined;
+  }
+
+  /** Reads the bans kept on disk (none when there is no file, or nothing usable in it). */
+  async load(): Promise<void> {
+    if (!this.opts.file) return;
+    const now = this.now();
+    const table = await readBanFile(this.opts.file, this.opts.log, { now, maxBanMs: this.banMs, maxEntries: this.opts.maxTracked ?? DEFAULT_MAX_TRACKED });
+    for (const [key, until] of table.addresses) this.addresses.restore(key, until, now);
+    for (const [key, until] of table.networks) this.networks.restore(key, until, now);
+    for (const until of [...table.addresses.values(), ...table.networks.values()]) this.lastBanEnds = Math.max(this.lastBanEnds, until);
   }
 
   isBanned(address: string): boolean {
     const now = this.now();
-    // Nearly always nobody is banned: then no per-address lookup on the phone path.
+    // Nearly always nobody is banned: then no per-address work on the phone path.
     if (this.lastBanEnds <= now) return false;
-    const c = this.counters.get(address);
-    return !!c && c.bannedUntil > now;
+    const keys = clientKeys(address);
+    return this.addresses.bannedUntil(keys.address) > now || this.networks.bannedUntil(keys.network) > now;
   }
 
-  /** Counts an unknown-MAC request; true when the address is (now) banned. */
-  probe(address: string): boolean {
+  /**
+   * Counts a strike (an unknown-MAC request, a failed authentication); true when the address is banned now,
+   * by its own strikes or its network's.
+   */
+  probe(address: string, reason: 'unknown MAC' | 'failed authentication' = 'unknown MAC'): boolean {
     const now = this.now();
-    let c = this.counters.get(address);
-    if (!c || now - c.windowStart > this.opts.windowSeconds * 1000) {
-      if (!c && this.counters.size >= MAX_TRACKED) this.prune(now);
-      c = { windowStart: now, count: 0, bannedUntil: c?.bannedUntil ?? 0 };
-      this.counters.set(address, c);
-    }
-    c.count++;
-    if (c.count > this.opts.limit) {
-      c.bannedUntil = now + this.opts.banSeconds * 1000;
-      this.lastBanEnds = Math.max(this.lastBanEnds, c.bannedUntil);
-    }
-    return c.bannedUntil > now;
+    const keys = clientKeys(address);
+    if (this.addresses.strike(keys.address, now, this.banMs)) this.noteBan(now, reason, { address: keys.address });
+    if (this.networks.strike(keys.network, now, this.banMs)) this.noteBan(now, reason, { network: keys.network, address: keys.address });
+    return this.addresses.bannedUntil(keys.address) > now || this.networks.bannedUntil(keys.network) > now;
   }
 
-  private prune(now: number): void {
-    for (const [addr, c] of this.counters) {
-      if (c.bannedUntil <= now && now - c.windowStart > this.opts.windowSeconds * 1000) this.counters.delete(addr);
+  private noteBan(now: number, reason: string, who: { address: string; network?: string }): void {
+    this.lastBanEnds = Math.max(this.lastBanEnds, now + this.banMs);
+    this.opts.log?.warn(who.network ? 'provisioning: network banned for probing' : 'provisioning: address banned for probing', {
+      ...who,
+      reason,
+      seconds: this.opts.banSeconds,
+    });
+    this.scheduleSave();
+  }
+
+  private scheduleSave(): void {
+    if (!this.writer || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.lastSave = this.save();
+    }, this.opts.saveDelayMs ?? 1000);
+    this.saveTimer.unref();
+  }
+
+  private async save(): Promise<void> {
+    try {
+      await this.writer?.flush();
+    } catch (err) {
+      this.opts.log?.error('provisioning: ban file write failed', { file: this.opts.file, err });
     }
   }
 
-  /** Addresses currently refused (for logs/diagnostics). */
+  /** Writes pending bans now and waits for a write under way (shutdown). */
+  async close(): Promise<void> {
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+      this.lastSave = this.save();
+    }
+    await this.lastSave;
+  }
+
+  private activeBans(): BanTable {
+    const now = this.now();
+    return { addresses: this.addresses.active(now), networks: this.networks.active(now) };
+  }
+
+  /** Entries held in each counter table (diagnostics, tests of the bound). */
+  get tracked(): { addresses: number; networks: number } {
+    return { addresses: this.addresses.counters.size, networks: this.networks.counters.size };
+  }
+
+  /** Addresses and networks currently refused (diagnostics). */
   banned(): string[] {
-    const now = this.now();
-    return [...this.counters].filter(([, c]) => c.bannedUntil > now).map(([a]) => a);
+    const bans = this.activeBans();
+    return [...bans.addresses.keys(), ...bans.networks.keys()];
   }
 }
