@@ -4,37 +4,63 @@ import type { DocCodec } from './sharded-collection.js';
 
 /**
  * The account fields that are secret but must stay reversible: the api_key (GET /accounts/{A}/api_key returns
- * it) and the phones' http_auth password (digest needs it). On disk they are sealed; in memory they are plain.
+ * it), the phones' http_auth password and its rotation list (digest needs them) and the provisioning url_key
+ * (compared with the one in a phone's URL). On disk they are sealed; in memory they are plain.
  * Users' pvt_md5_auth/pvt_sha1_auth are one-way hashes that Kazoo clients and Kazoo's own format expect; they
  * stay as they are.
  */
+interface SecretField {
+  /** Bound into the seal, so a sealed value cannot be moved to another field or account. */
+  name: string;
+  get(account: AccountDoc): unknown;
+  /** A copy of `account` with the field replaced. */
+  with(account: AccountDoc, value: unknown): AccountDoc;
+}
+
+type Provisioning = NonNullable<AccountDoc['provisioning']>;
+type HttpAuth = NonNullable<Provisioning['http_auth']> & { passwords?: unknown };
+
+const withProvisioning = (account: AccountDoc, change: Partial<Provisioning>): AccountDoc => ({ ...account, provisioning: { ...account.provisioning, ...change } });
+const withHttpAuth = (account: AccountDoc, change: Partial<HttpAuth>): AccountDoc => withProvisioning(account, { http_auth: { ...account.provisioning?.http_auth, ...change } });
+
+const SECRET_FIELDS: SecretField[] = [
+  { name: 'pvt_api_key', get: (a) => a.pvt_api_key, with: (a, v) => ({ ...a, pvt_api_key: v as string }) },
+  { name: 'http_auth.password', get: (a) => a.provisioning?.http_auth?.password, with: (a, v) => withHttpAuth(a, { password: v as string }) },
+  { name: 'http_auth.passwords', get: (a) => (a.provisioning?.http_auth as HttpAuth | undefined)?.passwords, with: (a, v) => withHttpAuth(a, { passwords: v }) },
+  { name: 'url_key', get: (a) => a.provisioning?.url_key, with: (a, v) => withProvisioning(a, { url_key: v as string }) },
+];
+
+/** Applies `change` to a field's string value, or to each string of a list of them. */
+function mapStrings(value: unknown, change: (s: string) => string): unknown {
+  if (typeof value === 'string') return change(value);
+  if (Array.isArray(value)) return value.map((item) => (typeof item === 'string' ? change(item) : item));
+  return value;
+}
+
 export function accountSecretsCodec(box: SecretBox): DocCodec {
   return {
     encode(doc) {
-      const account = doc as AccountDoc;
-      const out: AccountDoc = { ...account };
-      if (typeof account.pvt_api_key === 'string') out.pvt_api_key = sealed(box, account.pvt_api_key, account.id, 'pvt_api_key');
-      const httpAuth = account.provisioning?.http_auth;
-      if (typeof httpAuth?.password === 'string') {
-        out.provisioning = { ...account.provisioning, http_auth: { ...httpAuth, password: sealed(box, httpAuth.password, account.id, 'http_auth.password') } };
+      let account = doc as AccountDoc;
+      for (const field of SECRET_FIELDS) {
+        const value = field.get(account);
+        // Always seal: memory holds plaintext only, even a password that happens to look like a sealed value.
+        if (value !== undefined) account = field.with(account, mapStrings(value, (s) => box.seal(s, `${account.id}|${field.name}`)));
       }
-      return out;
+      return account;
     },
     decode(doc) {
-      const account = doc as AccountDoc;
+      let account = doc as AccountDoc;
       let plain = false;
       const open = (value: string, field: string) => {
         if (SecretBox.isSealed(value)) return box.open(value, `${account.id}|${field}`);
         plain = true; // written by a version that stored it in the clear
         return value;
       };
-      const out: AccountDoc = { ...account };
-      if (typeof account.pvt_api_key === 'string') out.pvt_api_key = open(account.pvt_api_key, 'pvt_api_key');
-      const httpAuth = account.provisioning?.http_auth;
-      if (typeof httpAuth?.password === 'string') {
-        out.provisioning = { ...account.provisioning, http_auth: { ...httpAuth, password: open(httpAuth.password, 'http_auth.password') } };
+      for (const field of SECRET_FIELDS) {
+        const value = field.get(account);
+        if (value !== undefined) account = field.with(account, mapStrings(value, (s) => open(s, field.name)));
       }
-      return { doc: out as StoredDoc, plain };
+      return { doc: account as StoredDoc, plain };
     },
   };
 }
@@ -42,10 +68,7 @@ export function accountSecretsCodec(box: SecretBox): DocCodec {
 /** Whether a stored (on-disk) account holds sealed values, i.e. needs the key it was sealed with. */
 export function holdsSealedSecrets(doc: StoredDoc): boolean {
   const account = doc as AccountDoc;
-  return SecretBox.isSealed(account.pvt_api_key) || SecretBox.isSealed(account.provisioning?.http_auth?.password);
-}
-
-// Always seal: memory holds plaintext only, even a password that happens to look like a sealed value.
-function sealed(box: SecretBox, value: string, accountId: string, field: string): string {
-  return box.seal(value, `${accountId}|${field}`);
+  let sealed = false;
+  for (const field of SECRET_FIELDS) mapStrings(field.get(account), (s) => ((sealed ||= SecretBox.isSealed(s)), s));
+  return sealed;
 }

@@ -6,6 +6,8 @@ import { createProvisioning } from '../../src/provision/index.js';
 import type { ServerParts } from '../../src/server.js';
 
 const HTTP_PASSWORD = 'HttpAuth-Secret-7731';
+const URL_KEY = 'UrlKey-Secret-0042-abcdef';
+const PHONE_FILE = `/provision/${URL_KEY}/001565cc0001.cfg`;
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -36,7 +38,7 @@ async function filesHolding(dir: string, needle: string): Promise<string[]> {
 async function protectedAccount(t: TestServer) {
   const auth = { 'X-Auth-Token': t.master.token };
   const made = await t.http().put(`/v2/accounts/${t.master.accountId}`).set(auth).send({
-    data: { name: 'Shop', realm: 'shop.test', provisioning: { http_auth: { type: 'basic', username: 'prov', password: HTTP_PASSWORD } } },
+    data: { name: 'Shop', realm: 'shop.test', provisioning: { http_auth: { type: 'basic', username: 'prov', password: HTTP_PASSWORD }, url_key: URL_KEY } },
   });
   expect(made.status, made.text).toBe(201);
   const id = made.body.data.id as string;
@@ -53,20 +55,21 @@ async function expectWorking(t: TestServer, account: { id: string; apiKey: strin
   expect(login.body.data.account_id).toBe(account.id);
   const key = await t.http().get(`/v2/accounts/${account.id}/api_key`).set('X-Auth-Token', login.body.auth_token);
   expect(key.body.data.api_key).toBe(account.apiKey);
-  expect((await t.http().get('/provision/001565cc0001.cfg')).status).toBe(401);
-  expect((await t.http().get('/provision/001565cc0001.cfg').auth('prov', 'wrong-password')).status).toBe(401);
-  expect((await t.http().get('/provision/001565cc0001.cfg').auth('prov', HTTP_PASSWORD)).status).toBe(200);
+  expect((await t.http().get('/provision/001565cc0001.cfg').auth('prov', HTTP_PASSWORD)).status).toBe(404); // no url_key
+  expect((await t.http().get(PHONE_FILE)).status).toBe(401);
+  expect((await t.http().get(PHONE_FILE).auth('prov', 'wrong-password')).status).toBe(401);
+  expect((await t.http().get(PHONE_FILE).auth('prov', HTTP_PASSWORD)).status).toBe(200);
 }
 
 describe('account secrets at rest', () => {
-  it('neither the api_key nor the http_auth password is stored in plaintext anywhere under DATA_DIR', async () => {
+  it('neither the api_key, the http_auth password nor the url_key is stored in plaintext anywhere under DATA_DIR', async () => {
     const dataDir = await ownDir();
     const t = await startTestServer({ dataDir, parts });
     const account = await protectedAccount(t);
     await expectWorking(t, account);
     const masterKey = t.master.apiKey;
     await t.close();
-    for (const secret of [account.apiKey, masterKey, HTTP_PASSWORD]) expect(await filesHolding(dataDir, secret), secret).toEqual([]);
+    for (const secret of [account.apiKey, masterKey, HTTP_PASSWORD, URL_KEY]) expect(await filesHolding(dataDir, secret), secret).toEqual([]);
     const keyFile = path.join(dataDir, 'system', 'secrets.key');
     expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
     // after a restart, from disk: api_auth by key, GET api_key and http_auth all still work
