@@ -5,6 +5,7 @@ import { jsonBody } from './http/body.js';
 import { loadAccount, readToken, requireAuth, type AuthLocals } from './http/auth.js';
 import { sendError, sendSuccess } from './http/envelope.js';
 import { KazooError, notFound } from './http/errors.js';
+import { isParamDecodeError, undecodableParamError } from './http/path-params.js';
 import { createAuthRouter } from './routes/v2/auth.js';
 import { createAccountRouter } from './routes/v2/accounts.js';
 import { createUsersRouter } from './routes/v2/users.js';
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps): express.Express {
   // Every error ends here: Kazoo's envelope for ours; a 500 (logged) only for a genuine server fault.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof KazooError) return sendError(req, res, err);
+    if (isParamDecodeError(err)) return sendError(req, res, undecodableParamError(req));
     if (err instanceof DatastoreError) {
       deps.log.error('datastore write failed', { method: req.method, path: req.path, error: err.cause });
       return sendError(req, res, new KazooError(503, 'datastore_fault', { message: 'datastore fatal error' }));

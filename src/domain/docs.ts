@@ -32,7 +32,9 @@ export function privateFields<T extends StoredDoc>(doc: T): Pick<T, keyof T> {
 
 /**
  * PATCH semantics (crossbar_doc:patch_the_doc): request wins per key, objects merge recursively,
- * `null` deletes the key, arrays are replaced wholesale. Returns a new object.
+ * `null` deletes the key, arrays are replaced wholesale. Returns a new object. The recursion (and the
+ * structuredClone copies) go as deep as the request's nesting, which the body reader bounds on the raw
+ * text (src/http/json-depth.ts), so stored documents stay as shallow as requests.
  */
 export function mergePatch(stored: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = structuredClone(stored);

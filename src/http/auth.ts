@@ -3,7 +3,7 @@ import type { TokenClaims, TokenService } from '../auth/tokens.js';
 import type { AccountDoc } from '../domain/types.js';
 import type { Store } from '../store/store.js';
 import { contextOf } from './envelope.js';
-import { badIdentifier, badToken, forbidden, invalidCredentials, KazooError } from './errors.js';
+import { badIdentifier, badToken, forbidden, invalidCredentials, malformedAccountId } from './errors.js';
 import { tokenFrom } from './request-context.js';
 
 export interface AuthLocals {
@@ -45,7 +45,7 @@ export function loadAccount(store: Store) {
   return (req: Request, res: Response, next: NextFunction) => {
     const id = String(req.params.accountId ?? '');
     if (!/^[0-9a-f]{32}$/.test(id)) {
-      return next(new KazooError(404, 'bad identifier', { message: `invalid account_id '${id.slice(0, 64)}'` }));
+      return next(malformedAccountId(id));
     }
     const account = store.getAccount(id);
     if (!account) return next(badIdentifier(id));

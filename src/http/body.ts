@@ -1,58 +1,74 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { KazooError } from './errors.js';
+import { jsonNestingExceeds, MAX_JSON_DEPTH } from './json-depth.js';
+
+const badJson = (message: string) => new KazooError(400, 'validation error', { json: { invalid: { message, target: 'body' } } });
+
+/** JSON is UTF-8, -16 or -32 (RFC 7159 §8.1); a text/* body may use any charset the reader knows. */
+function charsetOf(req: Request): string | undefined {
+  return /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.get('content-type') ?? '')?.[1]?.toLowerCase();
+}
 
 /**
- * Parses every request body as JSON whatever its Content-Type (Kazoo accepts none, JSON and curl's
- * form-urlencoded default), and turns parser failures into Kazoo's envelopes: 400 for bad JSON,
- * 413 for oversized bodies, 415 for an unusable charset.
+ * The envelope from the body's text: its nesting is bounded on the raw text first (one linear scan), so
+ * JSON.parse and every later walk of the data only ever see shallow documents.
+ */
+function parseEnvelope(text: string): unknown {
+  if (text.length === 0) return {};
+  if (jsonNestingExceeds(text, MAX_JSON_DEPTH)) throw badJson(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (parseError) {
+    throw badJson((parseError as Error).message);
+  }
+}
+
+function checkEnvelope(body: unknown): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badJson('request body must be a JSON object envelope');
+  const data = (body as { data?: unknown }).data;
+  if (data !== undefined && (data === null || typeof data !== 'object')) {
+    throw new KazooError(400, 'validation error', { data: { type: { message: 'Value did not match type(s): object, array', target: ['object', 'array'], value: data } } });
+  }
+}
+
+function readError(err: unknown, limitBytes: number): KazooError {
+  const e = err as { type?: string; message?: string };
+  if (e.type === 'entity.too.large') return new KazooError(413, 'request_entity_too_large', { message: `request body larger than ${limitBytes} bytes` });
+  if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') return new KazooError(415, 'unsupported_media_type', { message: e.message ?? 'unsupported encoding' });
+  return badJson(e.message ?? 'unreadable body');
+}
+
+/**
+ * Reads every request body as text whatever its Content-Type and parses it as the JSON envelope (Kazoo
+ * accepts none, JSON and curl's form-urlencoded default). Parser failures become Kazoo's envelopes: 400 for
+ * bad or too deeply nested JSON, 413 for oversized bodies, 415 for an unusable charset.
  */
 export function jsonBody(limitBytes: number) {
-  const parseJson = express.json({ type: () => true, limit: limitBytes, strict: false });
-  const parseText = express.text({ type: () => true, limit: limitBytes });
+  const readText = express.text({ type: () => true, limit: limitBytes });
   return (req: Request, res: Response, next: NextFunction) => {
     // text/plain is what fetch() sends for a string body, and also how a template is uploaded raw:
     // JSON text is the usual envelope; anything else stays a string for the route that wants raw text.
     const textual = Boolean(req.is(['text/*', 'application/octet-stream']));
-    (textual ? parseText : parseJson)(req, res, (err?: unknown) => {
-      if (!err && textual) {
-        const text = typeof req.body === 'string' ? req.body : '';
-        if (!/^\s*[[{]/.test(text)) {
-          req.body = text.trim() ? text : {};
-          next();
-          return;
-        }
-        try {
-          req.body = JSON.parse(text) as unknown;
-        } catch (parseError) {
-          next(new KazooError(400, 'validation error', { json: { invalid: { message: (parseError as Error).message, target: 'body' } } }));
-          return;
-        }
+    const charset = charsetOf(req);
+    if (!textual && charset && !charset.startsWith('utf-')) {
+      next(new KazooError(415, 'unsupported_media_type', { message: `unsupported charset "${charset.toUpperCase()}"` }));
+      return;
+    }
+    readText(req, res, (err?: unknown) => {
+      if (err) return next(readError(err, limitBytes));
+      const text = typeof req.body === 'string' ? req.body : '';
+      if (textual && !/^\s*[[{]/.test(text)) {
+        req.body = text.trim() ? text : {};
+        return next();
       }
-      if (!err) {
-        if (req.body === undefined || req.body === null) req.body = {};
-        const body = req.body as unknown;
-        if (typeof body !== 'object' || Array.isArray(body)) {
-          next(new KazooError(400, 'validation error', { json: { invalid: { message: 'request body must be a JSON object envelope', target: 'body' } } }));
-          return;
-        }
-        const data = (body as { data?: unknown }).data;
-        if (data !== undefined && (data === null || typeof data !== 'object')) {
-          next(new KazooError(400, 'validation error', { data: { type: { message: 'Value did not match type(s): object, array', target: ['object', 'array'], value: data } } }));
-          return;
-        }
-        next();
-        return;
+      try {
+        const body = parseEnvelope(text) ?? {};
+        checkEnvelope(body);
+        req.body = body;
+      } catch (error) {
+        return next(error);
       }
-      const e = err as { type?: string; message?: string };
-      if (e.type === 'entity.too.large') {
-        next(new KazooError(413, 'request_entity_too_large', { message: `request body larger than ${limitBytes} bytes` }));
-      } else if (e.type === 'entity.parse.failed') {
-        next(new KazooError(400, 'validation error', { json: { invalid: { message: e.message ?? 'invalid JSON', target: 'body' } } }));
-      } else if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') {
-        next(new KazooError(415, 'unsupported_media_type', { message: e.message ?? 'unsupported encoding' }));
-      } else {
-        next(new KazooError(400, 'validation error', { json: { invalid: { message: e.message ?? 'unreadable body', target: 'body' } } }));
-      }
+      next();
     });
   };
 }

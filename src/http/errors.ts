@@ -28,6 +28,9 @@ export const validationError = (errors: ValidationErrors) => new KazooError(400,
 
 export const badIdentifier = (id: string) => new KazooError(404, 'bad_identifier', { cause: id, message: 'bad identifier' });
 
+/** An account id that is not 32 hex digits (Kazoo checks it in malformed_request, before auth). */
+export const malformedAccountId = (id: string) => new KazooError(404, 'bad identifier', { message: `invalid account_id '${id.slice(0, 64)}'` });
+
 export const notFound = () => new KazooError(404, 'not_found', { message: 'not found' });
 
 export const methodNotAllowed = () => new KazooError(405, 'invalid_method', { message: 'method not allowed' });

@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonNestingExceeds, MAX_JSON_DEPTH } from '../../src/http/json-depth.js';
+import { maxEventLoopDelayMs } from '../helpers/event-loop.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/** `{"data":{"name":…,"x":<value nested `levels` deep>}}` as raw text (JSON.stringify would recurse). */
+function deepDevice(name: string, levels: number, kind: 'object' | 'array'): string {
+  const [open, close] = kind === 'object' ? ['{"a":', '}'] : ['[', ']'];
+  return `{"data":{"name":"${name}","x":${open.repeat(levels)}1${close.repeat(levels)}}}`;
+}
+
+describe('jsonNestingExceeds (raw-text scan)', () => {
+  it('counts objects and arrays alike, stopping over the limit', () => {
+    expect(jsonNestingExceeds('[[[1]]]', 3)).toBe(false);
+    expect(jsonNestingExceeds('[[[[1]]]]', 3)).toBe(true);
+    expect(jsonNestingExceeds('{"a":{"b":[{}]}}', 4)).toBe(false);
+    expect(jsonNestingExceeds('{"a":{"b":[{"c":[]}]}}', 4)).toBe(true);
+    // Siblings do not add up: depth is the deepest path, not the bracket count.
+    expect(jsonNestingExceeds('[[1],[2],[3],[4],[5]]', 2)).toBe(false);
+  });
+
+  it('ignores brackets inside strings, escaped quotes included', () => {
+    expect(jsonNestingExceeds(`{"s":"${'['.repeat(500)}"}`, 2)).toBe(false);
+    expect(jsonNestingExceeds(`{"s":"\\"${'{'.repeat(500)}\\\\"}`, 2)).toBe(false);
+    expect(jsonNestingExceeds(`{"s":"\\\\",${'['.repeat(3)}`, 2)).toBe(true);
+  });
+});
+
+describe('deeply nested request bodies', () => {
+  let t: TestServer;
+  let A: string;
+  const auth = () => ({ 'X-Auth-Token': t.master.token });
+  const stored = async (name: string) => (await t.http().get(`/v2/accounts/${A}/devices?filter_name=${name}`).set(auth())).body.data as unknown[];
+
+  beforeAll(async () => {
+    t = await startTestServer();
+    A = t.master.accountId;
+  });
+  afterAll(() => t.close());
+
+  for (const levels of [1_000, 10_000, 100_000]) {
+    for (const kind of ['object', 'array'] as const) {
+      it(`${levels} levels of ${kind}s: 400 in the envelope, nothing stored, event loop free`, async () => {
+        const name = `deep-${kind}-${levels}`;
+        const { result: res, maxMs } = await maxEventLoopDelayMs(() =>
+          t.http().put(`/v2/accounts/${A}/devices`).set(auth()).set('Content-Type', 'application/json').send(deepDevice(name, levels, kind)),
+        );
+        expect(res.status).toBe(400);
+        expect(res.body).toMatchObject({ error: '400', message: 'validation error', status: 'error' });
+        expect(res.body.data.json.invalid.message).toContain(`deeper than ${MAX_JSON_DEPTH} levels`);
+        expect(await stored(name)).toEqual([]);
+        expect(maxMs).toBeLessThan(200);
+      });
+    }
+  }
+
+  it('the same bound holds for text/plain bodies and for PATCH, POST and accounts/users', async () => {
+    const made = await t.http().put(`/v2/accounts/${A}/devices`).set(auth()).send({ data: { name: 'patched' } });
+    const D = made.body.data.id as string;
+    const deep = deepDevice('patched', 5_000, 'object');
+    const answers = await Promise.all([
+      t.http().put(`/v2/accounts/${A}/devices`).set(auth()).set('Content-Type', 'text/plain').send(deepDevice('deep-text', 5_000, 'array')),
+      t.http().patch(`/v2/accounts/${A}/devices/${D}`).set(auth()).set('Content-Type', 'application/json').send(deep),
+      t.http().post(`/v2/accounts/${A}/devices/${D}`).set(auth()).set('Content-Type', 'application/json').send(deep),
+      t.http().patch(`/v2/accounts/${A}`).set(auth()).set('Content-Type', 'application/json').send(deep),
+      t.http().put(`/v2/accounts/${A}/users`).set(auth()).set('Content-Type', 'application/json').send(deep),
+      t.http().put('/v2/api_auth').set('Content-Type', 'application/json').send(deep),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([400, 400, 400, 400, 400, 400]);
+    expect(await stored('deep-text')).toEqual([]);
+    const after = await t.http().get(`/v2/accounts/${A}/devices/${D}`).set(auth());
+    expect(after.body.data.x).toBeUndefined();
+  });
+
+  it(`20 levels (and the limit, ${MAX_JSON_DEPTH} in all) are stored, patched and read back`, async () => {
+    const put = await t.http().put(`/v2/accounts/${A}/devices`).set(auth()).set('Content-Type', 'application/json').send(deepDevice('twenty', 20, 'object'));
+    expect(put.status).toBe(201);
+    let node = put.body.data.x;
+    for (let i = 0; i < 20; i++) node = node.a;
+    expect(node).toBe(1);
+    // The envelope and data take 2 levels: 62 more fit exactly, 63 do not.
+    const atLimit = await t.http().patch(`/v2/accounts/${A}/devices/${put.body.data.id}`).set(auth()).set('Content-Type', 'application/json').send(deepDevice('twenty', MAX_JSON_DEPTH - 2, 'array'));
+    expect(atLimit.status).toBe(200);
+    const over = await t.http().patch(`/v2/accounts/${A}/devices/${put.body.data.id}`).set(auth()).set('Content-Type', 'application/json').send(deepDevice('twenty', MAX_JSON_DEPTH - 1, 'array'));
+    expect(over.status).toBe(400);
+  });
+});
