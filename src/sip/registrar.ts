@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { Directory } from '../store/directory.js';
 import type { AccountDoc, DeviceRef } from '../domain/types.js';
 import { computeResponse, NonceAuthority, safeEqualHex } from './digest.js';
+import { MAX_AUTHORIZATION_LENGTH } from './auth-header.js';
 import { parseAuthHeader, parseNameAddr, parseUri } from './message.js';
 import type { RegistrationTable } from './registry.js';
 
@@ -72,6 +73,8 @@ export class Registrar {
     }
 
     if (!input.authorization) return this.challenge(realm);
+    // Bounded before it is parsed: the value comes from an unauthenticated, possibly spoofed datagram.
+    if (input.authorization.length > MAX_AUTHORIZATION_LENGTH) return reply(400, 'Authorization Too Long');
     const auth = parseAuthHeader(input.authorization);
     if (!auth || auth.scheme.toLowerCase() !== 'digest') return this.challenge(realm);
     const p = auth.params;
