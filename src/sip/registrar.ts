@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Directory } from '../store/directory.js';
 import type { AccountDoc, DeviceRef } from '../domain/types.js';
@@ -12,7 +13,9 @@ import type { RegistrationTable } from './registry.js';
  * headers; transport details (To-tag, Via handling) stay with the backend.
  *
  * Order of checks (why): realm first (the challenge must name the account's realm), then IP-authenticated
- * devices (no Authorization expected from them), then digest. An unknown user or a wrong password gets 403
+ * devices (no Authorization expected from them), then digest. Within digest, everything that needs no
+ * secret (realm, nonce, uri, algorithm, qop, nc, username vs To) before the user is looked up, so the
+ * answers never tell a known user from an unknown one. An unknown user or a wrong password gets 403
  * after a digest attempt, never another 401: a phone with a wrong password would otherwise loop.
  */
 export interface RegisterInput {
@@ -42,6 +45,8 @@ export interface RegistrarOptions {
 
 export class Registrar {
   readonly nonces: NonceAuthority;
+  /** Stands in for the password of users that do not exist (random per process, never matched). */
+  private readonly unknownUserSecret = randomBytes(24).toString('base64url');
 
   constructor(
     private readonly directory: Directory,
@@ -85,19 +90,23 @@ export class Registrar {
     if (nonceState === 'invalid') return this.challenge(realm);
     if (nonceState === 'stale') return this.challenge(realm, true);
 
+    // Every check that needs no secret comes before the user is looked up, so that a known and an unknown
+    // username get the very same answers (status, reason, headers) to the same malformed Authorization.
+    if (!sameUri(p.uri, input.requestUri)) return reply(400, 'Digest URI Mismatch');
+    if (p.algorithm && p.algorithm.toUpperCase() !== 'MD5') return reply(403, 'Unsupported Algorithm');
+    if (p.qop && p.qop.toLowerCase() !== 'auth') return reply(403, 'Unsupported qop');
+    if (p.qop && (!p.cnonce || !/^[0-9a-fA-F]{8}$/.test(p.nc ?? ''))) return reply(400, 'Bad Authorization');
     // The credentials must be the AOR's own: a phone may not bind user B's address with user A's password.
     if (toUri.user && toUri.user.toLowerCase() !== p.username.toLowerCase()) {
       this.log.info('sip register refused: username differs from To', { realm, username: p.username, to_user: toUri.user, source: input.source.address });
       return reply(403, 'Username Mismatch');
     }
+
+    // An unknown user (or one without a password) is checked against a secret nobody knows: same work,
+    // same answer as a wrong password.
     const ref = this.directory.findDeviceBySipUsername(realm, p.username);
-    if (!ref || (ref.device.sip?.method ?? 'password') !== 'password' || !ref.device.sip?.password) {
-      this.log.info('sip register refused: unknown user', { realm, username: p.username, source: input.source.address });
-      return reply(403, 'Forbidden');
-    }
-    if (!sameUri(p.uri, input.requestUri)) return reply(400, 'Digest URI Mismatch');
-    if (p.qop && p.qop.toLowerCase() !== 'auth') return reply(403, 'Unsupported qop');
-    const expected = computeResponse('REGISTER', ref.device.sip.password, {
+    const password = ref && (ref.device.sip?.method ?? 'password') === 'password' ? ref.device.sip?.password : undefined;
+    const expected = computeResponse('REGISTER', password ?? this.unknownUserSecret, {
       username: p.username,
       realm: p.realm,
       nonce: p.nonce,
@@ -106,8 +115,9 @@ export class Registrar {
       nc: p.nc,
       cnonce: p.cnonce,
     });
-    if (!safeEqualHex(expected, p.response)) {
-      this.log.info('sip register refused: bad credentials', { realm, username: p.username, source: input.source.address });
+    if (!ref || password === undefined || !safeEqualHex(expected, p.response)) {
+      const why = password === undefined ? 'unknown user' : 'bad credentials';
+      this.log.info(`sip register refused: ${why}`, { realm, username: p.username, source: input.source.address });
       return reply(403, 'Forbidden');
     }
     if (this.nonces.consume(p.nonce, p.qop ? p.nc : undefined, this.now()) === 'replay') {
