@@ -5,7 +5,10 @@ import type { AccountDoc, DeviceRef } from '../domain/types.js';
 import { computeResponse, NonceAuthority, safeEqualHex } from './digest.js';
 import { MAX_AUTHORIZATION_LENGTH } from './auth-header.js';
 import { parseAuthHeader, parseNameAddr, parseUri } from './message.js';
+import { GuessLimiter } from './guess-limiter.js';
+import { RefusalLog } from './refusal-log.js';
 import type { RegistrationTable } from './registry.js';
+import { SourceBan, sourceKey } from './source-ban.js';
 
 /**
  * REGISTER policy — the one implementation used by both backends (embedded and drachtio). It sees a
@@ -17,6 +20,11 @@ import type { RegistrationTable } from './registry.js';
  * secret (realm, nonce, uri, algorithm, qop, nc, username vs To) before the user is looked up, so the
  * answers never tell a known user from an unknown one. An unknown user or a wrong password gets 403
  * after a digest attempt, never another 401: a phone with a wrong password would otherwise loop.
+ *
+ * Brute force (why three limits): a failed digest burns its nonce (one guess per challenge round trip);
+ * a source with too many failures is banned (source-ban.ts); a username guessed at from many sources is
+ * slowed down but its own phone's address never is (guess-limiter.ts); refusals are logged at most once
+ * per source per window (refusal-log.ts).
  */
 export interface RegisterInput {
   requestUri: string;
@@ -41,12 +49,30 @@ export interface RegistrarOptions {
   defaultExpires?: number;
   /** How long a challenge's nonce stays good (default 5 min); after that the phone gets 401 stale=true. */
   nonceTtlMs?: number;
+  /** Brute-force limits (defaults: those of config.ts). */
+  guard?: Partial<GuardOptions>;
 }
+
+export interface GuardOptions {
+  /** Failed digests from one source within `failWindowMs` that ban it for `banMs`; also a username's burst. */
+  failLimit: number;
+  failWindowMs: number;
+  banMs: number;
+  /** Credential checks per minute for one username from untrusted sources once its burst is spent. */
+  userGuessRate: number;
+}
+
+const DEFAULT_GUARD: GuardOptions = { failLimit: 10, failWindowMs: 60_000, banMs: 600_000, userGuessRate: 6 };
 
 export class Registrar {
   readonly nonces: NonceAuthority;
   /** Stands in for the password of users that do not exist (random per process, never matched). */
   private readonly unknownUserSecret = randomBytes(24).toString('base64url');
+
+  private readonly guard: GuardOptions;
+  private readonly bans: SourceBan;
+  private readonly guesses: GuessLimiter;
+  private readonly refusals: RefusalLog;
 
   constructor(
     private readonly directory: Directory,
@@ -56,6 +82,10 @@ export class Registrar {
     private readonly now: () => number = Date.now,
   ) {
     this.nonces = new NonceAuthority(options.nonceTtlMs);
+    const guard = (this.guard = { ...DEFAULT_GUARD, ...options.guard });
+    this.bans = new SourceBan({ limit: guard.failLimit, windowMs: guard.failWindowMs, banMs: guard.banMs, now });
+    this.guesses = new GuessLimiter({ burst: guard.failLimit, ratePerMinute: guard.userGuessRate, now });
+    this.refusals = new RefusalLog(log, { windowMs: guard.failWindowMs, now });
   }
 
   handle(input: RegisterInput): RegisterDecision {
@@ -78,9 +108,21 @@ export class Registrar {
     }
 
     if (!input.authorization) return this.challenge(realm);
+    return this.digest(input, input.authorization, toUri.user, realm);
+  }
+
+  /** A REGISTER carrying credentials: throttles, then checks that need no secret, then the digest. */
+  private digest(input: RegisterInput, authorization: string, toUser: string | undefined, realm: string): RegisterDecision {
+    this.refusals.flush();
+    const source = sourceKey(input.source.address);
+    // A banned source is refused before anything of its Authorization is read.
+    if (this.bans.isBanned(source)) {
+      this.refusals.refused('source banned', { source: input.source.address });
+      return reply(403, 'Forbidden');
+    }
     // Bounded before it is parsed: the value comes from an unauthenticated, possibly spoofed datagram.
-    if (input.authorization.length > MAX_AUTHORIZATION_LENGTH) return reply(400, 'Authorization Too Long');
-    const auth = parseAuthHeader(input.authorization);
+    if (authorization.length > MAX_AUTHORIZATION_LENGTH) return reply(400, 'Authorization Too Long');
+    const auth = parseAuthHeader(authorization);
     if (!auth || auth.scheme.toLowerCase() !== 'digest') return this.challenge(realm);
     const p = auth.params;
     if (!p.username || !p.nonce || !p.response || !p.uri || !p.realm) return reply(400, 'Bad Authorization');
@@ -96,10 +138,25 @@ export class Registrar {
     if (p.algorithm && p.algorithm.toUpperCase() !== 'MD5') return reply(403, 'Unsupported Algorithm');
     if (p.qop && p.qop.toLowerCase() !== 'auth') return reply(403, 'Unsupported qop');
     if (p.qop && (!p.cnonce || !/^[0-9a-fA-F]{8}$/.test(p.nc ?? ''))) return reply(400, 'Bad Authorization');
+    const nc = p.qop ? p.nc : undefined;
+    const use = this.nonces.use(p.nonce, nc);
+    if (use === 'burned') return this.challenge(realm); // a failed guess used it up: a fresh nonce, another round trip
+    const who = { realm, username: p.username, source: input.source.address };
+    if (use === 'replay') {
+      this.refusals.refused('replayed digest', who);
+      return reply(403, 'Replayed Credentials');
+    }
     // The credentials must be the AOR's own: a phone may not bind user B's address with user A's password.
-    if (toUri.user && toUri.user.toLowerCase() !== p.username.toLowerCase()) {
-      this.log.info('sip register refused: username differs from To', { realm, username: p.username, to_user: toUri.user, source: input.source.address });
+    if (toUser && toUser.toLowerCase() !== p.username.toLowerCase()) {
+      this.refusals.refused('username differs from To', { ...who, to_user: toUser.slice(0, 64) });
       return reply(403, 'Username Mismatch');
+    }
+    const user = GuessLimiter.key(realm, p.username);
+    if (!this.guesses.allows(user, source)) {
+      // Refused unchecked, exactly like a wrong password: a right guess made now learns nothing.
+      this.failed(p.nonce, source, user);
+      this.refusals.refused('too many guesses for this user', who);
+      return reply(403, 'Forbidden');
     }
 
     // An unknown user (or one without a password) is checked against a secret nobody knows: same work,
@@ -116,16 +173,23 @@ export class Registrar {
       cnonce: p.cnonce,
     });
     if (!ref || password === undefined || !safeEqualHex(expected, p.response)) {
-      const why = password === undefined ? 'unknown user' : 'bad credentials';
-      this.log.info(`sip register refused: ${why}`, { realm, username: p.username, source: input.source.address });
+      this.failed(p.nonce, source, user);
+      this.refusals.refused(password === undefined ? 'unknown user' : 'bad credentials', who);
       return reply(403, 'Forbidden');
     }
-    if (this.nonces.consume(p.nonce, p.qop ? p.nc : undefined, this.now()) === 'replay') {
-      this.log.warn('sip register refused: replayed digest', { realm, username: p.username, source: input.source.address });
-      return reply(403, 'Replayed Credentials');
-    }
+    this.nonces.consume(p.nonce, nc, this.now());
+    this.guesses.succeeded(user, source);
     if (!isEnabled(ref)) return reply(403, 'Device Disabled');
     return this.bind(ref, p.username, input, 'digest');
+  }
+
+  /** A refused guess: its nonce is used up, and it counts against the source and the username. */
+  private failed(nonce: string, source: string, user: string): void {
+    this.nonces.burn(nonce, this.now());
+    this.guesses.failed(user);
+    if (this.bans.fail(source)) {
+      this.log.warn('sip source banned: too many failed digests', { source, seconds: Math.round(this.guard.banMs / 1000) });
+    }
   }
 
   private realmOf(toHost: string, ruriHost: string): string {
