@@ -30,6 +30,8 @@ export interface Config {
     authBanSeconds: number;
     /** Credential checks per minute for one username from sources that have not registered it, once its burst of failures is spent. */
     userGuessRate: number;
+    /** Bytes of final responses kept to answer retransmitted requests (embedded backend). */
+    responseCacheBytes: number;
     drachtio?: { host: string; port: number; secret: string };
   };
   provisioning: {
@@ -89,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authFailWindowSeconds: int(env, 'SIP_AUTH_FAIL_WINDOW', 60, 1, 86_400),
       authBanSeconds: int(env, 'SIP_AUTH_BAN_SECONDS', 600, 1, 86_400),
       userGuessRate: int(env, 'SIP_USER_GUESS_RATE', 6, 1, 6_000),
+      responseCacheBytes: int(env, 'SIP_RESPONSE_CACHE_BYTES', 16 * 1024 * 1024, 0),
       drachtio:
         backend === 'drachtio'
           ? { host: drachtioHost!, port: int(env, 'DRACHTIO_PORT', 9022, 1, 65535), secret: env.DRACHTIO_SECRET! }
