@@ -32,6 +32,8 @@ export interface Config {
     userGuessRate: number;
     /** Bytes of final responses kept to answer retransmitted requests (embedded backend). */
     responseCacheBytes: number;
+    /** Largest SIP message we send as one UDP datagram (embedded backend); bigger ones are refused. */
+    maxDatagram: number;
     drachtio?: { host: string; port: number; secret: string };
   };
   provisioning: {
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authBanSeconds: int(env, 'SIP_AUTH_BAN_SECONDS', 600, 1, 86_400),
       userGuessRate: int(env, 'SIP_USER_GUESS_RATE', 6, 1, 6_000),
       responseCacheBytes: int(env, 'SIP_RESPONSE_CACHE_BYTES', 16 * 1024 * 1024, 0),
+      maxDatagram: int(env, 'SIP_MAX_DATAGRAM', 65_000, 1300, 65_507),
       drachtio:
         backend === 'drachtio'
           ? { host: drachtioHost!, port: int(env, 'DRACHTIO_PORT', 9022, 1, 65535), secret: env.DRACHTIO_SECRET! }

@@ -21,8 +21,8 @@ export class EmbeddedSipService extends RegistrarBackend {
 
   async start(): Promise<void> {
     if (this.transport) return;
-    const { address, port, publicAddress } = this.deps.config.sip;
-    const transport = await UdpTransport.bind(address, port, (err) => this.deps.log.warn('sip socket error', { error: err.message }));
+    const { address, port, publicAddress, maxDatagram } = this.deps.config.sip;
+    const transport = await UdpTransport.bind(address, port, (err) => this.deps.log.warn('sip socket error', { error: err.message }), maxDatagram);
     const bound = transport.address();
     const local: Endpoint = { address: publicAddress ?? advertisedAddress(bound.address), port: bound.port };
     this.transport = transport;

@@ -156,8 +156,8 @@ export class SipStack {
       if (status >= 200) answered = true;
       const res = this.makeResponse(req, source, status, reason, headers, body);
       const data = serialize(res);
+      this.transport.send(data, source.address, source.port); // throws (and caches nothing) when too large
       if (status >= 200 && branch.startsWith('z9hG4bK')) this.cacheResponse(key, data, source);
-      this.transport.send(data, source.address, source.port);
     };
     this.onRequest(req, source, respond);
   }
@@ -246,6 +246,11 @@ export class SipStack {
     if (!via || !cseq) return Promise.reject(new Error('request needs Via and CSeq'));
     const key = `${via.params.branch ?? ''}|${cseq.method}`;
     const data = serialize(req);
+    try {
+      this.transport.assertFits(data); // before any transaction state or timer exists
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise((resolve) => {
       const tx: ClientTx = { request: req, dest, resolve, options, timers: [], proceeding: false, done: false };
       this.clientTx.set(key, tx);
