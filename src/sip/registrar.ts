@@ -49,8 +49,8 @@ export interface RegistrarOptions {
   defaultExpires?: number;
   /** How long a challenge's nonce stays good (default 5 min); after that the phone gets 401 stale=true. */
   nonceTtlMs?: number;
-  /** Brute-force limits (defaults: those of config.ts). */
-  guard?: Partial<GuardOptions>;
+  /** Brute-force limits (from config.ts: SIP_AUTH_FAIL_*, SIP_AUTH_BAN_SECONDS, SIP_USER_GUESS_RATE). */
+  guard: GuardOptions;
 }
 
 export interface GuardOptions {
@@ -62,14 +62,11 @@ export interface GuardOptions {
   userGuessRate: number;
 }
 
-const DEFAULT_GUARD: GuardOptions = { failLimit: 10, failWindowMs: 60_000, banMs: 600_000, userGuessRate: 6 };
-
 export class Registrar {
   readonly nonces: NonceAuthority;
   /** Stands in for the password of users that do not exist (random per process, never matched). */
   private readonly unknownUserSecret = randomBytes(24).toString('base64url');
 
-  private readonly guard: GuardOptions;
   private readonly bans: SourceBan;
   private readonly guesses: GuessLimiter;
   private readonly refusals: RefusalLog;
@@ -82,7 +79,7 @@ export class Registrar {
     private readonly now: () => number = Date.now,
   ) {
     this.nonces = new NonceAuthority(options.nonceTtlMs);
-    const guard = (this.guard = { ...DEFAULT_GUARD, ...options.guard });
+    const guard = options.guard;
     this.bans = new SourceBan({ limit: guard.failLimit, windowMs: guard.failWindowMs, banMs: guard.banMs, now });
     this.guesses = new GuessLimiter({ burst: guard.failLimit, ratePerMinute: guard.userGuessRate, now });
     this.refusals = new RefusalLog(log, { windowMs: guard.failWindowMs, now });
@@ -113,7 +110,7 @@ export class Registrar {
 
   /** A REGISTER carrying credentials: throttles, then checks that need no secret, then the digest. */
   private digest(input: RegisterInput, authorization: string, toUser: string | undefined, realm: string): RegisterDecision {
-    this.refusals.flush();
+    this.refusals.flush(); // the count held back in the last window comes out with the next REGISTER
     const source = sourceKey(input.source.address);
     // A banned source is refused before anything of its Authorization is read.
     if (this.bans.isBanned(source)) {
@@ -188,7 +185,7 @@ export class Registrar {
     this.nonces.burn(nonce, this.now());
     this.guesses.failed(user);
     if (this.bans.fail(source)) {
-      this.log.warn('sip source banned: too many failed digests', { source, seconds: Math.round(this.guard.banMs / 1000) });
+      this.log.warn('sip source banned: too many failed digests', { source, seconds: Math.round(this.options.guard.banMs / 1000) });
     }
   }
 
