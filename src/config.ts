@@ -31,6 +31,16 @@ export interface Config {
     nonceTtlSeconds: number;
     /** check-sync NOTIFYs per second when one change affects many phones. */
     resyncRate: number;
+    /** Failed digests from one source within `authFailWindowSeconds` before it is refused for `authBanSeconds`; also the burst of failures one username takes before `userGuessRate` applies. */
+    authFailLimit: number;
+    authFailWindowSeconds: number;
+    authBanSeconds: number;
+    /** Credential checks per minute for one username from sources that have not registered it, once its burst of failures is spent. */
+    userGuessRate: number;
+    /** Bytes of final responses kept to answer retransmitted requests (embedded backend). */
+    responseCacheBytes: number;
+    /** Largest SIP message we send as one UDP datagram (embedded backend); bigger ones are refused. */
+    maxDatagram: number;
     drachtio?: { host: string; port: number; secret: string };
   };
   provisioning: {
@@ -111,6 +121,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxExpires: int(env, 'SIP_MAX_EXPIRES', 3600, 1),
       nonceTtlSeconds: int(env, 'SIP_NONCE_TTL', 300, 1, 86_400),
       resyncRate: int(env, 'RESYNC_RATE', 50, 1),
+      authFailLimit: int(env, 'SIP_AUTH_FAIL_LIMIT', 10, 1),
+      authFailWindowSeconds: int(env, 'SIP_AUTH_FAIL_WINDOW', 60, 1, 86_400),
+      authBanSeconds: int(env, 'SIP_AUTH_BAN_SECONDS', 600, 1, 86_400),
+      userGuessRate: int(env, 'SIP_USER_GUESS_RATE', 6, 1, 6_000),
+      responseCacheBytes: int(env, 'SIP_RESPONSE_CACHE_BYTES', 16 * 1024 * 1024, 0),
+      maxDatagram: int(env, 'SIP_MAX_DATAGRAM', 65_000, 1300, 65_507),
       drachtio:
         backend === 'drachtio'
           ? { host: drachtioHost!, port: int(env, 'DRACHTIO_PORT', 9022, 1, 65535), secret: env.DRACHTIO_SECRET! }

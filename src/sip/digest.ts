@@ -35,14 +35,28 @@ export function computeResponse(method: string, password: string, p: Omit<Digest
   return md5(`${a1}:${p.nonce}:${a2}`);
 }
 
-export type NonceCheck = 'ok' | 'stale' | 'invalid' | 'replay';
+/** What the nonce-count of an Authorization says, before its digest is checked. */
+export type NonceUse = 'fresh' | 'burned' | 'replay';
+
+/** Marks a nonce a failed digest was sent with: good for nothing any more. */
+const BURNED = -1;
+/** nonce → highest nc seen, or BURNED. Bounded: see `remember`. */
+const MAX_TRACKED_NONCES = 50_000;
 
 export class NonceAuthority {
   private readonly key = randomBytes(32);
-  /** nonce → highest nc seen (0 = issued and unused, only for qop-less clients). */
+  /** nonce → highest nc seen (MAX_SAFE_INTEGER: used once by a qop-less client; BURNED: a failed digest). */
   private readonly seen = new Map<string, number>();
+  /**
+   * Nonces issued at or before this time are treated as stale. Raised only when `seen` is full and its
+   * oldest entry is forgotten: a forgotten nonce could otherwise be replayed or guessed on again.
+   */
+  private forgottenUpTo = -Infinity;
 
-  constructor(private readonly nonceTtlMs = 300_000) {}
+  constructor(
+    private readonly nonceTtlMs = 300_000,
+    private readonly maxTracked = MAX_TRACKED_NONCES,
+  ) {}
 
   issue(now = Date.now()): string {
     const payload = `${now.toString(36)}.${randomBytes(12).toString('base64url')}`;
@@ -63,38 +77,71 @@ export class NonceAuthority {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'invalid';
     const issued = parseInt(ts, 36);
     if (!Number.isFinite(issued) || issued > now + 5_000) return 'invalid';
-    return now - issued > this.nonceTtlMs ? 'stale' : 'ok';
+    return now - issued > this.nonceTtlMs || issued <= this.forgottenUpTo ? 'stale' : 'ok';
   }
 
   /**
-   * Record a use of the nonce after the digest itself was verified. With qop, nc must grow strictly;
-   * without qop (RFC 2069 clients) a nonce is good for exactly one request.
+   * Whether a (checked) nonce may carry this nc, decided before any digest is computed: burned by a
+   * failed digest, or a nonce-count already used (with qop, nc must grow strictly; without qop, RFC 2069
+   * clients, a nonce is good for exactly one request).
    */
-  consume(nonce: string, nc: string | undefined, now = Date.now()): 'ok' | 'replay' {
-    this.sweep(now);
+  use(nonce: string, nc: string | undefined): NonceUse {
     const last = this.seen.get(nonce);
-    if (nc === undefined) {
-      if (last !== undefined) return 'replay';
-      this.seen.set(nonce, Number.MAX_SAFE_INTEGER);
-      return 'ok';
-    }
+    if (last === BURNED) return 'burned';
+    if (nc === undefined) return last === undefined ? 'fresh' : 'replay';
     const count = parseInt(nc, 16);
     if (!Number.isFinite(count) || count < 1) return 'replay';
-    if (last !== undefined && count <= last) return 'replay';
-    this.seen.set(nonce, count);
+    return last !== undefined && count <= last ? 'replay' : 'fresh';
+  }
+
+  /** Record a use of the nonce after the digest itself was verified (`use` said 'fresh'). */
+  consume(nonce: string, nc: string | undefined, now = Date.now()): 'ok' | 'replay' {
+    if (this.use(nonce, nc) !== 'fresh') return 'replay';
+    this.remember(nonce, nc === undefined ? Number.MAX_SAFE_INTEGER : parseInt(nc, 16), now);
     return 'ok';
+  }
+
+  /**
+   * A failed digest uses the nonce up: each further guess then costs a fresh challenge round trip, and the
+   * per-source and per-user limits see every one of them.
+   */
+  burn(nonce: string, now = Date.now()): void {
+    this.remember(nonce, BURNED, now);
+  }
+
+  private remember(nonce: string, value: number, now: number): void {
+    this.sweep(now);
+    if (!this.seen.has(nonce) && this.seen.size >= this.maxTracked) {
+      const oldest = this.seen.keys().next().value as string;
+      this.seen.delete(oldest);
+      this.forgottenUpTo = Math.max(this.forgottenUpTo, issuedAt(oldest));
+    }
+    this.seen.set(nonce, value);
   }
 
   private lastSweep = 0;
   private sweep(now: number): void {
     if (now - this.lastSweep < 10_000) return;
     this.lastSweep = now;
-    for (const nonce of this.seen.keys()) if (this.check(nonce, now) !== 'ok') this.seen.delete(nonce);
+    // Entries are our own verified nonces: their timestamp is enough, no HMAC per entry.
+    for (const nonce of this.seen.keys()) {
+      const issued = issuedAt(nonce);
+      if (now - issued > this.nonceTtlMs || issued <= this.forgottenUpTo) this.seen.delete(nonce);
+    }
+  }
+
+  /** Nonces remembered (for tests of the bound). */
+  get tracked(): number {
+    return this.seen.size;
   }
 
   challenge(realm: string, stale = false, now = Date.now()): string {
     return `Digest realm="${realm}", nonce="${this.issue(now)}", algorithm=MD5, qop="auth"${stale ? ', stale=true' : ''}`;
   }
+}
+
+function issuedAt(nonce: string): number {
+  return parseInt(nonce.slice(0, nonce.indexOf('.')), 36);
 }
 
 /** Build an Authorization/Proxy-Authorization value answering a challenge with the device's own credentials. */

@@ -21,12 +21,14 @@ export class EmbeddedSipService extends RegistrarBackend {
 
   async start(): Promise<void> {
     if (this.transport) return;
-    const { address, port, publicAddress } = this.deps.config.sip;
-    const transport = await UdpTransport.bind(address, port, (err) => this.deps.log.warn('sip socket error', { error: err.message }));
+    const { address, port, publicAddress, maxDatagram } = this.deps.config.sip;
+    const transport = await UdpTransport.bind(address, port, (err) => this.deps.log.warn('sip socket error', { error: err.message }), maxDatagram);
     const bound = transport.address();
     const local: Endpoint = { address: publicAddress ?? advertisedAddress(bound.address), port: bound.port };
     this.transport = transport;
-    this.stack = new SipStack(transport, local, (req, source, respond) => this.onRequest(req, source, respond), this.deps.log);
+    this.stack = new SipStack(transport, local, (req, source, respond) => this.onRequest(req, source, respond), this.deps.log, {
+      responseCacheBytes: this.deps.config.sip.responseCacheBytes,
+    });
     this.table.startSweeping();
     this.deps.log.debug('sip listening', { backend: 'embedded', address: bound.address, port: bound.port });
   }
@@ -47,7 +49,12 @@ export class EmbeddedSipService extends RegistrarBackend {
   /** Datagram counters (received/dropped/…), for tests and the bench. */
   stats(): Record<string, number> {
     const buffers = this.transport?.bufferSizes();
-    return { ...(this.stack?.stats ?? {}), recvBufferBytes: buffers?.recv ?? 0, sendBufferBytes: buffers?.send ?? 0 };
+    return {
+      ...(this.stack?.stats ?? {}),
+      responseCacheBytes: this.stack?.cachedResponseBytes ?? 0,
+      recvBufferBytes: buffers?.recv ?? 0,
+      sendBufferBytes: buffers?.send ?? 0,
+    };
   }
 
   async notify(accountId: string, deviceId: string, options: NotifyOptions): Promise<NotifyResult> {

@@ -309,20 +309,8 @@ export function parseCSeq(value: string | undefined): CSeq | undefined {
   return { seq: Number(m[1]), method: m[2].toUpperCase() };
 }
 
-/** `Digest a=b, c="d"` → { scheme, params }. Values unquoted. */
-export function parseAuthHeader(value: string): { scheme: string; params: Record<string, string> } | undefined {
-  const m = /^(\w+)\s+([\s\S]*)$/.exec(value.trim());
-  if (!m || !m[1]) return undefined;
-  const params: Record<string, string> = {};
-  const re = /\s*([\w-]+)\s*=\s*("((?:[^"\\]|\\.)*)"|[^\s,]+)\s*(?:,|$)/g;
-  let r: RegExpExecArray | null;
-  const rest = m[2] ?? '';
-  while ((r = re.exec(rest)) !== null) {
-    if (r.index === re.lastIndex) break;
-    params[r[1]!.toLowerCase()] = r[3] !== undefined ? r[3].replace(/\\(.)/g, '$1') : (r[2] ?? '');
-  }
-  return { scheme: m[1], params };
-}
+/** `Digest a=b, c="d"` → { scheme, params }: a linear tokenizer of its own (see auth-header.ts). */
+export { parseAuthHeader } from './auth-header.js';
 
 /** Mandatory headers every request and response we act on must carry (RFC 3261 §8.1.1). */
 export function hasMandatoryHeaders(message: SipMessage): boolean {

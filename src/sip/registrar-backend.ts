@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ProvisioningService } from '../provision/service.js';
 import type { Directory } from '../store/directory.js';
-import { Registrar, type RegisterInput } from './registrar.js';
+import { Registrar, type GuardOptions, type RegisterInput } from './registrar.js';
 import { RegistrationTable, type RegistrationListener } from './registry.js';
 import type { NotifyOptions, NotifyResult, QuickCallOptions, QuickCallResult, Registration, SipService } from './service.js';
 
@@ -36,7 +36,12 @@ export abstract class RegistrarBackend implements ObservableSipService {
     this.registrar = new Registrar(
       deps.directory,
       this.table,
-      { minExpires: deps.config.sip.minExpires, maxExpires: deps.config.sip.maxExpires, nonceTtlMs: deps.nonceTtlMs ?? deps.config.sip.nonceTtlSeconds * 1000 },
+      {
+        minExpires: deps.config.sip.minExpires,
+        maxExpires: deps.config.sip.maxExpires,
+        nonceTtlMs: deps.nonceTtlMs ?? deps.config.sip.nonceTtlSeconds * 1000,
+        guard: guardOf(deps.config),
+      },
       deps.log,
       now,
     );
@@ -62,4 +67,9 @@ export abstract class RegistrarBackend implements ObservableSipService {
   protected register(input: RegisterInput) {
     return this.registrar.handle(input);
   }
+}
+
+function guardOf(config: Config): GuardOptions {
+  const sip = config.sip;
+  return { failLimit: sip.authFailLimit, failWindowMs: sip.authFailWindowSeconds * 1000, banMs: sip.authBanSeconds * 1000, userGuessRate: sip.userGuessRate };
 }

@@ -1,9 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Directory } from '../store/directory.js';
 import type { AccountDoc, DeviceRef } from '../domain/types.js';
 import { computeResponse, NonceAuthority, safeEqualHex } from './digest.js';
+import { MAX_AUTHORIZATION_LENGTH } from './auth-header.js';
 import { parseAuthHeader, parseNameAddr, parseUri } from './message.js';
+import { GuessLimiter } from './guess-limiter.js';
+import { RefusalLog } from './refusal-log.js';
 import type { RegistrationTable } from './registry.js';
+import { SourceBan, sourceKey } from './source-ban.js';
 
 /**
  * REGISTER policy — the one implementation used by both backends (embedded and drachtio). It sees a
@@ -11,8 +16,15 @@ import type { RegistrationTable } from './registry.js';
  * headers; transport details (To-tag, Via handling) stay with the backend.
  *
  * Order of checks (why): realm first (the challenge must name the account's realm), then IP-authenticated
- * devices (no Authorization expected from them), then digest. An unknown user or a wrong password gets 403
+ * devices (no Authorization expected from them), then digest. Within digest, everything that needs no
+ * secret (realm, nonce, uri, algorithm, qop, nc, username vs To) before the user is looked up, so the
+ * answers never tell a known user from an unknown one. An unknown user or a wrong password gets 403
  * after a digest attempt, never another 401: a phone with a wrong password would otherwise loop.
+ *
+ * Brute force (why three limits): a failed digest burns its nonce (one guess per challenge round trip);
+ * a source with too many failures is banned (source-ban.ts); a username guessed at from many sources is
+ * slowed down but its own phone's address never is (guess-limiter.ts); refusals are logged at most once
+ * per source per window (refusal-log.ts).
  */
 export interface RegisterInput {
   requestUri: string;
@@ -37,10 +49,27 @@ export interface RegistrarOptions {
   defaultExpires?: number;
   /** How long a challenge's nonce stays good (default 5 min); after that the phone gets 401 stale=true. */
   nonceTtlMs?: number;
+  /** Brute-force limits (from config.ts: SIP_AUTH_FAIL_*, SIP_AUTH_BAN_SECONDS, SIP_USER_GUESS_RATE). */
+  guard: GuardOptions;
+}
+
+export interface GuardOptions {
+  /** Failed digests from one source within `failWindowMs` that ban it for `banMs`; also a username's burst. */
+  failLimit: number;
+  failWindowMs: number;
+  banMs: number;
+  /** Credential checks per minute for one username from untrusted sources once its burst is spent. */
+  userGuessRate: number;
 }
 
 export class Registrar {
   readonly nonces: NonceAuthority;
+  /** Stands in for the password of users that do not exist (random per process, never matched). */
+  private readonly unknownUserSecret = randomBytes(24).toString('base64url');
+
+  private readonly bans: SourceBan;
+  private readonly guesses: GuessLimiter;
+  private readonly refusals: RefusalLog;
 
   constructor(
     private readonly directory: Directory,
@@ -50,6 +79,10 @@ export class Registrar {
     private readonly now: () => number = Date.now,
   ) {
     this.nonces = new NonceAuthority(options.nonceTtlMs);
+    const guard = options.guard;
+    this.bans = new SourceBan({ limit: guard.failLimit, windowMs: guard.failWindowMs, banMs: guard.banMs, now });
+    this.guesses = new GuessLimiter({ burst: guard.failLimit, ratePerMinute: guard.userGuessRate, now });
+    this.refusals = new RefusalLog(log, { windowMs: guard.failWindowMs, now });
   }
 
   handle(input: RegisterInput): RegisterDecision {
@@ -72,7 +105,21 @@ export class Registrar {
     }
 
     if (!input.authorization) return this.challenge(realm);
-    const auth = parseAuthHeader(input.authorization);
+    return this.digest(input, input.authorization, toUri.user, realm);
+  }
+
+  /** A REGISTER carrying credentials: throttles, then checks that need no secret, then the digest. */
+  private digest(input: RegisterInput, authorization: string, toUser: string | undefined, realm: string): RegisterDecision {
+    this.refusals.flush(); // the count held back in the last window comes out with the next REGISTER
+    const source = sourceKey(input.source.address);
+    // A banned source is refused before anything of its Authorization is read.
+    if (this.bans.isBanned(source)) {
+      this.refusals.refused('source banned', { source: input.source.address });
+      return reply(403, 'Forbidden');
+    }
+    // Bounded before it is parsed: the value comes from an unauthenticated, possibly spoofed datagram.
+    if (authorization.length > MAX_AUTHORIZATION_LENGTH) return reply(400, 'Authorization Too Long');
+    const auth = parseAuthHeader(authorization);
     if (!auth || auth.scheme.toLowerCase() !== 'digest') return this.challenge(realm);
     const p = auth.params;
     if (!p.username || !p.nonce || !p.response || !p.uri || !p.realm) return reply(400, 'Bad Authorization');
@@ -82,19 +129,38 @@ export class Registrar {
     if (nonceState === 'invalid') return this.challenge(realm);
     if (nonceState === 'stale') return this.challenge(realm, true);
 
+    // Every check that needs no secret comes before the user is looked up, so that a known and an unknown
+    // username get the very same answers (status, reason, headers) to the same malformed Authorization.
+    if (!sameUri(p.uri, input.requestUri)) return reply(400, 'Digest URI Mismatch');
+    if (p.algorithm && p.algorithm.toUpperCase() !== 'MD5') return reply(403, 'Unsupported Algorithm');
+    if (p.qop && p.qop.toLowerCase() !== 'auth') return reply(403, 'Unsupported qop');
+    if (p.qop && (!p.cnonce || !/^[0-9a-fA-F]{8}$/.test(p.nc ?? ''))) return reply(400, 'Bad Authorization');
+    const nc = p.qop ? p.nc : undefined;
+    const use = this.nonces.use(p.nonce, nc);
+    if (use === 'burned') return this.challenge(realm); // a failed guess used it up: a fresh nonce, another round trip
+    const who = { realm, username: p.username, source: input.source.address };
+    if (use === 'replay') {
+      this.refusals.refused('replayed digest', who);
+      return reply(403, 'Replayed Credentials');
+    }
     // The credentials must be the AOR's own: a phone may not bind user B's address with user A's password.
-    if (toUri.user && toUri.user.toLowerCase() !== p.username.toLowerCase()) {
-      this.log.info('sip register refused: username differs from To', { realm, username: p.username, to_user: toUri.user, source: input.source.address });
+    if (toUser && toUser.toLowerCase() !== p.username.toLowerCase()) {
+      this.refusals.refused('username differs from To', { ...who, to_user: toUser.slice(0, 64) });
       return reply(403, 'Username Mismatch');
     }
-    const ref = this.directory.findDeviceBySipUsername(realm, p.username);
-    if (!ref || (ref.device.sip?.method ?? 'password') !== 'password' || !ref.device.sip?.password) {
-      this.log.info('sip register refused: unknown user', { realm, username: p.username, source: input.source.address });
+    const user = GuessLimiter.key(realm, p.username);
+    if (!this.guesses.allows(user, source)) {
+      // Refused unchecked, exactly like a wrong password: a right guess made now learns nothing.
+      this.failed(p.nonce, source, user);
+      this.refusals.refused('too many guesses for this user', who);
       return reply(403, 'Forbidden');
     }
-    if (!sameUri(p.uri, input.requestUri)) return reply(400, 'Digest URI Mismatch');
-    if (p.qop && p.qop.toLowerCase() !== 'auth') return reply(403, 'Unsupported qop');
-    const expected = computeResponse('REGISTER', ref.device.sip.password, {
+
+    // An unknown user (or one without a password) is checked against a secret nobody knows: same work,
+    // same answer as a wrong password.
+    const ref = this.directory.findDeviceBySipUsername(realm, p.username);
+    const password = ref && (ref.device.sip?.method ?? 'password') === 'password' ? ref.device.sip?.password : undefined;
+    const expected = computeResponse('REGISTER', password ?? this.unknownUserSecret, {
       username: p.username,
       realm: p.realm,
       nonce: p.nonce,
@@ -103,16 +169,24 @@ export class Registrar {
       nc: p.nc,
       cnonce: p.cnonce,
     });
-    if (!safeEqualHex(expected, p.response)) {
-      this.log.info('sip register refused: bad credentials', { realm, username: p.username, source: input.source.address });
+    if (!ref || password === undefined || !safeEqualHex(expected, p.response)) {
+      this.failed(p.nonce, source, user);
+      this.refusals.refused(password === undefined ? 'unknown user' : 'bad credentials', who);
       return reply(403, 'Forbidden');
     }
-    if (this.nonces.consume(p.nonce, p.qop ? p.nc : undefined, this.now()) === 'replay') {
-      this.log.warn('sip register refused: replayed digest', { realm, username: p.username, source: input.source.address });
-      return reply(403, 'Replayed Credentials');
-    }
+    this.nonces.consume(p.nonce, nc, this.now());
+    this.guesses.succeeded(user, source);
     if (!isEnabled(ref)) return reply(403, 'Device Disabled');
     return this.bind(ref, p.username, input, 'digest');
+  }
+
+  /** A refused guess: its nonce is used up, and it counts against the source and the username. */
+  private failed(nonce: string, source: string, user: string): void {
+    this.nonces.burn(nonce, this.now());
+    this.guesses.failed(user);
+    if (this.bans.fail(source)) {
+      this.log.warn('sip source banned: too many failed digests', { source, seconds: Math.round(this.options.guard.banMs / 1000) });
+    }
   }
 
   private realmOf(toHost: string, ruriHost: string): string {

@@ -44,6 +44,21 @@ export interface QuickCallResult {
   referStatus?: number;
 }
 
+/**
+ * A request that cannot leave as one UDP datagram. RFC 3261 §18.1.1 would switch to TCP above ~1,300
+ * bytes; the embedded backend has no TCP, so a message over its datagram limit is refused here, loudly,
+ * instead of being dropped by the kernel without a word. `notify` rejects with it.
+ */
+export class SipMessageTooLargeError extends Error {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`SIP message of ${size} bytes does not fit in one UDP datagram (at most ${limit} bytes)`);
+    this.name = 'SipMessageTooLargeError';
+  }
+}
+
 export interface SipService {
   start(): Promise<void>;
   stop(): Promise<void>;

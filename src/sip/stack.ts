@@ -58,10 +58,26 @@ interface ClientTx {
 
 export const randomToken = (bytes = 8) => randomBytes(bytes).toString('hex');
 
+export interface SipStackOptions {
+  /** Bytes the response cache may hold (default 16 MiB); the oldest answers go first beyond that. */
+  responseCacheBytes?: number;
+}
+
+/** Map entry, key and bookkeeping beyond the answer's own bytes, counted against the cache's budget. */
+const CACHE_ENTRY_OVERHEAD = 96;
+export const DEFAULT_RESPONSE_CACHE_BYTES = 16 * 1024 * 1024;
+
 export class SipStack {
   private readonly clientTx = new Map<string, ClientTx>();
-  /** Final responses we sent, keyed by the request's branch+method, re-sent on retransmitted requests. */
-  private readonly responseCache = new Map<string, { data: Buffer; dest: Endpoint; expires: number }>();
+  /**
+   * Final responses we sent, keyed by the request's branch+method, re-sent on retransmitted requests.
+   * Bounded in bytes as well as time: an answer is about as big as its request, and 4,000 60 KB
+   * REGISTERs within the 32 s lifetime held 400 MB. Entries are in insertion order, which with one
+   * lifetime for all is also expiry order, so the oldest is dropped first.
+   */
+  private readonly responseCache = new Map<string, { data: Buffer; dest: Endpoint; expires: number; bytes: number }>();
+  private responseCacheBytes = 0;
+  private readonly maxResponseCacheBytes: number;
   /** ACKs we sent for 2xx to our INVITEs, keyed by Call-ID, re-sent when the 200 is retransmitted. */
   private readonly ackCache = new Map<string, { data: Buffer; dest: Endpoint; expires: number }>();
   private readonly sweepTimer: NodeJS.Timeout;
@@ -73,7 +89,9 @@ export class SipStack {
     readonly local: Endpoint,
     private readonly onRequest: RequestHandler,
     private readonly log: Logger,
+    options: SipStackOptions = {},
   ) {
+    this.maxResponseCacheBytes = options.responseCacheBytes ?? DEFAULT_RESPONSE_CACHE_BYTES;
     transport.onDatagram((d) => this.receive(d));
     this.sweepTimer = setInterval(() => this.sweepCaches(), 5000);
     this.sweepTimer.unref();
@@ -138,10 +156,8 @@ export class SipStack {
       if (status >= 200) answered = true;
       const res = this.makeResponse(req, source, status, reason, headers, body);
       const data = serialize(res);
-      if (status >= 200 && branch.startsWith('z9hG4bK')) {
-        this.responseCache.set(key, { data, dest: source, expires: Date.now() + 64 * T1 });
-      }
-      this.transport.send(data, source.address, source.port);
+      this.transport.send(data, source.address, source.port); // throws (and caches nothing) when too large
+      if (status >= 200 && branch.startsWith('z9hG4bK')) this.cacheResponse(key, data, source);
     };
     this.onRequest(req, source, respond);
   }
@@ -230,6 +246,11 @@ export class SipStack {
     if (!via || !cseq) return Promise.reject(new Error('request needs Via and CSeq'));
     const key = `${via.params.branch ?? ''}|${cseq.method}`;
     const data = serialize(req);
+    try {
+      this.transport.assertFits(data); // before any transaction state or timer exists
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise((resolve) => {
       const tx: ClientTx = { request: req, dest, resolve, options, timers: [], proceeding: false, done: false };
       this.clientTx.set(key, tx);
@@ -262,9 +283,30 @@ export class SipStack {
     this.transport.send(data, dest.address, dest.port);
   }
 
+  private cacheResponse(key: string, data: Buffer, dest: Endpoint): void {
+    this.uncache(key);
+    const bytes = data.length + key.length * 2 + CACHE_ENTRY_OVERHEAD;
+    if (bytes > this.maxResponseCacheBytes) return; // could never fit: a retransmission is simply handled again
+    this.responseCache.set(key, { data, dest, expires: Date.now() + 64 * T1, bytes });
+    this.responseCacheBytes += bytes;
+    while (this.responseCacheBytes > this.maxResponseCacheBytes) this.uncache(this.responseCache.keys().next().value as string);
+  }
+
+  private uncache(key: string): void {
+    const entry = this.responseCache.get(key);
+    if (!entry) return;
+    this.responseCache.delete(key);
+    this.responseCacheBytes -= entry.bytes;
+  }
+
+  /** Bytes held by the response cache, as counted against its budget. */
+  get cachedResponseBytes(): number {
+    return this.responseCacheBytes;
+  }
+
   private sweepCaches(): void {
     const now = Date.now();
-    for (const [k, v] of this.responseCache) if (v.expires < now) this.responseCache.delete(k);
+    for (const [k, v] of this.responseCache) if (v.expires < now) this.uncache(k);
     for (const [k, v] of this.ackCache) if (v.expires < now) this.ackCache.delete(k);
   }
 }

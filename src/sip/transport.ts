@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { SipMessageTooLargeError } from './service.js';
 
 /**
  * The UDP socket of the embedded backend. Exists because npm `sip@0.0.6` binds without an 'error'
@@ -23,10 +24,20 @@ export interface Datagram {
  */
 export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
-export class UdpTransport {
-  private constructor(private readonly socket: dgram.Socket) {}
+/**
+ * Largest datagram we send by default: the whole message in 65,000 bytes, under the 65,507-byte IPv4 UDP
+ * maximum with room to spare. Anything over ~1,300 bytes already relies on IP fragmentation, which some
+ * NATs and firewalls drop; SIP_MAX_DATAGRAM can lower the limit for such networks.
+ */
+export const DEFAULT_MAX_DATAGRAM = 65_000;
 
-  static bind(address: string, port: number, onError: (err: Error) => void): Promise<UdpTransport> {
+export class UdpTransport {
+  private constructor(
+    private readonly socket: dgram.Socket,
+    readonly maxDatagram: number,
+  ) {}
+
+  static bind(address: string, port: number, onError: (err: Error) => void, maxDatagram = DEFAULT_MAX_DATAGRAM): Promise<UdpTransport> {
     const type = net.isIPv6(address) ? 'udp6' : 'udp4';
     const socket = dgram.createSocket({ type, reuseAddr: false, recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES });
     return new Promise((resolve, reject) => {
@@ -44,7 +55,7 @@ export class UdpTransport {
       socket.once('listening', () => {
         socket.off('error', failStart);
         socket.on('error', onError);
-        resolve(new UdpTransport(socket));
+        resolve(new UdpTransport(socket, maxDatagram));
       });
       try {
         socket.bind({ address, port, exclusive: true });
@@ -58,12 +69,18 @@ export class UdpTransport {
     this.socket.on('message', (data, rinfo) => handler({ data, address: rinfo.address, port: rinfo.port }));
   }
 
+  /** Throws SipMessageTooLargeError for a message over `maxDatagram`; any other failure is swallowed. */
   send(data: Buffer, address: string, port: number): void {
+    this.assertFits(data);
     try {
       this.socket.send(data, port, address, () => undefined);
     } catch {
       // Socket closed during shutdown, or an invalid address from a hostile Contact: nothing to do.
     }
+  }
+
+  assertFits(data: Buffer): void {
+    if (data.length > this.maxDatagram) throw new SipMessageTooLargeError(data.length, this.maxDatagram);
   }
 
   /** Buffer sizes the kernel actually granted (bench report). */

@@ -113,6 +113,27 @@ describe('SIP device actions through the API', () => {
     expect(run.logs).toContain('EVENT=hold ');
   });
 
+  it('PUT /devices/{id} action notify with a body no UDP datagram can carry → 400 naming the limit; one that fits is sent', async () => {
+    const big = await t
+      .http()
+      .put(`/v2/accounts/${A}/devices/${ids.phone2}`)
+      .set(auth())
+      .send({ action: 'notify', data: { event: 'x-big', body: { content_type: 'text/plain', data: 'x'.repeat(70_000) } } });
+    expect(big.status, big.text).toBe(400);
+    expect(big.body).toMatchObject({ status: 'error', message: 'validation error', data: { 'data.body': { maxLength: { target: 65_000 } } } });
+    expect(big.body.data['data.body'].maxLength.message).toMatch(/one UDP datagram of at most 65000 bytes \(SIP_MAX_DATAGRAM\); with this body it is 7\d{4} bytes/);
+
+    const phone = sipp({ scenario: 'uas-notify.xml', ip: '127.0.0.22', port: 22071, service: '3002' });
+    const fits = await t
+      .http()
+      .put(`/v2/accounts/${A}/devices/${ids.phone2}`)
+      .set(auth())
+      .send({ action: 'notify', data: { event: 'x-fits', body: { content_type: 'text/plain', data: 'x'.repeat(1000) } } });
+    const run = await phone.done;
+    expect(fits.status, fits.text).toBe(201);
+    expect(run.logs).toContain('EVENT=x-fits ');
+  });
+
   it('PUT /devices/{id} without or with another action keeps Kazoo errors; missing event is a validation error', async () => {
     const none = await t.http().put(`/v2/accounts/${A}/devices/${ids.phone2}`).set(auth()).send({ data: {} });
     expect(none.status).toBe(400);

@@ -68,8 +68,15 @@ describe('drachtio-srf backend with a fake drachtio-server', () => {
     const wrong = answerChallenge(challenge.params, 'REGISTER', 'sip:dr.test', '4001', 'nope')!;
     expect(await fake.deliver(register(2, wrong), { address: '127.0.0.2', port: 5070 })).toMatch(/^SIP\/2\.0 403 /);
 
-    const right = answerChallenge(challenge.params, 'REGISTER', 'sip:dr.test', '4001', 'pw4001')!;
-    const ok = await fake.deliver(register(3, right), { address: '127.0.0.2', port: 5070 });
+    // The failed guess burned that nonce (shared policy): the right password over it is re-challenged.
+    const burned = answerChallenge(challenge.params, 'REGISTER', 'sip:dr.test', '4001', 'pw4001')!;
+    const again = await fake.deliver(register(3, burned), { address: '127.0.0.2', port: 5070 });
+    expect(again).toMatch(/^SIP\/2\.0 401 /);
+    const fresh = parseAuthHeader(/^WWW-Authenticate:\s*(.*)$/im.exec(again)![1]!)!;
+    expect(fresh.params.nonce).not.toBe(challenge.params.nonce);
+
+    const right = answerChallenge(fresh.params, 'REGISTER', 'sip:dr.test', '4001', 'pw4001')!;
+    const ok = await fake.deliver(register(4, right), { address: '127.0.0.2', port: 5070 });
     expect(ok).toMatch(/^SIP\/2\.0 200 /);
     expect(ok).toMatch(/Contact:\s*<sip:4001@127\.0\.0\.2:5070>;expires=300/i);
     expect(sip.registrationOf(ACC, 'dev4001')).toMatchObject({ contact: 'sip:4001@127.0.0.2:5070', source: { address: '127.0.0.2', port: 5070 } });

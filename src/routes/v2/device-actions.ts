@@ -6,7 +6,7 @@ import { addValidationError, KazooError, methodNotAllowed, validationError, type
 import type { Logger } from '../../log.js';
 import type { ProvisioningService } from '../../provision/service.js';
 import type { Directory } from '../../store/directory.js';
-import type { NotifyOptions, NotifyResult, SipService } from '../../sip/service.js';
+import { SipMessageTooLargeError, type NotifyOptions, type NotifyResult, type SipService } from '../../sip/service.js';
 import { parseQuickCall } from '../../sip/api/quickcall-request.js';
 import { quickCallView } from '../../sip/api/quickcall-view.js';
 
@@ -37,6 +37,16 @@ function phoneRefused(deviceId: string, result: NotifyResult): KazooError {
   });
 }
 
+/** The NOTIFY would not fit one UDP datagram: the caller's body is too big, said in Kazoo's validation form. */
+function messageTooLarge(err: SipMessageTooLargeError): KazooError {
+  const errors: ValidationErrors = {};
+  addValidationError(errors, 'data.body', 'maxLength', {
+    message: `the NOTIFY, headers and body, must fit in one UDP datagram of at most ${err.limit} bytes (SIP_MAX_DATAGRAM); with this body it is ${err.size} bytes`,
+    target: err.limit,
+  });
+  return validationError(errors);
+}
+
 function truthy(value: unknown): boolean | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   return value === true || value === 'true' || value === 1 || value === '1';
@@ -64,7 +74,9 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
 
   const send = async (account: AccountDoc, device: DeviceDoc, options: NotifyOptions): Promise<NotifyResult> => {
     if (!sip.registrationOf(account.id, device.id)) throw notRegistered(device.id);
-    const result = await sip.notify(account.id, device.id, options);
+    const result = await sip.notify(account.id, device.id, options).catch((err: unknown) => {
+      throw err instanceof SipMessageTooLargeError ? messageTooLarge(err) : err;
+    });
     if (!result.sent) throw notRegistered(device.id);
     if (result.status === undefined || result.status >= 300) throw phoneRefused(device.id, result);
     return result;
