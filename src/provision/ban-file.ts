@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { writeFileDurable } from '../store/durable-file.js';
-import { canonicalAddress, canonicalNetwork } from './client-network.js';
+import { canonicalAddress, canonicalNetwork } from '../net/client-network.js';
 
 /**
  * The probe guard's bans on disk (`DATA_DIR/provisioning/bans.json`), so that a restart does not hand a banned

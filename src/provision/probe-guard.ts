@@ -1,12 +1,13 @@
 import type { Logger } from '../log.js';
 import { CoalescingWriter } from '../store/durable-file.js';
 import { readBanFile, writeBanFile, type BanTable } from './ban-file.js';
-import { clientKeys } from './client-network.js';
+import { clientKeys } from '../net/client-network.js';
+import { StrikeTable } from '../net/strike-table.js';
 
 /**
  * Throttles clients that enumerate MACs (and guess HTTP auth passwords). Each strike — a request for a per-device
  * file whose MAC is unknown, a failed authentication — counts against the address and against its network (IPv4
- * /24, IPv6 /64, see client-network.ts): within `windowSeconds` the first `limit` strikes of an address and the
+ * /24, IPv6 /64, see src/net/client-network.ts): within `windowSeconds` the first `limit` strikes of an address and the
  * first `networkLimit` of its network get their ordinary answer (a plain 404 for an unknown MAC: a phone that is
  * not set up yet looks exactly like that); the one beyond either limit bans that address or that whole network for
  * `banSeconds`. During a ban every /provision/ request from it is refused with the same 403 — known MACs
@@ -31,78 +32,7 @@ export interface ProbeGuardOptions {
   saveDelayMs?: number;
 }
 
-interface Counter {
-  windowStart: number;
-  count: number;
-  bannedUntil: number;
-}
-
 const DEFAULT_MAX_TRACKED = 100_000;
-
-/** One table of strike counters (addresses, or networks), bounded in entries, oldest-touched first. */
-class StrikeTable {
-  readonly counters = new Map<string, Counter>();
-
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-    private readonly max: number,
-  ) {}
-
-  bannedUntil(key: string): number {
-    return this.counters.get(key)?.bannedUntil ?? 0;
-  }
-
-  /** Counts one strike; true when this strike started a ban ending at `until`. */
-  strike(key: string, now: number, banMs: number): boolean {
-    let c = this.counters.get(key);
-    if (!c || now - c.windowStart > this.windowMs) {
-      if (!c && this.counters.size >= this.max) this.makeRoom(now);
-      const bannedUntil = c?.bannedUntil ?? 0;
-      // Re-inserted, so that insertion order stays the order of last window start (eviction takes the oldest).
-      this.counters.delete(key);
-      c = { windowStart: now, count: 0, bannedUntil };
-      this.counters.set(key, c);
-    }
-    c.count++;
-    if (c.count > this.limit && c.bannedUntil <= now) {
-      c.bannedUntil = now + banMs;
-      return true;
-    }
-    return false;
-  }
-
-  /** Restores a ban read back from disk. */
-  restore(key: string, until: number, now: number): void {
-    if (!this.counters.has(key) && this.counters.size >= this.max) this.makeRoom(now);
-    this.counters.set(key, { windowStart: now, count: 0, bannedUntil: until });
-  }
-
-  /**
-   * Frees a tenth of the table: idle entries first, then the oldest unbanned ones, then (only when the table is
-   * all bans) the oldest bans. One pass for many inserts, so a flood of new addresses costs O(1) each on average.
-   */
-  private makeRoom(now: number): void {
-    const target = Math.floor(this.max * 0.9);
-    for (const [key, c] of this.counters) {
-      if (c.bannedUntil <= now && now - c.windowStart > this.windowMs) this.counters.delete(key);
-    }
-    for (const [key, c] of this.counters) {
-      if (this.counters.size <= target) return;
-      if (c.bannedUntil <= now) this.counters.delete(key);
-    }
-    for (const key of this.counters.keys()) {
-      if (this.counters.size <= target) return;
-      this.counters.delete(key);
-    }
-  }
-
-  active(now: number): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const [key, c] of this.counters) if (c.bannedUntil > now) out.set(key, c.bannedUntil);
-    return out;
-  }
-}
 
 export class ProbeGuard {
   private readonly now: () => number;

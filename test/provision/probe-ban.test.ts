@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clientKeys } from '../../src/provision/client-network.js';
+import { clientKeys } from '../../src/net/client-network.js';
 import { ProbeGuard } from '../../src/provision/probe-guard.js';
 import { seedFullDevice, startHarness, type Harness } from './support/harness.js';
 import { clientsFrom, type Fetched } from './support/from-address.js';
