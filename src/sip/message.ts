@@ -149,6 +149,15 @@ const MAX_DATAGRAM = 65_535;
 const TOKEN = /^[A-Za-z0-9.!%*_+`'~-]+$/;
 
 /** Parse one datagram. Returns undefined for anything that is not a well-formed SIP message. */
+/**
+ * A copy of `text` that shares no memory with the datagram it was cut from. V8 keeps a slice of a string as a
+ * view on the whole original, so anything kept beyond the transaction (a cache key, a binding's Contact) would
+ * otherwise hold a whole, possibly 64 KB, datagram alive.
+ */
+export function detached(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
 export function parseMessage(data: Buffer | string): SipMessage | undefined {
   try {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;

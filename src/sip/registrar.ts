@@ -4,7 +4,7 @@ import type { Directory } from '../store/directory.js';
 import type { AccountDoc, DeviceRef } from '../domain/types.js';
 import { computeResponse, NonceAuthority, safeEqualHex } from './digest.js';
 import { MAX_AUTHORIZATION_LENGTH } from './auth-header.js';
-import { parseAuthHeader, parseNameAddr, parseUri } from './message.js';
+import { detached, parseAuthHeader, parseNameAddr, parseUri } from './message.js';
 import { GuessLimiter } from './guess-limiter.js';
 import { RefusalLog } from './refusal-log.js';
 import type { RegistrationTable } from './registry.js';
@@ -224,15 +224,16 @@ export class Registrar {
       return reply(423, 'Interval Too Brief', [['Min-Expires', String(this.options.minExpires)]]);
     }
     expires = Math.min(expires, this.options.maxExpires);
+    // A binding outlives its REGISTER: its strings are copied out so that it does not keep the datagram alive.
     const change = this.table.upsert({
       accountId: account.id,
       deviceId: device.id,
-      username,
+      username: detached(username),
       realm: realmFor(account),
-      contact: contact.uri,
+      contact: detached(contact.uri),
       source: { ...input.source },
       expiresAt: this.now() + expires * 1000,
-      userAgent: input.userAgent,
+      userAgent: input.userAgent === undefined ? undefined : detached(input.userAgent),
     });
     if (change === 'registered') {
       this.log.info('sip registered', { account_id: account.id, device_id: device.id, via: how, source: `${input.source.address}:${input.source.port}`, expires });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import {
   buildRequest,
+  detached,
   formatVia,
   hasMandatoryHeaders,
   header,
@@ -279,7 +280,7 @@ export class SipStack {
   /** Fire-and-forget send (ACK for 2xx, which is its own transaction-less request). */
   sendAck(ack: SipRequest, dest: Endpoint): void {
     const data = serialize(ack);
-    this.ackCache.set(header(ack.headers, 'call-id') ?? '', { data, dest, expires: Date.now() + 64 * T1 });
+    this.ackCache.set(detached(header(ack.headers, 'call-id') ?? ''), { data, dest, expires: Date.now() + 64 * T1 });
     this.transport.send(data, dest.address, dest.port);
   }
 
@@ -287,7 +288,7 @@ export class SipStack {
     this.uncache(key);
     const bytes = data.length + key.length * 2 + CACHE_ENTRY_OVERHEAD;
     if (bytes > this.maxResponseCacheBytes) return; // could never fit: a retransmission is simply handled again
-    this.responseCache.set(key, { data, dest, expires: Date.now() + 64 * T1, bytes });
+    this.responseCache.set(detached(key), { data, dest, expires: Date.now() + 64 * T1, bytes });
     this.responseCacheBytes += bytes;
     while (this.responseCacheBytes > this.maxResponseCacheBytes) this.uncache(this.responseCache.keys().next().value as string);
   }

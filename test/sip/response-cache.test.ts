@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedSipService } from '../../src/sip/embedded.js';
 import { MemoryDirectory } from './helpers/memory-directory.js';
@@ -52,5 +55,15 @@ describe('SIP response cache', () => {
     expect(again.status).toBe(401);
     expect(nonceIn(again.raw)).not.toBe(nonceIn(first[0]!));
     expect(sip.stats().responseCacheBytes).toBeLessThanOrEqual(BUDGET);
+  });
+
+  it('holds only what it counts: a cached answer keeps no part of its 60 KB request alive', async () => {
+    // V8 keeps a slice of a string as a view on the whole original; a cache key cut from the datagram held
+    // each whole request (1,000 × 60 KB ≈ 60 MB here) while the budget counted a few hundred bytes per entry.
+    const child = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(import.meta.dirname, 'fixtures/cache-heap.ts')], { cwd: path.join(import.meta.dirname, '../..') });
+    const { answered, retained, cacheBytes } = JSON.parse(child.stdout) as { answered: number; retained: number; cacheBytes: number };
+    expect(answered).toBe(1000);
+    expect(cacheBytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(retained).toBeLessThan(8 * 1024 * 1024);
   });
 });
