@@ -68,3 +68,9 @@ export const count = (values: Iterable<number | undefined>, pred: (v: number | u
   for (const v of values) if (pred(v)) n++;
   return n;
 };
+
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+
+/** Memory before and after an attack: RSS (what the OS gave) and the live heap (what the server holds on to). */
+export const memoryNote = (before: Health, after: Health) =>
+  `RSS ${mb(before.rss_bytes)} → ${mb(after.rss_bytes)} MB, heap ${mb(before.heap_used_bytes)} → ${mb(after.heap_used_bytes)} MB`;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { PHONES, SIP_PASSWORD, inFlight, seedPhones, type Drill } from './drill.js';
+import { PHONES, SIP_PASSWORD, inFlight, memoryNote, seedPhones, type Drill } from './drill.js';
 import { agentFor, get, type HttpAnswer } from './http-wire.js';
 import type { DrillTarget, Seeded } from './target.js';
 
@@ -158,7 +158,7 @@ export const queryVariants: Drill = {
       tried: 4 * perConnection,
       refused: other,
       leaked: 0,
-      note: `${ok} × 200; RSS ${(before.rss_bytes / 2 ** 20).toFixed(0)} → ${(after.rss_bytes / 2 ** 20).toFixed(0)} MB`,
+      note: `${ok} × 200; ${memoryNote(before, after)}`,
     };
   },
 };

@@ -1,4 +1,4 @@
-import { PHONES, SIP_PASSWORD, inFlight, seedPhones, type Drill } from './drill.js';
+import { PHONES, SIP_PASSWORD, inFlight, memoryNote, seedPhones, type Drill } from './drill.js';
 import { SipWire, challengeParams, digest, type SipAnswer } from './sip-wire.js';
 import type { DrillTarget, Seeded } from './target.js';
 
@@ -185,7 +185,7 @@ export const sipResponseCache: Drill = {
       tried: 4000,
       refused,
       leaked: 0,
-      note: `${answered} answered; RSS ${(before.rss_bytes / 2 ** 20).toFixed(0)} → ${(after.rss_bytes / 2 ** 20).toFixed(0)} MB`,
+      note: `${answered} answered; ${memoryNote(before, after)}`,
     };
   },
 };

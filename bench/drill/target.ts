@@ -14,6 +14,7 @@ export interface Health {
   event_loop_max_ms: number;
   event_loop_p99_ms: number;
   rss_bytes: number;
+  heap_used_bytes: number;
   max_rss_bytes: number;
 }
 
@@ -64,7 +65,7 @@ export class DrillTarget {
 
   private async launch(): Promise<void> {
     this.output = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts')], {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(ROOT, 'src/main.ts')], {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -107,8 +108,9 @@ export class DrillTarget {
     return res.json();
   }
 
+  /** The server's figures; the heap after a full collection (the drill starts servers with --expose-gc). */
   health(): Promise<Health> {
-    return this.control('GET', '/health');
+    return this.control('GET', '/health?gc=1');
   }
 
   /**

@@ -26,8 +26,8 @@ export function createControlRouter(deps: AppDeps): Router {
     next();
   });
   // Health figures for the operator's supervisor and for `npm run drill` (longest event-loop stall, memory).
-  router.get('/health', (_req, res) => {
-    res.json(deps.loopMonitor?.figures() ?? {});
+  router.get('/health', (req, res) => {
+    res.json(deps.loopMonitor?.figures(req.query.gc === '1') ?? {});
   });
   router.post('/health/reset', (_req, res) => {
     deps.loopMonitor?.reset();
