@@ -52,7 +52,10 @@ export interface Config {
     banSeconds: number;
     /** PROVISION_FAST_PATH (default 1): simple phone fetches answered by the lean HTTP/1.1 front door; 0 = node:http only. */
     fastPath: boolean;
-    /** PROVISION_KEPT_BYTES: bytes the front door's kept answers may hold in all. */
+    /**
+     * PROVISION_KEPT_BYTES: bytes the front door's kept answers may hold in all. The default holds every file of
+     * 100k phones (~3.6 KB each with its key), so the boot storm replays them all; hostile URLs cannot add to it.
+     */
     keptBytes: number;
   };
 }
@@ -138,7 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       probeWindowSeconds: int(env, 'PROVISION_PROBE_WINDOW', 60, 1),
       banSeconds: int(env, 'PROVISION_BAN_SECONDS', 600, 1),
       fastPath: int(env, 'PROVISION_FAST_PATH', 1, 0, 1) === 1,
-      keptBytes: int(env, 'PROVISION_KEPT_BYTES', 64 * 1024 * 1024, 0),
+      keptBytes: int(env, 'PROVISION_KEPT_BYTES', 384 * 1024 * 1024, 0),
     },
   });
 }
