@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { KazooError } from './errors.js';
-import { jsonNestingExceeds, MAX_JSON_DEPTH } from './json-depth.js';
+import { jsonShapeProblem, MAX_JSON_DEPTH, MAX_JSON_MEMBERS } from './json-depth.js';
 
 const badJson = (message: string) => new KazooError(400, 'validation error', { json: { invalid: { message, target: 'body' } } });
 
@@ -10,12 +10,14 @@ function charsetOf(req: Request): string | undefined {
 }
 
 /**
- * The envelope from the body's text: its nesting is bounded on the raw text first (one linear scan), so
- * JSON.parse and every later walk of the data only ever see shallow documents.
+ * The envelope from the body's text: its nesting and its number of members are bounded on the raw text first
+ * (one linear scan), so JSON.parse and every later walk of the data only ever see small, shallow documents.
  */
 function parseEnvelope(text: string): unknown {
   if (text.length === 0) return {};
-  if (jsonNestingExceeds(text, MAX_JSON_DEPTH)) throw badJson(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  const problem = jsonShapeProblem(text);
+  if (problem === 'depth') throw badJson(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (problem === 'members') throw badJson(`JSON with more than ${MAX_JSON_MEMBERS} members and elements`);
   try {
     return JSON.parse(text) as unknown;
   } catch (parseError) {

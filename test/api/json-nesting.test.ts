@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonNestingExceeds, MAX_JSON_DEPTH } from '../../src/http/json-depth.js';
+import { jsonNestingExceeds, jsonShapeProblem, MAX_JSON_DEPTH, MAX_JSON_MEMBERS } from '../../src/http/json-depth.js';
 import { maxEventLoopDelayMs } from '../helpers/event-loop.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -23,6 +23,37 @@ describe('jsonNestingExceeds (raw-text scan)', () => {
     expect(jsonNestingExceeds(`{"s":"${'['.repeat(500)}"}`, 2)).toBe(false);
     expect(jsonNestingExceeds(`{"s":"\\"${'{'.repeat(500)}\\\\"}`, 2)).toBe(false);
     expect(jsonNestingExceeds(`{"s":"\\\\",${'['.repeat(3)}`, 2)).toBe(true);
+  });
+});
+
+describe('jsonShapeProblem (members)', () => {
+  it('counts members and elements by their separators, outside strings only', () => {
+    expect(jsonShapeProblem('{"a":1,"b":[1,2,3,4]}', 64, 5)).toBeUndefined(); // 2 members + 3 commas between elements
+    expect(jsonShapeProblem('{"a":1,"b":[1,2,3,4,5]}', 64, 5)).toBe('members');
+    expect(jsonShapeProblem('{"a":1,"b":2,"c":3,"d":{"e":4,"f":5}}', 64, 5)).toBe('members');
+    expect(jsonShapeProblem(`{"s":"${',:'.repeat(1000)}"}`, 64, 5)).toBeUndefined();
+  });
+});
+
+describe('request bodies with too many members', () => {
+  let t: TestServer;
+  const auth = () => ({ 'X-Auth-Token': t.master.token });
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(() => t.close());
+
+  it(`a device of 50,000 keys is refused with 400 before any work; ${MAX_JSON_MEMBERS} in all pass`, async () => {
+    const wide = (keys: number) => JSON.stringify({ data: { name: `wide-${keys}`, ...Object.fromEntries(Array.from({ length: keys }, (_, i) => [`k${i}`, i])) } });
+    const { result: res, maxMs } = await maxEventLoopDelayMs(() => t.http().put(`/v2/accounts/${t.master.accountId}/devices`).set(auth()).set('Content-Type', 'application/json').send(wide(50_000)));
+    expect(res.status).toBe(400);
+    expect(res.body.data.json.invalid.message).toContain(`more than ${MAX_JSON_MEMBERS} members`);
+    expect(maxMs).toBeLessThan(200);
+    const list = await t.http().get(`/v2/accounts/${t.master.accountId}/devices?filter_name=wide-50000`).set(auth());
+    expect(list.body.data).toEqual([]);
+    // The envelope, data and name take three of the members.
+    const fits = await t.http().put(`/v2/accounts/${t.master.accountId}/devices`).set(auth()).set('Content-Type', 'application/json').send(wide(MAX_JSON_MEMBERS - 3));
+    expect(fits.status, fits.text).toBe(201);
   });
 });
 
