@@ -56,7 +56,11 @@ export class FetchLog {
     return path.join(this.dir, 'last-fetch.journal');
   }
 
-  async load(): Promise<void> {
+  /**
+   * Reads the snapshot and journal back. `exists` (when given) says whether an entry's device is still there:
+   * a device deleted less than a flush before a crash has no tombstone yet, and its entry is dropped here instead.
+   */
+  async load(exists?: (accountId: string, deviceId: string) => boolean): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
     const snapshot = await fs.readFile(this.snapshotFile, 'utf8').catch(() => undefined);
     if (snapshot) {
@@ -78,7 +82,16 @@ export class FetchLog {
         // A torn last line after a crash: everything before it is intact.
       }
     }
-    if (journal) await this.compact();
+    let gone = 0;
+    if (exists) {
+      for (const [id, entry] of this.entries) {
+        if (!exists(entry.accountId, id)) {
+          this.entries.delete(id);
+          gone++;
+        }
+      }
+    }
+    if (journal || gone) await this.compact();
   }
 
   /**

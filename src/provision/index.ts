@@ -55,7 +55,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       : watchBuiltinTemplates({ templates, profiles, events, log, debounceMs: options.templateDebounceMs });
   const renderer = new Renderer(templates, (a, u) => directory.getUser(a, u), options.cacheDevices);
   const fetchLog = new FetchLog(config.dataDir, log, options.fetchLogFlushMs);
-  await fetchLog.load();
+  await fetchLog.load((accountId, deviceId) => directory.getDevice(accountId, deviceId) !== undefined);
   const guard = new ProbeGuard({
     limit: config.provisioning.probeLimit,
     networkLimit: config.provisioning.networkProbeLimit,

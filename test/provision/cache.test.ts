@@ -66,8 +66,8 @@ describe('last fetch', () => {
       }
     }).toContain('cfg000b82aabbcc.xml');
     await h.close();
-    h = await startHarness({ dataDir });
-    seedFullDevice(h, { id: 'd', mac: '000b82aabbcc', model: 'GXP2135' }); // fresh in-memory directory, same DATA_DIR
+    // A fresh in-memory directory holding the same device, the same DATA_DIR.
+    h = await startHarness({ dataDir, seed: (again) => seedFullDevice(again, { id: 'd', mac: '000b82aabbcc', model: 'GXP2135' }) });
     expect(h.service.describe(ACCOUNT, 'd')).toMatchObject({ last_fetch: { user_agent: ua, file: 'cfg000b82aabbcc.xml' } });
     await h.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -143,4 +143,23 @@ describe('last-fetch journal', () => {
     await reopened.close();
     await fetchLog.close();
   });
+
+  it('drops at start the entry of a device deleted less than a flush before a crash (no tombstone written yet)', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
+    dirs.push(dataDir);
+    const first = new FetchLog(dataDir, log, 60_000, 0);
+    await first.load();
+    first.record('acct', 'deleted', { time: 1, address: 'a', user_agent: 'ua', file: 'f', vendor: 'yealink' });
+    first.record('acct', 'alive', { time: 2, address: 'a', user_agent: 'ua', file: 'g', vendor: 'yealink' });
+    await first.close();
+    // The device is deleted and the process dies before the next flush: only the directory knows.
+    const devices = new Set(['acct/alive']);
+    const again = new FetchLog(dataDir, log, 60_000, 0);
+    await again.load((accountId, deviceId) => devices.has(`${accountId}/${deviceId}`));
+    expect(again.get('deleted')).toBeUndefined();
+    expect(again.get('alive')).toMatchObject({ time: 2 });
+    await again.close();
+    const onDisk = JSON.parse(readFileSync(files(dataDir).snapshot, 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(onDisk)).toEqual(['alive']);
+  });
 });

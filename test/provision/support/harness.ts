@@ -36,7 +36,14 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { env?: Record<string, string>; dataDir?: string; options?: ProvisioningDeps['options']; frontDoor?: FrontDoorOptions | false } = {},
+  opts: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    options?: ProvisioningDeps['options'];
+    frontDoor?: FrontDoorOptions | false;
+    /** Fills the directory before provisioning starts (as the store is loaded before it in the server). */
+    seed?: (h: Pick<Harness, 'dir'>) => void;
+  } = {},
 ): Promise<Harness> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'prov-test-'));
   const config = loadConfig({ DATA_DIR: dataDir, ...opts.env });
@@ -47,6 +54,7 @@ export async function startHarness(
   const bus = new DomainEvents();
   const events: DomainEvent[] = [];
   bus.on((e) => events.push(e));
+  opts.seed?.({ dir });
   const clock = { now: Date.now() };
   const service = await createProvisioning({ config, log, directory: dir, events: bus, options: { now: () => clock.now, ...opts.options } });
 
@@ -98,7 +106,7 @@ export async function startHarness(
 }
 
 /** A device with every feature the issue lists: codecs, expiry, BLF, speed dial, park and personal park keys. */
-export function seedFullDevice(h: Harness, opts: { id: string; mac: string; brand?: string; model?: string; name?: string }) {
+export function seedFullDevice(h: Pick<Harness, 'dir'>, opts: { id: string; mac: string; brand?: string; model?: string; name?: string }) {
   const bob = h.dir.users.get('u0000000000000000000000000000b0b') ??
     h.dir.addUser(ACCOUNT, { id: 'u0000000000000000000000000000b0b', username: 'bob', first_name: 'Bob', last_name: 'Builder', presence_id: '1002' });
   return h.dir.addDevice(ACCOUNT, {
