@@ -60,14 +60,17 @@ function rawHttp(head: string): Promise<string> {
   });
 }
 
-/** One SIP datagram from 127.0.0.1; resolves with the first answer, or '' if none within 10 s. */
+/**
+ * One SIP datagram from 127.0.0.1; resolves with the first answer, or '' if none comes within 3 s (dropping a
+ * hostile datagram is a fine answer; a stall would still show in the delay).
+ */
 function sipDatagram(message: string): Promise<string> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket('udp4');
     const timer = setTimeout(() => {
       socket.close();
       resolve('');
-    }, 10_000);
+    }, 3_000);
     socket.on('message', (data) => {
       const text = data.toString('latin1');
       if (/^SIP\/2\.0 1\d\d/.test(text)) return;
