@@ -1,4 +1,5 @@
 import { alertInfoText, cleanMac, pickLanguage, type KeyKind, type TimezoneInfo, type VendorProfile } from './types.js';
+import { grandstreamFamilies, grandstreamModels } from './grandstream-models.js';
 
 /**
  * Grandstream GXP16xx/21xx, GRP26xx (P-value XML, <config version="1">). Facts: ../shared/reference/vendors.md §1.3,
@@ -58,6 +59,8 @@ export const grandstream: VendorProfile = {
   brands: ['grandstream'],
   ouis: ['000b82', 'c074ad'],
   sampleModel: 'GXP2135',
+  catalogue: grandstreamModels,
+  families: grandstreamFamilies,
   files: [
     {
       template: 'cfgmac.xml',

@@ -1,4 +1,5 @@
 import { cleanMac, pickLanguage, type KeyKind, type VendorProfile } from './types.js';
+import { polycomFamilies, polycomModels } from './polycom-models.js';
 
 /**
  * Polycom SoundPoint IP / VVX (UC Software 4.x–6.x parameter names). Facts: ../shared/reference/vendors.md §1.1, §2.1,
@@ -31,6 +32,8 @@ export const polycom: VendorProfile = {
   brands: ['polycom', 'poly'],
   ouis: ['0004f2', '00907a', '64167f', '482567'],
   sampleModel: 'VVX400',
+  catalogue: polycomModels,
+  families: polycomFamilies,
   files: [
     {
       template: '000000000000.cfg',
