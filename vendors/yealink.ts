@@ -22,6 +22,9 @@ const ALL_CODECS = ['pcmu', 'pcma', 'g722', 'g729', 'opus', 'ilbc', 'g726_16', '
 /** linekey.N.type codes (Kazoo provisioner_v5 mapping). */
 const KEY_TYPES: Record<KeyKind, number> = { presence: 16, speed_dial: 13, parking: 10, personal_parking: 10, line: 15 };
 
+/** account.N.sip_server.M.transport_type. */
+const TRANSPORTS = { udp: 0, tcp: 1, tls: 2, dns_srv: 3 } as const;
+
 const LANGUAGES: Record<string, string> = {
   en: 'English', fr: 'French', de: 'German', es: 'Spanish', it: 'Italian', nl: 'Dutch', pt: 'Portuguese',
   pl: 'Polish', tr: 'Turkish', ru: 'Russian',
@@ -94,10 +97,11 @@ export const yealink: VendorProfile = {
     const tz = input.timezone;
     return {
       expires: input.sip.expireSeconds,
+      transport: TRANSPORTS[input.settings.sipServer.transport],
       codecs,
-      lineKeys: input.comboKeys.map(key),
-      // Kazoo's feature_keys have no line-key slot on Yealink: they go to the first expansion module.
-      expansionKeys: input.featureKeys.map(key),
+      lineKeys: input.lineKeys.map(key),
+      // Expansion-module keys (module/position from the catalogue); without a module they are body keys above.
+      expansionKeys: input.expansionKeys.map((k) => ({ ...key(k), module: k.module, n: k.position })),
       alertInfo: alerts,
       subscribeMwi: input.mwiUnsolicited ? 0 : 1,
       timezone: tz

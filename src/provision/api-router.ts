@@ -12,6 +12,7 @@ import { RenderError, type Renderer } from './renderer.js';
 import type { VendorSelector } from './select.js';
 import { fetchesFile, resolveModel } from './catalogue.js';
 import type { UploadStore } from './uploads.js';
+import type { RequestOrigin } from './settings.js';
 import { MAX_TEMPLATE_BYTES, TemplateError, type Layer, type TemplateStore } from './templates.js';
 
 /**
@@ -35,6 +36,8 @@ export interface ApiDeps {
   fetchLog: FetchLog;
   events: DomainEvents;
   uploads?: UploadStore;
+  /** The origin a preview renders for (its Host, as the phone's own request would). */
+  originOf?: (host: string | undefined) => RequestOrigin;
 }
 
 const TEMPLATE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -166,7 +169,7 @@ export function createAccountRouter(deps: ApiDeps): Router {
     if (!choice) throw notFound();
     let files;
     try {
-      files = renderer.allFiles(ref, choice);
+      files = renderer.allFiles(ref, choice, deps.originOf?.(req.headers.host));
     } catch (err) {
       if (err instanceof RenderError) {
         throw new KazooError(500, 'template_error', { message: err.message, template: err.template, layer: err.layer, line: err.line });

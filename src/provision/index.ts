@@ -141,7 +141,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       });
     },
     accountRouter() {
-      router ??= createAccountRouter({ directory, templates, renderer, selector, fetchLog, events, uploads });
+      router ??= createAccountRouter({ directory, templates, renderer, selector, fetchLog, events, uploads, originOf });
       return router;
     },
     async fingerprint(accountId, deviceId) {

@@ -172,17 +172,23 @@ export class Renderer {
     if (file.scope === 'phonebook') return this.phonebookFile(profile, file, name, account, undefined, model);
     const key = `${profile.id}|${name}|${account?.id ?? ''}|${account?._rev ?? ''}`;
     const hit = this.shared.get(key);
-    if (hit && hit.version === this.templates.version) return hit;
+    const version = this.templateVersion;
+    if (hit && hit.version === version) return hit;
+    const info = resolveModel(profile, model, '');
+    const fw = info?.firmware && this.env.firmware?.has(info.firmware) ? info.firmware : undefined;
     const context = {
       mac: '',
       model,
+      modelInfo: info,
       vendor: profile.id,
       account: account ? { id: account.id, name: account.name, realm: account.realm } : undefined,
+      // Relative to the directory the phone fetched this file from (no request origin in a shared file's key).
+      firmware: fw ? { file: fw, url: fw } : undefined,
       v: profile.commonVariables?.(model) ?? {},
     };
     const rendered = this.render(profile, file, name, context, account?.id, undefined);
     if (this.shared.size > 10_000) this.shared.clear();
-    this.shared.set(key, { ...rendered, version: this.templates.version });
+    this.shared.set(key, { ...rendered, version });
     return rendered;
   }
 
@@ -251,7 +257,7 @@ export class Renderer {
   }
 
   /** Every file this device's phone fetches, in fetch order (shared ones included: a change there matters too). */
-  allFiles(ref: DeviceRef, choice: Choice): RenderedFile[] {
+  allFiles(ref: DeviceRef, choice: Choice, origin: RequestOrigin = this.env.defaultOrigin): RenderedFile[] {
     const out: RenderedFile[] = [];
     const mac = ref.device.mac_address ?? '';
     const model = resolveModel(choice.profile, choice.model, choice.family);
@@ -259,7 +265,7 @@ export class Renderer {
       if (file.upload || !fetchesFile(file, model)) continue;
       const name = file.nameFor({ mac, model: choice.model });
       if (!name) continue;
-      if (file.perDevice) out.push(this.deviceFile(ref, choice, file, name));
+      if (file.perDevice) out.push(this.deviceFile(ref, choice, file, name, origin));
       else {
         const common = file.pattern.exec(name)?.groups?.common;
         const accepted = common !== undefined ? file.acceptCommon?.(common) : undefined;
