@@ -175,7 +175,7 @@ export class Renderer {
     const version = this.templateVersion;
     if (hit && hit.version === version) return hit;
     const info = resolveModel(profile, model, '');
-    const fw = info?.firmware && this.env.firmware?.has(info.firmware) ? info.firmware : undefined;
+    const fw = this.sharedFirmware(profile, info?.firmware, model);
     const context = {
       mac: '',
       model,
@@ -224,6 +224,20 @@ export class Renderer {
     if (this.phonebooks.size >= 10_000) this.phonebooks.clear();
     this.phonebooks.set(key, rendered);
     return rendered;
+  }
+
+  /**
+   * The firmware a shared file names: its model's, when the file is there. A file for every model (no model, e.g.
+   * Polycom's default master) names the vendor's firmware only when exactly one of the names its catalogue and
+   * families use is present — never a guess between two images.
+   */
+  private sharedFirmware(profile: VendorProfile, own: string | undefined, model: string): string | undefined {
+    const store = this.env.firmware;
+    if (!store) return undefined;
+    if (model) return own && store.has(own) ? own : undefined;
+    const names = new Set<string>();
+    for (const m of [...(profile.catalogue ?? []), ...Object.values(profile.families ?? {})]) if (m.firmware && store.has(m.firmware)) names.add(m.firmware);
+    return names.size === 1 ? [...names][0] : undefined;
   }
 
   private render(

@@ -92,12 +92,15 @@ export function resolveSettings(
   const encryption = obj(device.media?.encryption);
   const methods = Array.isArray(encryption.methods) ? encryption.methods : [];
   const forward = obj(device.call_forward);
-  const window = pick<{ start: string; end: string }>('resync', 'window');
-  const interval = pick<number>('resync', 'interval_minutes');
+  // Objects that are one choice (a schedule, a VLAN) come whole from the nearest document that has them.
+  const resync = obj(pick<Record<string, unknown>>('resync'));
+  const window = resync.window as { start: string; end: string } | undefined;
+  const interval = resync.interval_minutes as number | undefined;
   const httpAuth = account.provisioning?.http_auth;
   const urlKey = accountUrlKey(account);
   const base = str(pick<string>('provisioning_url'), 256).replace(/\/+$/, '') || server.baseUrl || `${origin.scheme}://${origin.host}/provision`;
-  const vlanId = pick<number>('vlan', 'id');
+  const vlan = obj(pick<Record<string, unknown>>('vlan'));
+  const vlanId = typeof vlan.id === 'number' ? vlan.id : undefined;
 
   return {
     sipServer: {
@@ -133,6 +136,6 @@ export function resolveSettings(
     },
     ntpServer: str(pick<string>('ntp_server')) || 'pool.ntp.org',
     syslogServer: str(pick<string>('syslog_server'), 260),
-    vlan: vlanId ? { id: vlanId, priority: pick<number>('vlan', 'priority') ?? 0 } : undefined,
+    vlan: vlanId ? { id: vlanId, priority: typeof vlan.priority === 'number' ? vlan.priority : 0 } : undefined,
   };
 }
