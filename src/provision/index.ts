@@ -133,10 +133,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
         maxKeptBytes: config.provisioning.keptBytes,
         clientAddress,
         // Firmware is streamed by node:http (a file, not a rendered answer).
-        handsOff: (url) => {
-          const name = firmwareName(url, selector);
-          return name !== undefined && firmware.has(name);
-        },
+        handsOff: (url) => firmwareName(url, selector, firmware) !== undefined,
         ...frontOptions,
       });
     },

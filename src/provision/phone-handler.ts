@@ -290,7 +290,7 @@ export function createPhoneHandler(
       res.end(method === 'HEAD' ? undefined : reply.body);
     };
     if ((method === 'GET' || method === 'HEAD') && deps.firmware && !deps.guard.isBanned(remoteAddress)) {
-      const name = firmwareName(url, deps.selector);
+      const name = firmwareName(url, deps.selector, deps.firmware);
       if (name && deps.firmware.serve(name, req, res)) return;
     }
     const reply = decide({ method, url, headers: req.headers, remoteAddress });
@@ -311,11 +311,13 @@ export function createPhoneHandler(
  * The firmware file a GET names, when it is one: /provision/[<key>/]<name> with a name of the firmware pattern
  * that no vendor file pattern claims (a config name is never answered from the firmware directory).
  */
-export function firmwareName(url: string, selector: VendorSelector): string | undefined {
+export function firmwareName(url: string, selector: VendorSelector, firmware: FirmwareStore): string | undefined {
   const q = url.indexOf('?');
   const pathname = q < 0 ? url : url.slice(0, q);
   if (!pathname.startsWith(PREFIX)) return undefined;
   const phonePath = splitPhonePath(pathname.slice(PREFIX.length));
   if (!phonePath || !FIRMWARE_NAME.test(phonePath.file) || phonePath.file.includes('..')) return undefined;
+  // A Set lookup first: the phone hot path pays no pattern matching for config names (none is a firmware file).
+  if (!firmware.has(phonePath.file)) return undefined;
   return selector.match(phonePath.file.toLowerCase()).length ? undefined : phonePath.file;
 }
