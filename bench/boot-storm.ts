@@ -337,7 +337,9 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
       await cp(dataDir, leanDataDir, { recursive: true });
 
       // The real entry point on that DATA_DIR (LOG_LEVEL info: the "listening on" line is how its port is learnt).
-      const env: Record<string, string> = { DATA_DIR: dataDir, LOG_LEVEL: 'info' };
+      // Both servers listen on their own port; a fixed provisioning URL and SIP address keep their files byte-equal
+      // (by default both come from the Host the phone fetched with).
+      const env: Record<string, string> = { DATA_DIR: dataDir, LOG_LEVEL: 'info', PROVISION_BASE_URL: 'http://prov.bench.invalid/provision', SIP_PUBLIC_ADDRESS: '192.0.2.10' };
       if (process.env.BOOT_STORM_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BOOT_STORM_NODE_OPTIONS;
       // "ours" = the node:http path alone (PROVISION_FAST_PATH=0); "ours-lean" = the default, with the front door.
       server = await startServerProcess({ ...env, PROVISION_FAST_PATH: '0' });

@@ -57,6 +57,12 @@ export interface Config {
      * 100k phones (~3.6 KB each with its key), so the boot storm replays them all; hostile URLs cannot add to it.
      */
     keptBytes: number;
+    /** PROVISION_BASE_URL: the provisioning URL written into phone files (default: the request's scheme and Host + /provision). */
+    baseUrl?: string;
+    /** PROVISION_UPLOAD_BYTES / _FILES / _DEVICE_BYTES: bounds of phone uploads (Polycom logs and overrides). */
+    uploadBytes: number;
+    uploadFiles: number;
+    uploadDeviceBytes: number;
   };
 }
 
@@ -95,6 +101,15 @@ function tlsFiles(env: NodeJS.ProcessEnv): Config['tls'] {
   if (!cert && !key) return undefined;
   if (!cert || !key) throw new ConfigError('TLS_CERT and TLS_KEY must be set together (paths to the PEM certificate chain and its private key)');
   return Object.freeze({ certFile: path.resolve(cert), keyFile: path.resolve(key) });
+}
+
+function baseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.PROVISION_BASE_URL;
+  if (!raw) return undefined;
+  if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+(\/[A-Za-z0-9._~/-]*)?$/.test(raw)) {
+    throw new ConfigError(`PROVISION_BASE_URL must be an http(s) URL such as https://phones.example.com/provision, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, '');
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -142,6 +157,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       banSeconds: int(env, 'PROVISION_BAN_SECONDS', 600, 1),
       fastPath: int(env, 'PROVISION_FAST_PATH', 1, 0, 1) === 1,
       keptBytes: int(env, 'PROVISION_KEPT_BYTES', 384 * 1024 * 1024, 0),
+      baseUrl: baseUrl(env),
+      uploadBytes: int(env, 'PROVISION_UPLOAD_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),
+      uploadFiles: int(env, 'PROVISION_UPLOAD_FILES', 8, 1, 1000),
+      uploadDeviceBytes: int(env, 'PROVISION_UPLOAD_DEVICE_BYTES', 1024 * 1024, 1, 1024 * 1024 * 1024),
     },
   });
 }

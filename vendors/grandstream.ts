@@ -1,4 +1,5 @@
 import { alertInfoText, cleanMac, pickLanguage, type KeyKind, type TimezoneInfo, type VendorProfile } from './types.js';
+import { grandstreamFamilies, grandstreamModels } from './grandstream-models.js';
 
 /**
  * Grandstream GXP16xx/21xx, GRP26xx (P-value XML, <config version="1">). Facts: ../shared/reference/vendors.md §1.3,
@@ -17,6 +18,9 @@ const LINE_KEY_MODES: Record<KeyKind, number> = { line: 0, presence: 11, speed_d
 const MAX_MPK = 7;
 /** Line key n uses P(1363+2(n-1)), P(1364+…), P(1465+…), P(1466+…); 32 keys stay clear of collisions. */
 const MAX_LINE_KEYS = 32;
+
+/** P130 SIP transport (DNS SRV is a lookup mode of UDP here: P103 = 1 in the vendor keys to come). */
+const TRANSPORTS = { udp: 0, tcp: 1, tls: 2, dns_srv: 0 } as const;
 
 const LANGUAGES: Record<string, string> = {
   en: 'en', fr: 'fr', de: 'de', es: 'es', it: 'it', nl: 'nl', pt: 'pt', pl: 'pl', ru: 'ru', tr: 'tr', ja: 'ja', zh: 'zh',
@@ -58,6 +62,8 @@ export const grandstream: VendorProfile = {
   brands: ['grandstream'],
   ouis: ['000b82', 'c074ad'],
   sampleModel: 'GXP2135',
+  catalogue: grandstreamModels,
+  families: grandstreamFamilies,
   files: [
     {
       template: 'cfgmac.xml',
@@ -104,7 +110,11 @@ export const grandstream: VendorProfile = {
       text: { p: `P${1488 + 2 * i}`, value: v ? alertInfoText(v) : '' },
       tone: { p: `P${1489 + 2 * i}`, value: v ? i + 1 : 0 },
     }));
+    const { sipServer, outboundProxy } = input.settings;
     return {
+      server: `${sipServer.host}:${sipServer.port}`,
+      transport: TRANSPORTS[sipServer.transport],
+      outboundProxy: outboundProxy ? `${outboundProxy.host}:${outboundProxy.port}` : '',
       expiresMinutes: Math.max(1, Math.round(input.sip.expireSeconds / 60)),
       codecs,
       mpk,

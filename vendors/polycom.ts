@@ -1,4 +1,5 @@
 import { cleanMac, pickLanguage, type KeyKind, type VendorProfile } from './types.js';
+import { polycomFamilies, polycomModels } from './polycom-models.js';
 
 /**
  * Polycom SoundPoint IP / VVX (UC Software 4.x–6.x parameter names). Facts: ../shared/reference/vendors.md §1.1, §2.1,
@@ -16,6 +17,9 @@ const ALL_CODECS = ['G711_Mu', 'G711_A', 'G722', 'G729_AB', 'Opus', 'G7221.24kbp
 /** attendant.resourceList.N.type (Kazoo provisioner_v5 mapping); line keys have no resource-list form. */
 const KEY_TYPES: Partial<Record<KeyKind, string>> = { presence: 'normal', speed_dial: 'normal', parking: 'automata', personal_parking: 'automata' };
 
+/** reg.N.server.M.transport. */
+const TRANSPORTS = { udp: 'UDPOnly', tcp: 'TCPOnly', tls: 'TLS', dns_srv: 'DNSnaptr' } as const;
+
 const LANGUAGES: Record<string, string> = {
   'en-us': 'English_United_States', 'en-gb': 'English_United_Kingdom', 'en-ca': 'English_Canada', en: 'English_United_States',
   'fr-ca': 'French_Canada', fr: 'French_France', de: 'German_Germany', es: 'Spanish_Spain', it: 'Italian_Italy',
@@ -31,6 +35,8 @@ export const polycom: VendorProfile = {
   brands: ['polycom', 'poly'],
   ouis: ['0004f2', '00907a', '64167f', '482567'],
   sampleModel: 'VVX400',
+  catalogue: polycomModels,
+  families: polycomFamilies,
   files: [
     {
       template: '000000000000.cfg',
@@ -92,6 +98,7 @@ export const polycom: VendorProfile = {
     });
     return {
       expires: input.sip.expireSeconds,
+      transport: TRANSPORTS[input.settings.sipServer.transport],
       codecs,
       resources,
       alertInfo: alerts.map((a, i) => ({ ...a, n: i + 1 })),

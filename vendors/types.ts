@@ -8,7 +8,7 @@
 export type KeyKind = 'presence' | 'speed_dial' | 'parking' | 'personal_parking' | 'line';
 
 export interface ResolvedKey {
-  /** 1-based position (Kazoo stores keys 0-based: "0" is the first key). */
+  /** 1-based position (Kazoo stores keys 0-based: "0" is the first key). Never compacted: a gap stays a gap. */
   index: number;
   kind: KeyKind;
   /** What the phone dials/watches: presence id, number, `*3<slot>`… ('' for line keys). */
@@ -48,12 +48,26 @@ export interface ProvisionInput {
   /** Model as chosen (device provision.endpoint_model, else User-Agent), upper-cased; '' when unknown. */
   model: string;
   family: string;
+  /** The catalogue entry (or the family's fallback); undefined for a model of an unknown family. */
+  modelInfo?: ResolvedModel;
+  /** `server` is the SIP domain (device sip.realm over the account realm). */
   sip: { server: string; username: string; password: string; expireSeconds: number };
   displayName: string;
   /** Kazoo codec names (PCMU, PCMA, G722, G729, OPUS, …) in the device's order. */
   codecs: string[];
   comboKeys: ResolvedKey[];
   featureKeys: ResolvedKey[];
+  /**
+   * Keys placed on the model: combo keys on the body at their index; feature keys on the expansion modules
+   * (position = index) when the model has one, else on the body after the line keys. Unknown model: as given.
+   */
+  lineKeys: PlacedKey[];
+  expansionKeys: PlacedKey[];
+  settings: ProvisionSettings;
+  /** The model's firmware, when its file exists under DATA_DIR/firmware/. */
+  firmware?: { file: string; url: string };
+  /** The account's users (name, extension), for phonebook files. */
+  directory: DirectoryEntry[];
   ringtones: { internal: string; external: string };
   timezone?: TimezoneInfo;
   /** Kazoo language tag, lower-case, e.g. en-us; '' when unset. */
@@ -61,6 +75,88 @@ export interface ProvisionInput {
   /** Kazoo mwi_unsolicited_updates (default true): the server pushes MWI, the phone need not subscribe. */
   mwiUnsolicited: boolean;
   voicemailNumber: string;
+}
+
+/** A key placed on the phone: on the body (`n` = line-key position) or on an expansion module. */
+export interface PlacedKey extends ResolvedKey {
+  /** 'body' = the phone's own line keys; 'expansion' = a module key (`module` 1-based, `position` 1-based on it). */
+  where: 'body' | 'expansion';
+  module?: number;
+  position?: number;
+}
+
+export type ModelKind = 'desk' | 'dect_base' | 'ata' | 'conference';
+
+/**
+ * One model of the catalogue (vendors/<vendor>-models.ts). Templates read it as `modelInfo`; core code reads only
+ * the vendor-neutral fields (capacity, files, firmware); the vendor-specific ones are opaque to the core.
+ */
+export interface ModelInfo {
+  /** Upper-case, no separators, as the selector normalises models ("T46S", "VVX400", "GRP2614"). */
+  model: string;
+  family: string;
+  displayName: string;
+  kind: ModelKind;
+  /** Programmable keys on the body (combo_keys land here). */
+  lineKeys: number;
+  /** Expansion modules the model can drive; absent = none (feature_keys then land on the body after the line keys). */
+  expansion?: { modules: number; keysEach: number };
+  sipAccounts: number;
+  /** VendorFile.template names this model fetches; absent = the family's set. */
+  files?: string[];
+  /** Yealink: id of `y0000000000<id>.cfg`. */
+  commonFileId?: string;
+  /** Grandstream: config flavour ('v1' P-values, 'v2' alias items…), opaque to the core. */
+  configFlavour?: string;
+  /** Grandstream: key-mode table name or codes, opaque to the core. */
+  keyModeTable?: string | Record<string, number | string>;
+  /** Firmware file the operator drops under DATA_DIR/firmware/ (served at /provision/firmware/<file>). */
+  firmware?: string;
+}
+
+/** A family: what an unknown model of it gets (capacity, files, firmware default). */
+export interface FamilyInfo extends Omit<ModelInfo, 'model' | 'displayName'> {
+  /** Recognises the family from a model name not in the catalogue (e.g. /^T4\d/). */
+  matches?: RegExp;
+}
+
+/** ModelInfo as resolved for a device, and how it was found. */
+export interface ResolvedModel extends ModelInfo {
+  /** True when the model is in the catalogue; false when the family filled in. */
+  known: boolean;
+}
+
+/** Resolved settings (device → account → server default); every string stripped of control characters. */
+export interface ProvisionSettings {
+  sipServer: { host: string; port: number; transport: 'udp' | 'tcp' | 'tls' | 'dns_srv' };
+  outboundProxy?: { host: string; port: number };
+  natKeepaliveSeconds: number;
+  registrationRetrySeconds: number;
+  dtmfMode: 'rfc2833' | 'inband' | 'info';
+  /** From the device's media.encryption: methods contain 'srtp'; required = enforce_security. */
+  srtp: { enabled: boolean; required: boolean };
+  callWaiting: boolean;
+  dnd: boolean;
+  callForward: { enabled: boolean; number: string; noAnswer: boolean; busy: boolean; always: boolean };
+  /** Digit map / dial plan string ('' = the phone's own). */
+  dialPlan: string;
+  provisioning: {
+    /** Base URL the phone re-fetches from, ending in '/' (URL key included when the account has one). */
+    url: string;
+    resync: { intervalMinutes?: number; window?: { start: string; end: string } };
+    /** Phone-side credentials when the account requires HTTP auth (per-device files only). */
+    auth?: { username: string; password: string };
+  };
+  /** Phone web admin and user passwords (per-device files only). '' when unknown. */
+  passwords: { admin: string; user: string };
+  ntpServer: string;
+  syslogServer: string;
+  vlan?: { id: number; priority: number };
+}
+
+export interface DirectoryEntry {
+  name: string;
+  number: string;
 }
 
 export type FileFormat = 'xml' | 'keyvalue';
@@ -75,6 +171,15 @@ export interface VendorFile {
   pattern: RegExp;
   /** True: the file is per device (found by MAC) and may carry secrets. False: shared, must never carry secrets. */
   perDevice: boolean;
+  /** Families whose phones fetch this file; absent = every family (a ModelInfo.files list wins over this). */
+  families?: string[];
+  /**
+   * Shared files only: 'phonebook' renders it per account (the UA's MAC names the account) with `directory`
+   * set; no secrets. Default: one render for everyone.
+   */
+  scope?: 'phonebook';
+  /** The phone may PUT this (per-device) name: kept under DATA_DIR/uploads/<device>/ (see src/provision/uploads.ts). */
+  upload?: boolean;
   format: FileFormat;
   contentType: string;
   /** keyvalue only: the exact first line the file must start with. */
@@ -103,6 +208,10 @@ export interface VendorProfile {
   /** Model used to render the sample device when an uploaded template is checked. */
   sampleModel: string;
   files: VendorFile[];
+  /** Every model this vendor knows (vendors/<vendor>-models.ts); absent = none (no capacity checks, no fallback). */
+  catalogue?: readonly ModelInfo[];
+  /** Family id → defaults for a model not in the catalogue. */
+  families?: Readonly<Record<string, FamilyInfo>>;
   /** undefined when the User-Agent is not this vendor's. */
   parseUserAgent(ua: string): UserAgentInfo | undefined;
   /** Event header of the check-sync NOTIFY. */

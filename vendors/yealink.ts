@@ -1,4 +1,5 @@
 import { alertInfoText, cleanMac, hoursOffset, pickLanguage, type KeyKind, type VendorProfile } from './types.js';
+import { yealinkFamilies, yealinkModels } from './yealink-models.js';
 
 /**
  * Yealink T2x/T4x/T5x (firmware ≥ V82 parameter names). Facts: ../shared/reference/vendors.md §1.2, §2.2, §2.4, §2.5.
@@ -6,11 +7,9 @@ import { alertInfoText, cleanMac, hoursOffset, pickLanguage, type KeyKind, type 
  */
 
 /** Model → id of the common file `y0000000000<id>.cfg`. */
-const MODEL_IDS: Record<string, string> = {
-  T46G: '28', T42G: '29', T48G: '35', T41P: '36', T40P: '54', T48S: '65', T46S: '66', T42S: '67', T41S: '68',
-  T40G: '76', T43U: '107', T46U: '108', T48U: '109', T42U: '116', T53: '95', T53W: '95', T54W: '96', T57W: '97',
-  T27G: '69', T29G: '46', T23P: '44', T23G: '44', T21P_E2: '52', T19P_E2: '53', W52P: '25',
-};
+const MODEL_IDS: Record<string, string> = Object.fromEntries(
+  yealinkModels.filter((m) => m.commonFileId).map((m) => [m.model, m.commonFileId!]),
+);
 /** Reverse table: the first model listed for an id names it. */
 const ID_MODELS: Record<string, string> = {};
 for (const [model, id] of Object.entries(MODEL_IDS)) ID_MODELS[id] ??= model;
@@ -22,6 +21,9 @@ const ALL_CODECS = ['pcmu', 'pcma', 'g722', 'g729', 'opus', 'ilbc', 'g726_16', '
 
 /** linekey.N.type codes (Kazoo provisioner_v5 mapping). */
 const KEY_TYPES: Record<KeyKind, number> = { presence: 16, speed_dial: 13, parking: 10, personal_parking: 10, line: 15 };
+
+/** account.N.sip_server.M.transport_type. */
+const TRANSPORTS = { udp: 0, tcp: 1, tls: 2, dns_srv: 3 } as const;
 
 const LANGUAGES: Record<string, string> = {
   en: 'English', fr: 'French', de: 'German', es: 'Spanish', it: 'Italian', nl: 'Dutch', pt: 'Portuguese',
@@ -39,6 +41,8 @@ export const yealink: VendorProfile = {
   brands: ['yealink'],
   ouis: ['001565', '805ec0', 'c4fc22', '44dbd2', 'e434d7', '805e0c', '249ad8', '3497d7', '644f56', 'b061a9', 'ec1da9', 'f01653'],
   sampleModel: 'T46S',
+  catalogue: yealinkModels,
+  families: yealinkFamilies,
   files: [
     {
       template: 'common.cfg',
@@ -93,10 +97,11 @@ export const yealink: VendorProfile = {
     const tz = input.timezone;
     return {
       expires: input.sip.expireSeconds,
+      transport: TRANSPORTS[input.settings.sipServer.transport],
       codecs,
-      lineKeys: input.comboKeys.map(key),
-      // Kazoo's feature_keys have no line-key slot on Yealink: they go to the first expansion module.
-      expansionKeys: input.featureKeys.map(key),
+      lineKeys: input.lineKeys.map(key),
+      // Expansion-module keys (module/position from the catalogue); without a module they are body keys above.
+      expansionKeys: input.expansionKeys.map((k) => ({ ...key(k), module: k.module, n: k.position })),
       alertInfo: alerts,
       subscribeMwi: input.mwiUnsolicited ? 0 : 1,
       timezone: tz

@@ -4,6 +4,7 @@ import { privateFields, publicView, requestFields } from '../domain/docs.js';
 import { addValidationError, KazooError, validationError, type ValidationErrors } from '../http/errors.js';
 import { validateDoc } from '../schema/validator.js';
 import { newId, type Store } from '../store/store.js';
+import { hiddenSettings, keepStoredPasswords } from '../devices/phone-passwords.js';
 
 /** Account documents: validation, realm uniqueness and the secret fields the API never shows. */
 
@@ -20,6 +21,7 @@ export function accountView(account: AccountDoc): Record<string, unknown> {
     const { password: _hidden, ...rest } = httpAuth;
     shown.http_auth = { ...rest, password_set: Boolean(_hidden) };
   }
+  if (shown.settings !== undefined) shown.settings = hiddenSettings(shown.settings); // phone passwords are write-only
   delete shown.url_key_set; // only ever what the stored key says
   if (urlKey !== undefined) shown.url_key_set = true;
   out.provisioning = shown;
@@ -42,7 +44,10 @@ export async function createAccount(store: Store, data: unknown, parent?: Accoun
   if (store.latest.getAccount(id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
   if (fields.realm === undefined) fields.realm = `${id.slice(0, 8)}.sip.local`;
   const provisioning = fields.provisioning;
-  if (provisioning && typeof provisioning === 'object') delete (provisioning as { url_key_set?: unknown }).url_key_set;
+  if (provisioning && typeof provisioning === 'object') {
+    delete (provisioning as { url_key_set?: unknown }).url_key_set;
+    keepStoredPasswords((provisioning as Record<string, unknown>).settings, undefined);
+  }
   const errors = checkAccount(store, fields);
   if (errors) throw validationError(errors);
   const doc = {
@@ -66,6 +71,7 @@ export async function updateAccount(store: Store, stored: AccountDoc, fields: Re
       provisioning.url_key = stored.provisioning.url_key;
     }
     delete provisioning.url_key_set;
+    keepStoredPasswords((provisioning as Record<string, unknown>).settings, (stored.provisioning as Record<string, unknown> | undefined)?.settings);
   }
   const auth = provisioning?.http_auth as Record<string, unknown> | undefined;
   if (auth) {

@@ -5,6 +5,8 @@ import { addValidationError, type ValidationErrors } from '../http/errors.js';
 import { validateDoc } from '../schema/validator.js';
 import type { Store } from '../store/store.js';
 import { cleanseMac } from './mac-address.js';
+import { checkKeyCapacity } from './key-capacity.js';
+import { generatedPhonePasswords, keepStoredPasswords } from './phone-passwords.js';
 
 /**
  * Field-name history: Kazoo renamed these keys, and clients speak both generations. Each pair is kept equal
@@ -43,12 +45,17 @@ export function prepareDevice(input: Record<string, unknown>, ctx: DeviceContext
   dropNullKeys(fields, 'provision.feature_keys');
   dropNullKeys(fields, 'provision.combo_keys');
   reconcilePairs(fields, ctx.stored, errors);
+  keepStoredPasswords(getPath(fields, 'provision.settings'), getPath(ctx.stored, 'provision.settings'));
 
   Object.assign(errors, validateDoc('devices', fields) ?? {});
+  checkKeyCapacity(fields, errors);
   checkMacUnique(fields, ctx, errors);
   checkCredentials(fields, ctx, errors);
   checkOwner(fields, ctx, errors);
   checkDeviceTypeChange(fields, ctx, errors);
+
+  // Once per device, kept private: the phone passwords used when no setting names one (src/provision/settings.ts).
+  if (!(ctx.stored as { pvt_phone_passwords?: unknown } | undefined)?.pvt_phone_passwords) fields.pvt_phone_passwords = generatedPhonePasswords();
 
   return { fields, errors: Object.keys(errors).length ? errors : undefined, sync };
 }

@@ -1,4 +1,12 @@
 import type { DeviceDoc } from '../domain/types.js';
+import { hiddenSettings } from './phone-passwords.js';
+
+/** A device view without its write-only phone passwords (provision.settings.*_password → *_password_set). */
+export function withoutPhoneSecrets(view: Record<string, unknown>): Record<string, unknown> {
+  const provision = view.provision as Record<string, unknown> | undefined;
+  if (!provision || provision.settings === undefined) return view;
+  return { ...view, provision: { ...provision, settings: hiddenSettings(provision.settings) } };
+}
 
 /** Kazoo's devices/crossbar_listing row: keys whose value is undefined are absent. */
 export function summaryRow(doc: DeviceDoc): Record<string, unknown> {

@@ -30,7 +30,12 @@ export interface AccountDoc extends StoredDoc {
    * Optional proof asked of phones fetching this account's config files: HTTP auth, and/or a secret URL key
    * (`/provision/<url_key>/<file>`, src/provision/url-key.ts).
    */
-  provisioning?: { http_auth?: { type?: 'digest' | 'basic'; username?: string; password?: string }; url_key?: string };
+  provisioning?: {
+    http_auth?: { type?: 'digest' | 'basic'; username?: string; password?: string };
+    url_key?: string;
+    /** Phone settings for the account's devices (src/schema/provision_settings.json, src/provision/settings.ts). */
+    settings?: Record<string, unknown>;
+  };
 }
 
 export interface UserDoc extends StoredDoc {

@@ -10,6 +10,9 @@ import { FormatError } from './formats.js';
 import type { FetchLog } from './fetch-log.js';
 import { RenderError, type Renderer } from './renderer.js';
 import type { VendorSelector } from './select.js';
+import { fetchesFile, resolveModel } from './catalogue.js';
+import type { UploadStore } from './uploads.js';
+import type { RequestOrigin } from './settings.js';
 import { MAX_TEMPLATE_BYTES, TemplateError, type Layer, type TemplateStore } from './templates.js';
 
 /**
@@ -20,6 +23,8 @@ import { MAX_TEMPLATE_BYTES, TemplateError, type Layer, type TemplateStore } fro
  *   GET|PUT|DELETE      /devices/:deviceId/provisioning/templates/:vendor/:name   device override
  *   GET                 /devices/:deviceId/config                             files the phone will fetch
  *   GET                 /devices/:deviceId/config/:file                       one file exactly as the phone gets it
+ *   GET                 /devices/:deviceId/provision_uploads                  files the phone uploaded (name, bytes, time)
+ *   GET                 /devices/:deviceId/provision_uploads/:name            one uploaded file as the phone sent it
  * PUT body: {"data":{"template":"…"}} or the raw template as text/plain. A template is accepted only if it compiles
  * and renders, for a sample device, into a file that parses in its vendor's format; otherwise 400 with the line.
  */
@@ -30,6 +35,9 @@ export interface ApiDeps {
   selector: VendorSelector;
   fetchLog: FetchLog;
   events: DomainEvents;
+  uploads?: UploadStore;
+  /** The origin a preview renders for (its Host, as the phone's own request would). */
+  originOf?: (host: string | undefined) => RequestOrigin;
 }
 
 const TEMPLATE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -136,7 +144,9 @@ export function createAccountRouter(deps: ApiDeps): Router {
       return;
     }
     const mac = ref.device.mac_address!;
+    const model = resolveModel(choice.profile, choice.model, choice.family);
     const files = choice.profile.files
+      .filter((file) => !file.upload && fetchesFile(file, model))
       .map((file) => ({ file, name: file.nameFor({ mac, model: choice.model }) }))
       .filter((f): f is { file: typeof f.file; name: string } => !!f.name)
       .map(({ file, name }) => ({
@@ -159,7 +169,7 @@ export function createAccountRouter(deps: ApiDeps): Router {
     if (!choice) throw notFound();
     let files;
     try {
-      files = renderer.allFiles(ref, choice);
+      files = renderer.allFiles(ref, choice, deps.originOf?.(req.headers.host));
     } catch (err) {
       if (err instanceof RenderError) {
         throw new KazooError(500, 'template_error', { message: err.message, template: err.template, layer: err.layer, line: err.line });
@@ -169,6 +179,20 @@ export function createAccountRouter(deps: ApiDeps): Router {
     const file = files.find((f) => f.name === name);
     if (!file) throw notFound();
     res.status(200).set({ 'Content-Type': file.contentType, 'Cache-Control': 'no-store' }).send(file.body);
+  });
+
+  router.get('/devices/:deviceId/provision_uploads', (req, res) => {
+    const ref = deviceRef(req, res, directory);
+    const list = deps.uploads?.list(ref.device.id) ?? [];
+    sendSuccess(req, res, list.map((f) => ({ name: f.name, bytes: f.bytes, uploaded: new Date(f.modified).toISOString() })));
+  });
+
+  router.get('/devices/:deviceId/provision_uploads/:name', (req, res) => {
+    const ref = deviceRef(req, res, directory);
+    const body = deps.uploads?.read(ref.device.id, String((req.params as { name?: string }).name ?? ''));
+    if (!body) throw notFound();
+    // Text the phone wrote: shown as plain text, never interpreted by a browser.
+    res.status(200).set({ 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' }).send(body);
   });
 
   return router;

@@ -31,6 +31,8 @@ export interface FrontDoorOptions {
   maxKeptBytes?: number;
   /** Who the client is behind trusted proxies (TRUST_PROXY); default: the socket's peer, headers never read. */
   clientAddress?: ClientAddress;
+  /** URLs node:http answers instead (streamed firmware): checked on the request target. */
+  handsOff?: (url: string) => boolean;
 }
 
 /** What the kept answers hold right now (tests, diagnostics). */
@@ -168,6 +170,8 @@ type Parsed =
       url: string;
       userAgent: string | undefined;
       authorization: string | undefined;
+      /** Host header value (rendered defaults such as the provisioning URL come from it). */
+      hostValue: string | undefined;
       /** X-Forwarded-For, duplicates joined with commas (as node:http joins them). */
       forwardedFor: string | undefined;
       keepAlive: boolean;
@@ -219,6 +223,7 @@ function parseHead(head: string): Parsed {
   let close = false;
   let keepAliveToken = false;
   let host = false;
+  let hostValue: string | undefined;
   let contentLength = false;
   let pos = eol + 2;
   while (pos < head.length) {
@@ -236,7 +241,7 @@ function parseHead(head: string): Parsed {
     switch (name.length) {
       // Dispatch on length first: most lines are neither of the few names that matter here.
       case 4:
-        if (name.toLowerCase() === 'host') host = true;
+        if (name.toLowerCase() === 'host') (host = true), (hostValue ??= value);
         break;
       case 6:
         // Expect (100-continue, or anything) is left to node:http, which knows the interim responses.
@@ -279,7 +284,7 @@ function parseHead(head: string): Parsed {
   // node:http (requireHostHeader) refuses an HTTP/1.1 request without Host with 400; so does this path.
   if (http11 && !host) return BAD_REQUEST;
   const keepAlive = !close && (http11 || keepAliveToken);
-  return { kind: 'ok', method, url, userAgent, authorization, forwardedFor, keepAlive };
+  return { kind: 'ok', method, url, userAgent, authorization, hostValue, forwardedFor, keepAlive };
 }
 
 /**
@@ -448,7 +453,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
         return;
       }
       const parsed = parseHead(buf.toString('latin1', start, end));
-      if (parsed.kind === 'handoff') return handOff(c, buf.subarray(start));
+      if (parsed.kind === 'handoff' || (parsed.kind === 'ok' && options.handsOff?.(parsed.url))) return handOff(c, buf.subarray(start));
       if (parsed.kind === 'error') return finish(c, errorResponse(parsed.status, STATUS_CODES[parsed.status]!));
       start = end + 4;
       c.deadline = Date.now() + headTimeout;
@@ -461,7 +466,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (replayable) {
         const answer = kept.get(key);
         if (answer !== undefined) {
-          if (answer.keepAlive === keepAliveHeader() && answer.ticket.replay(parsed.userAgent ?? '', address)) {
+          if (answer.keepAlive === keepAliveHeader() && answer.ticket.replay(parsed.userAgent ?? '', address, parsed.hostValue)) {
             if (answer.second !== dateSecond) {
               dateBytes.copy(answer.wire, answer.dateAt);
               answer.second = dateSecond;
@@ -481,7 +486,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
           reply = decide({
             method: parsed.method,
             url: parsed.url,
-            headers: { 'user-agent': parsed.userAgent, authorization: parsed.authorization },
+            headers: { 'user-agent': parsed.userAgent, authorization: parsed.authorization, host: parsed.hostValue },
             remoteAddress: address,
           });
           wire = wireOf(reply, keepAliveHeader());

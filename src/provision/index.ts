@@ -10,10 +10,14 @@ import { createAccountRouter } from './api-router.js';
 import { FetchLog } from './fetch-log.js';
 import { HttpAuth } from './http-auth.js';
 import { attachPhoneFrontDoor } from './front-door.js';
-import { createPhoneDecider, createPhoneHandler } from './phone-handler.js';
+import { createPhoneDecider, createPhoneHandler, firmwareName } from './phone-handler.js';
 import { banFilePath } from './ban-file.js';
 import { ProbeGuard } from './probe-guard.js';
 import { digestFiles, Renderer } from './renderer.js';
+import { FirmwareStore } from './firmware.js';
+import { UploadStore } from './uploads.js';
+import { fetchesFile, resolveModel } from './catalogue.js';
+import { hostName, type RequestOrigin, type ServerDefaults } from './settings.js';
 import { VendorSelector } from './select.js';
 import type { ProvisioningService } from './service.js';
 import { watchBuiltinTemplates } from './template-watch.js';
@@ -53,7 +57,31 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     options.watchTemplates === false
       ? undefined
       : watchBuiltinTemplates({ templates, profiles, events, log, debounceMs: options.templateDebounceMs });
-  const renderer = new Renderer(templates, (a, u) => directory.getUser(a, u), options.cacheDevices);
+  const firmware = new FirmwareStore(config.dataDir, options.now);
+  const uploads = new UploadStore(config.dataDir, {
+    maxBytes: config.provisioning.uploadBytes,
+    maxFiles: config.provisioning.uploadFiles,
+    maxDeviceBytes: config.provisioning.uploadDeviceBytes,
+  });
+  const server: ServerDefaults = {
+    sipPort: config.sip.port,
+    registrarServes: config.sip.backend === 'embedded',
+    publicAddress: config.sip.publicAddress,
+    baseUrl: config.provisioning.baseUrl,
+  };
+  const scheme = config.tls ? 'https' : 'http';
+  // A Host header only names a host (and port): anything else falls back to the configured address.
+  const fallbackHost = `${config.sip.publicAddress ?? (config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host)}:${config.port}`;
+  const originOf = (host: string | undefined): RequestOrigin => ({
+    host: host && /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?$/.test(host) ? host : fallbackHost,
+    scheme,
+  });
+  const renderer = new Renderer(templates, (a, u) => directory.getUser(a, u), options.cacheDevices, {
+    server,
+    defaultOrigin: originOf(undefined),
+    firmware,
+    listUsers: directory.listUsers ? (a) => directory.listUsers!(a) : undefined,
+  });
   const fetchLog = new FetchLog(config.dataDir, log, options.fetchLogFlushMs);
   await fetchLog.load((accountId, deviceId) => directory.getDevice(accountId, deviceId) !== undefined);
   const guard = new ProbeGuard({
@@ -73,11 +101,12 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     if (event.type === 'device.changed' && !event.after) {
       renderer.forget(event.deviceId);
       fetchLog.forget(event.deviceId);
+      uploads.forget(event.deviceId);
     }
   });
 
   // One decision, two transports: node:http (handlePhoneRequest) and the lean front door.
-  const phoneDeps = { directory, selector, renderer, guard, auth, fetchLog, log };
+  const phoneDeps = { directory, selector, renderer, guard, auth, fetchLog, log, originOf, firmware, uploads };
   const decidePhone = createPhoneDecider(phoneDeps);
   // TRUST_PROXY: bans and the last-fetch address use the real client behind a proxy, on both transports.
   const clientAddress = new ClientAddress(config.trustProxy);
@@ -100,10 +129,16 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   return {
     handlePhoneRequest,
     attachFrontDoor(server, frontOptions) {
-      return attachPhoneFrontDoor(server, decidePhone, { maxKeptBytes: config.provisioning.keptBytes, clientAddress, ...frontOptions });
+      return attachPhoneFrontDoor(server, decidePhone, {
+        maxKeptBytes: config.provisioning.keptBytes,
+        clientAddress,
+        // Firmware is streamed by node:http (a file, not a rendered answer).
+        handsOff: (url) => firmwareName(url, selector, firmware) !== undefined,
+        ...frontOptions,
+      });
     },
     accountRouter() {
-      router ??= createAccountRouter({ directory, templates, renderer, selector, fetchLog, events });
+      router ??= createAccountRouter({ directory, templates, renderer, selector, fetchLog, events, uploads, originOf });
       return router;
     },
     async fingerprint(accountId, deviceId) {
@@ -130,11 +165,18 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       const found = choiceOf(accountId, deviceId);
       if (!found && !last) return undefined;
       const mac = ref.device.mac_address ?? '';
+      const info = found && resolveModel(found.choice.profile, found.choice.model, found.choice.family);
       return {
         vendor: found?.choice.profile.id,
         model: found?.choice.model || undefined,
+        // The catalogue's answer: a known model, or an unknown one served with its family's defaults.
+        ...(info ? { model_known: info.known, family: info.family, ...(info.known ? {} : { fallback_family: info.family }) } : {}),
+        ...(found && found.choice.model && !info ? { model_known: false } : {}),
         files: found
-          ? found.choice.profile.files.map((f) => f.nameFor({ mac, model: found.choice.model })).filter((n): n is string => !!n)
+          ? found.choice.profile.files
+              .filter((f) => !f.upload && fetchesFile(f, info))
+              .map((f) => f.nameFor({ mac, model: found.choice.model }))
+              .filter((n): n is string => !!n)
           : [],
         last_fetch: last
           ? { time: new Date(last.time).toISOString(), address: last.address, user_agent: last.user_agent, file: last.file }

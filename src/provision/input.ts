@@ -1,6 +1,9 @@
 import type { FeatureKey, DeviceRef, UserDoc } from '../domain/types.js';
-import type { KeyKind, ProvisionInput, ResolvedKey } from '../../vendors/types.js';
+import type { KeyKind, ProvisionInput, ResolvedKey, VendorProfile } from '../../vendors/types.js';
+import { placeKeys, resolveModel } from './catalogue.js';
+import type { FirmwareStore } from './firmware.js';
 import { clean } from './sanitize.js';
+import { resolveSettings, type GeneratedPasswords, type RequestOrigin, type ServerDefaults } from './settings.js';
 import { timezoneInfo } from './timezone.js';
 
 /** Kazoo's voicemail feature code: where the phone's message key dials. */
@@ -70,33 +73,53 @@ function resolveKeys(
   return out.sort((a, b) => a.index - b.index);
 }
 
+/** What the input needs beyond the documents: the server's defaults, the request's origin, the firmware present. */
+export interface InputEnv {
+  server: ServerDefaults;
+  origin: RequestOrigin;
+  firmware?: FirmwareStore;
+}
+
+/** Server defaults for renders outside a phone request (template checks, tests). */
+export const OFFLINE_ENV: InputEnv = { server: { sipPort: 5060, registrarServes: false }, origin: { host: 'localhost', scheme: 'http' } };
+
 /** The vendor-neutral model of a device (see vendors/types.ts ProvisionInput). */
 export function buildInput(
   ref: DeviceRef,
   getUser: UserLookup,
-  model: string,
-  family: string,
+  choice: { profile: VendorProfile; model: string; family: string },
+  env: InputEnv = OFFLINE_ENV,
 ): { input: ProvisionInput; users: UserDeps } {
   const { account, device } = ref;
+  const { model, family } = choice;
+  const modelInfo = resolveModel(choice.profile, model, family);
   const users: UserDeps = new Map();
   const expire = Number(device.sip?.expire_seconds ?? device.sip?.registration_expiration ?? 300);
   const codecs = Array.isArray(device.media?.audio?.codecs) ? device.media!.audio!.codecs!.map((c) => clean(c, 32)) : [];
+  const comboKeys = resolveKeys(device.provision?.combo_keys, account.id, getUser, users);
+  const featureKeys = resolveKeys(device.provision?.feature_keys, account.id, getUser, users);
   const input: ProvisionInput = {
     mac: device.mac_address ?? '',
     account: { id: account.id, name: clean(account.name), realm: clean(account.realm) },
     device: { id: device.id, name: clean(device.name) },
     model,
-    family,
+    family: modelInfo?.family ?? family,
+    modelInfo,
     sip: {
-      server: clean(account.realm),
+      // Kazoo's find_realm: the device's own sip.realm over the account's.
+      server: clean(device.sip?.realm) || clean(account.realm),
       username: clean(device.sip?.username, 64),
       password: clean(device.sip?.password, 64),
       expireSeconds: Number.isFinite(expire) && expire > 0 ? Math.round(expire) : 300,
     },
     displayName: clean(device.caller_id?.internal?.name, 64) || clean(device.name, 64),
     codecs: codecs.length ? codecs : ['PCMU', 'PCMA'],
-    comboKeys: resolveKeys(device.provision?.combo_keys, account.id, getUser, users),
-    featureKeys: resolveKeys(device.provision?.feature_keys, account.id, getUser, users),
+    comboKeys,
+    featureKeys,
+    ...placeKeys(modelInfo, comboKeys, featureKeys),
+    settings: resolveSettings(device, account, env.server, env.origin, (device as { pvt_phone_passwords?: GeneratedPasswords }).pvt_phone_passwords),
+    firmware: undefined,
+    directory: [],
     ringtones: { internal: clean(device.ringtones?.internal), external: clean(device.ringtones?.external) },
     // Kazoo inherits time zone and language from the account when the device has none.
     timezone: timezoneInfo(clean(device.timezone, 64) || clean(account.timezone, 64) || undefined),
@@ -104,5 +127,7 @@ export function buildInput(
     mwiUnsolicited: (device.mwi_unsolicited_updates ?? (device as Record<string, unknown>).mwi_unsolicitated_updates ?? true) !== false,
     voicemailNumber: VOICEMAIL_NUMBER,
   };
+  const firmware = modelInfo?.firmware;
+  if (firmware && env.firmware?.has(firmware)) input.firmware = { file: firmware, url: `${input.settings.provisioning.url}${firmware}` };
   return { input, users };
 }

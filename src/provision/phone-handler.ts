@@ -8,6 +8,9 @@ import { authSettings, type AuthSettings, type HttpAuth } from './http-auth.js';
 import type { ProbeGuard } from './probe-guard.js';
 import { RenderError, type RenderedFile, type Renderer } from './renderer.js';
 import type { Choice, UaMatch, VendorSelector } from './select.js';
+import { FIRMWARE_NAME, type FirmwareStore } from './firmware.js';
+import type { RequestOrigin } from './settings.js';
+import type { UploadStore } from './uploads.js';
 import { accountUrlKey, splitPhonePath, urlKeyAccepted } from './url-key.js';
 
 /**
@@ -27,14 +30,18 @@ export interface PhoneHandlerDeps {
   auth: HttpAuth;
   fetchLog: FetchLog;
   log: Logger;
+  /** The origin a request's files are rendered for, from its Host header (PROVISION_BASE_URL aside). */
+  originOf?: (host: string | undefined) => RequestOrigin;
+  firmware?: FirmwareStore;
+  uploads?: UploadStore;
 }
 
 /** What the decision needs from a request: the same for node:http and the lean front door. */
 export interface PhoneRequest {
   method: string;
   url: string;
-  /** Only `user-agent` and `authorization` are read (first value, like node:http keeps for those two). */
-  headers: { 'user-agent'?: string; authorization?: string };
+  /** Only `user-agent`, `authorization` and `host` are read (first value, like node:http keeps for those). */
+  headers: { 'user-agent'?: string; authorization?: string; host?: string };
   remoteAddress: string;
 }
 
@@ -46,6 +53,8 @@ export interface PhoneReply {
   status: number;
   headers: readonly string[];
   body: Buffer;
+  /** Set (status 0) when a PUT may deliver its body: the transport stores it (node:http only, src/provision/uploads.ts). */
+  upload?: { deviceId: string; name: string };
   /**
    * Set on a 200 for a device file that may be answered again without deciding anew: a transport that keeps the
    * reply (the front door keeps its wire bytes) asks `replay` first on the next request for the same URL.
@@ -75,15 +84,17 @@ export class ReplayTicket {
     private readonly last: Readonly<FetchRecord>,
     private readonly file: string,
     private readonly uaModel: string | undefined,
+    /** The Host the files were rendered for: another Host may render other defaults. */
+    private readonly host: string | undefined,
   ) {
     this.lastVendor = last.vendor;
     this.lastModel = last.model;
   }
 
   /** True when the kept reply is still exactly right for this request; the fetch is then recorded as served. */
-  replay(userAgent: string, address: string): boolean {
+  replay(userAgent: string, address: string, host?: string): boolean {
     const { directory, guard, renderer, fetchLog } = this.deps;
-    if (userAgent !== this.userAgent || guard.isBanned(address) || renderer.templateVersion !== this.templateVersion) return false;
+    if (host !== this.host || userAgent !== this.userAgent || guard.isBanned(address) || renderer.templateVersion !== this.templateVersion) return false;
     const { last, ref } = this;
     if (last.vendor !== this.lastVendor || last.model !== this.lastModel) return false;
     const { device, account } = ref;
@@ -132,6 +143,7 @@ const FORBIDDEN = plain(403, 'Forbidden');
 const SERVER_ERROR = plain(500, 'Internal Server Error');
 const METHOD_NOT_ALLOWED = plain(405, 'Method Not Allowed', ['Allow', 'GET, HEAD']);
 const unauthorized = (challenge: string) => plain(401, 'Unauthorized', ['WWW-Authenticate', challenge]);
+const EMPTY = Buffer.alloc(0);
 const ok = (file: RenderedFile): PhoneReply => ({ status: 200, headers: file.headers, body: file.body });
 
 export type PhoneDecider = (req: PhoneRequest) => PhoneReply;
@@ -154,12 +166,12 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
    * just recorded, so the choice must come out the same with it (it nearly always does), and the renderer must know
    * which users the files show.
    */
-  function replayTicket(ref: DeviceRef, choice: Choice, ua: UaMatch | undefined, userAgent: string, name: string, uaModel: string | undefined) {
+  function replayTicket(ref: DeviceRef, choice: Choice, ua: UaMatch | undefined, userAgent: string, name: string, uaModel: string | undefined, host: string | undefined) {
     const last = fetchLog.peek(ref.device.id);
     const again = last && selector.choose(ref.device, ua, last);
     const users = renderer.watchedUsers(ref.device.id);
     if (!last || !users || again?.profile !== choice.profile || again.model !== choice.model) return undefined;
-    return new ReplayTicket(deps, renderer.templateVersion, ref, users.ids, users.revs, userAgent, last, name, uaModel);
+    return new ReplayTicket(deps, renderer.templateVersion, ref, users.ids, users.revs, userAgent, last, name, uaModel, host);
   }
 
   /**
@@ -174,8 +186,11 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     return unauthorized(result.challenge);
   }
 
+  const originOf = deps.originOf ?? ((host: string | undefined): RequestOrigin => ({ host: host || 'localhost', scheme: 'http' }));
+
   return function decidePhoneRequest(req) {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return METHOD_NOT_ALLOWED;
+    const upload = req.method === 'PUT';
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !upload) return METHOD_NOT_ALLOWED;
     const address = req.remoteAddress;
     if (guard.isBanned(address)) return FORBIDDEN;
 
@@ -186,8 +201,8 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     const phonePath = splitPhonePath(pathname.slice(PREFIX.length));
     if (!phonePath || !SAFE_NAME.test(phonePath.file) || phonePath.file.includes('..')) return NOT_FOUND;
     const name = phonePath.file.toLowerCase();
-    const matches = selector.match(name);
-    if (matches.length === 0) return NOT_FOUND;
+    const matches = selector.match(name).filter((m) => !upload || (m.file.upload && m.file.perDevice));
+    if (matches.length === 0) return upload ? METHOD_NOT_ALLOWED : NOT_FOUND;
 
     const userAgent = req.headers['user-agent'] ?? '';
     const ua = selector.userAgent(userAgent);
@@ -211,10 +226,16 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       const settings = authSettings(ref.account);
       const refused = settings && authRefusal(settings, req, address);
       if (refused) return refused;
+      if (upload) return deps.uploads ? { status: 0, headers: [], body: EMPTY, upload: { deviceId: ref.device.id, name } } : METHOD_NOT_ALLOWED;
+      if (match.file.upload) {
+        // What the phone uploaded comes back to it (Polycom reads its own -phone.cfg overrides); nothing else.
+        const kept = deps.uploads?.read(ref.device.id, name);
+        return kept ? { status: 200, headers: ['Content-Type', match.file.contentType, 'Content-Length', String(kept.length), 'Cache-Control', 'no-store'], body: kept } : NOT_FOUND;
+      }
 
       let file: RenderedFile;
       try {
-        file = renderer.deviceFile(ref, choice, match.file, name);
+        file = renderer.deviceFile(ref, choice, match.file, name, originOf(req.headers.host));
       } catch (err) {
         return failed(err, { account_id: ref.account.id, device_id: ref.device.id, file: name });
       }
@@ -224,7 +245,7 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       // A key segment an account does not ask for is ignored; answers under such URLs are not kept (any segment
       // would do, and each would be one more kept answer).
       const strayKey = phonePath.key !== undefined && accountUrlKey(ref.account) === undefined;
-      const ticket = settings || strayKey || loggedAgent !== userAgent ? undefined : replayTicket(ref, choice, ua, userAgent, name, uaModel);
+      const ticket = settings || strayKey || loggedAgent !== userAgent ? undefined : replayTicket(ref, choice, ua, userAgent, name, uaModel, req.headers.host);
       return { status: 200, headers: file.headers, body: file.body, reuse: ticket };
     }
 
@@ -263,8 +284,40 @@ export function createPhoneHandler(
     const peer = req.socket.remoteAddress ?? '';
     const forwardedFor = req.headers['x-forwarded-for'];
     const remoteAddress = clientAddress ? clientAddress.of(peer, forwardedFor) : peer;
-    const reply = decide({ method, url: req.url ?? '', headers: req.headers, remoteAddress });
-    res.writeHead(reply.status, reply.headers as string[]);
-    res.end(method === 'HEAD' ? undefined : reply.body);
+    const url = req.url ?? '';
+    const send = (reply: PhoneReply) => {
+      res.writeHead(reply.status, reply.headers as string[]);
+      res.end(method === 'HEAD' ? undefined : reply.body);
+    };
+    if ((method === 'GET' || method === 'HEAD') && deps.firmware && !deps.guard.isBanned(remoteAddress)) {
+      const name = firmwareName(url, deps.selector, deps.firmware);
+      if (name && deps.firmware.serve(name, req, res)) return;
+    }
+    const reply = decide({ method, url, headers: req.headers, remoteAddress });
+    if (reply.upload && deps.uploads) {
+      const { deviceId, name } = reply.upload;
+      void deps.uploads.receive(deviceId, name, req).then((status) => {
+        if (status === 201 || status === 204) deps.log.info('provisioning: phone upload kept', { device_id: deviceId, file: name });
+        send(status === 413 ? plain(413, 'Payload Too Large', ['Connection', 'close']) : status >= 400 ? plain(status, 'Bad Request') : plain(status === 201 ? 201 : 200, 'OK'));
+      });
+      return;
+    }
+    if (method === 'PUT') req.resume();
+    send(reply);
   };
+}
+
+/**
+ * The firmware file a GET names, when it is one: /provision/[<key>/]<name> with a name of the firmware pattern
+ * that no vendor file pattern claims (a config name is never answered from the firmware directory).
+ */
+export function firmwareName(url: string, selector: VendorSelector, firmware: FirmwareStore): string | undefined {
+  const q = url.indexOf('?');
+  const pathname = q < 0 ? url : url.slice(0, q);
+  if (!pathname.startsWith(PREFIX)) return undefined;
+  const phonePath = splitPhonePath(pathname.slice(PREFIX.length));
+  if (!phonePath || !FIRMWARE_NAME.test(phonePath.file) || phonePath.file.includes('..')) return undefined;
+  // A Set lookup first: the phone hot path pays no pattern matching for config names (none is a firmware file).
+  if (!firmware.has(phonePath.file)) return undefined;
+  return selector.match(phonePath.file.toLowerCase()).length ? undefined : phonePath.file;
 }

@@ -36,7 +36,7 @@ export function sampleContext(profile: VendorProfile, accountRealm = 'sample.exa
     mwi_unsolicited_updates: false,
   } as DeviceDoc;
   const ref: DeviceRef = { account, device };
-  const { input } = buildInput(ref, (_a, id) => (id === SAMPLE_USER.id ? SAMPLE_USER : undefined), profile.sampleModel, '');
+  const { input } = buildInput(ref, (_a, id) => (id === SAMPLE_USER.id ? SAMPLE_USER : undefined), { profile, model: profile.sampleModel, family: '' });
   return { ...input, vendor: profile.id, v: profile.variables(input) };
 }
 

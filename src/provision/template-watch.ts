@@ -58,7 +58,7 @@ export function watchBuiltinTemplates(deps: TemplateWatchDeps): TemplateWatcher 
 
   for (const profile of profiles) {
     const dir = path.join(templates.builtinDir, profile.id);
-    const byName = new Map(profile.files.map((f) => [`${f.template}.hbs`, f]));
+    const byName = new Map(profile.files.filter((f) => !f.upload).map((f) => [`${f.template}.hbs`, f]));
     let watcher: FSWatcher;
     try {
       watcher = watch(dir, { persistent: false }, (_type, filename) => {

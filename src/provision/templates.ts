@@ -90,13 +90,14 @@ export class TemplateStore {
   /** The template file spec for (vendor, name), or undefined: this is the whitelist of template names. */
   spec(vendor: string, name: string) {
     const profile = this.profiles.find((p) => p.id === vendor);
-    const file = profile?.files.find((f) => f.template === name);
+    const file = profile?.files.find((f) => f.template === name && !f.upload);
     return profile && file ? { profile, file } : undefined;
   }
 
   async load(): Promise<void> {
     for (const profile of this.profiles) {
       for (const file of profile.files) {
+        if (file.upload) continue; // written by the phone, not rendered: no template
         const source = await fs.readFile(path.join(this.builtinDir, profile.id, `${file.template}.hbs`), 'utf8');
         this.builtins.set(`${profile.id}/${file.template}`, { source, fn: compileTemplate(source, file.format) });
       }
@@ -119,6 +120,7 @@ export class TemplateStore {
   private async loadLayerDir(dir: string, layer: Layer): Promise<void> {
     for (const profile of this.profiles) {
       for (const file of profile.files) {
+        if (file.upload) continue;
         const source = await fs.readFile(path.join(dir, profile.id, `${file.template}.hbs`), 'utf8').catch(() => undefined);
         if (source === undefined) continue;
         try {
@@ -194,6 +196,7 @@ export class TemplateStore {
     const out: { vendor: string; template: string; layer: LayerName }[] = [];
     for (const profile of this.profiles) {
       for (const file of profile.files) {
+        if (file.upload) continue;
         out.push({ vendor: profile.id, template: file.template, layer: this.resolve(profile.id, file.template, layer.accountId, layer.deviceId).layer });
       }
     }

@@ -4,6 +4,7 @@ import devices from './devices.json' with { type: 'json' };
 import users from './users.json' with { type: 'json' };
 import accounts from './accounts.json' with { type: 'json' };
 import devicesNotify from './devices_notify.json' with { type: 'json' };
+import provisionSettings from './provision_settings.json' with { type: 'json' };
 import { addValidationError, type ValidationErrors } from '../http/errors.js';
 
 // Under NodeNext the CJS default export arrives as a namespace (see stack.md §2).
@@ -24,6 +25,8 @@ function pcreRegExp(source: string, flags: string): RegExp {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const ajv = new Ajv04({ useDefaults: true, allErrors: true, verbose: true, strict: false, code: { regExp: pcreRegExp as any } });
 const compiled = new Map<SchemaId, ValidateFunction>();
+// One shape for the phone settings on a device and on an account (src/schema/provision_settings.json).
+ajv.addSchema(provisionSettings, 'provision_settings');
 for (const [id, schema] of [
   ['devices', devices],
   ['users', users],

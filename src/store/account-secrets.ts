@@ -23,11 +23,19 @@ type HttpAuth = NonNullable<Provisioning['http_auth']> & { passwords?: unknown }
 const withProvisioning = (account: AccountDoc, change: Partial<Provisioning>): AccountDoc => ({ ...account, provisioning: { ...account.provisioning, ...change } });
 const withHttpAuth = (account: AccountDoc, change: Partial<HttpAuth>): AccountDoc => withProvisioning(account, { http_auth: { ...account.provisioning?.http_auth, ...change } });
 
+const settingsOf = (a: AccountDoc) => (a.provisioning as { settings?: Record<string, unknown> } | undefined)?.settings;
+
 const SECRET_FIELDS: SecretField[] = [
   { name: 'pvt_api_key', get: (a) => a.pvt_api_key, with: (a, v) => ({ ...a, pvt_api_key: v as string }) },
   { name: 'http_auth.password', get: (a) => a.provisioning?.http_auth?.password, with: (a, v) => withHttpAuth(a, { password: v as string }) },
   { name: 'http_auth.passwords', get: (a) => (a.provisioning?.http_auth as HttpAuth | undefined)?.passwords, with: (a, v) => withHttpAuth(a, { passwords: v }) },
   { name: 'url_key', get: (a) => a.provisioning?.url_key, with: (a, v) => withProvisioning(a, { url_key: v as string }) },
+  // Phone web admin/user passwords of the account's provisioning settings (src/devices/phone-passwords.ts).
+  ...(['admin_password', 'user_password'] as const).map((key): SecretField => ({
+    name: `settings.${key}`,
+    get: (a) => settingsOf(a)?.[key],
+    with: (a, v) => withProvisioning(a, { settings: { ...settingsOf(a), [key]: v } } as Partial<Provisioning>),
+  })),
 ];
 
 /** Applies `change` to a field's string value, or to each string of a list of them. */

@@ -17,5 +17,7 @@ export interface Directory {
   /** Devices with sip.method = "ip" by their sip.ip. */
   findDeviceByIp(ip: string): DeviceRef | undefined;
   listDevices(accountId: string): DeviceDoc[];
+  /** The account's users (phonebook files); optional so minimal directories need not list them. */
+  listUsers?(accountId: string): UserDoc[];
   listAccounts(): AccountDoc[];
 }

@@ -53,3 +53,66 @@ describe('a SIP password appears only in its own phone\'s config file', () => {
     expect(holders[0]).toMatch(/^accounts\/[0-9a-f]{32}\/devices\/shard-\d{4}\.json$/);
   });
 });
+
+describe('phone admin/user passwords and phone-side HTTP credentials stay where they belong', () => {
+  const DEVICE_ADMIN = 'Dv-unique-admin-pw-41';
+  const ACCOUNT_USER_PW = 'Ac-unique-user-pw-42';
+  const HTTP_PW = 'Ht-unique-prov-pw-43';
+  const seenLines: string[] = [];
+  let s: TestServer;
+  const sAuth = () => ({ 'X-Auth-Token': s.master.token });
+
+  beforeAll(async () => {
+    s = await startTestServer({ parts: productionParts, env: { SIP_BACKEND: 'none' }, log: createLogger('debug', (l) => seenLines.push(l)) });
+  });
+  afterAll(() => s.close());
+
+  it('only in the own phone\'s file: not in logs, views, listings, shared files, other accounts\' phones or plain on disk', async () => {
+    const A = s.master.accountId;
+    const yealink = { endpoint_brand: 'yealink', endpoint_family: 't4x', endpoint_model: 'T46S' };
+    await s.http().patch(`/v2/accounts/${A}`).set(sAuth()).send({
+      data: { provisioning: { http_auth: { type: 'basic', username: 'phones', password: HTTP_PW }, settings: { user_password: ACCOUNT_USER_PW } } },
+    }).expect(200);
+    const mine = await s.http().put(`/v2/accounts/${A}/devices`).set(sAuth()).send({
+      data: { name: 'Mine', mac_address: '00:15:65:cc:00:01', sip: { username: 'pmine', password: 'pmine-sip' }, provision: { ...yealink, settings: { admin_password: DEVICE_ADMIN } } },
+    });
+    expect(mine.status).toBe(201);
+    const basic = `Basic ${Buffer.from(`phones:${HTTP_PW}`).toString('base64')}`;
+    const ua = 'Yealink SIP-T46S 66.86.0.15 00:15:65:cc:00:01';
+    const own = await s.http().get('/provision/001565cc0001.cfg').set('User-Agent', ua).set('Authorization', basic);
+    expect(own.status).toBe(200);
+    expect(own.text).toContain(DEVICE_ADMIN);
+    expect(own.text).toContain(HTTP_PW); // the phone-side credentials, so the phone can fetch again
+
+    // Another account's phone.
+    const sub = await s.http().put(`/v2/accounts/${A}`).set(sAuth()).send({ data: { name: 'Other Co', realm: 'other.test' } });
+    expect(sub.status).toBe(201);
+    const B = sub.body.data.id;
+    await s.http().put(`/v2/accounts/${B}/devices`).set(sAuth()).send({
+      data: { name: 'Theirs', mac_address: '00:15:65:cc:00:02', sip: { username: 'ptheirs', password: 'ptheirs-sip' }, provision: yealink },
+    }).expect(201);
+    const seen: string[] = [];
+    seen.push((await s.http().get('/provision/001565cc0002.cfg').set('User-Agent', 'Yealink SIP-T46S 66.86.0.15 00:15:65:cc:00:02')).text);
+    seen.push((await s.http().get('/provision/y000000000066.cfg').set('User-Agent', ua).set('Authorization', basic)).text);
+    seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}`).set(sAuth())).body));
+    seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}/devices`).set(sAuth())).body));
+    seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}/devices/${mine.body.data.id}`).set(sAuth())).body));
+    seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}/children`).set(sAuth())).body));
+    for (const text of seen) for (const secret of [DEVICE_ADMIN, ACCOUNT_USER_PW, HTTP_PW]) expect(text).not.toContain(secret);
+
+    await s.server.close();
+    const log = seenLines.join('\n');
+    for (const secret of [DEVICE_ADMIN, ACCOUNT_USER_PW, HTTP_PW]) expect(log).not.toContain(secret);
+    // On disk: the device's own password beside its SIP password in the device shard; the account's sealed.
+    const files = (await readdir(s.dataDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    const holders: Record<string, string[]> = { [DEVICE_ADMIN]: [], [ACCOUNT_USER_PW]: [], [HTTP_PW]: [] };
+    for (const file of files) {
+      const text = await readFile(file, 'utf8');
+      for (const secret of Object.keys(holders)) if (text.includes(secret)) holders[secret]!.push(path.relative(s.dataDir, file));
+    }
+    expect(holders[DEVICE_ADMIN]).toHaveLength(1);
+    expect(holders[DEVICE_ADMIN]![0]).toMatch(/^accounts\/[0-9a-f]{32}\/devices\/shard-\d{4}\.json$/);
+    expect(holders[ACCOUNT_USER_PW]).toEqual([]);
+    expect(holders[HTTP_PW]).toEqual([]);
+  });
+});

@@ -151,7 +151,7 @@ describe('Grandstream', () => {
     expect(version).toBe('1');
     expectValues(p, {
       'P271': '1',
-      'P47': REALM,
+      'P47': `${REALM}:5060`, // SIP_PORT (default 5060 in this harness), never a fixed port
       'P35': 'user_1001',
       'P36': 'user_1001',
       'P34': 's3cret!',

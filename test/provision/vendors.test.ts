@@ -7,6 +7,10 @@ import { polycom } from '../../vendors/polycom.js';
 import { yealink } from '../../vendors/yealink.js';
 import { cleanMac, type VendorProfile } from '../../vendors/types.js';
 import { timezoneInfo } from '../../src/provision/timezone.js';
+import { resolveSettings } from '../../src/provision/settings.js';
+
+const buildInputSettings = () =>
+  resolveSettings({} as never, { realm: '' } as never, { sipPort: 5060, registrarServes: false }, { host: 'localhost', scheme: 'http' });
 import { ACCOUNT, startHarness, type Harness } from './support/harness.js';
 import { readKeyValue } from './support/readers.js';
 
@@ -61,6 +65,7 @@ describe('time zones', () => {
       grandstream.variables({
         mac: '', account: { id: '', name: '', realm: '' }, device: { id: '', name: '' }, model: '', family: '',
         sip: { server: '', username: '', password: '', expireSeconds: 300 }, displayName: '', codecs: [], comboKeys: [], featureKeys: [],
+        lineKeys: [], expansionKeys: [], directory: [], settings: buildInputSettings(),
         ringtones: { internal: '', external: '' }, timezone: timezoneInfo(tz, 2025), language: '', mwiUnsolicited: true, voicemailNumber: '*97',
       }).timezone;
     expect(v('America/New_York')).toBe('EST5EDT,M3.2.0/02:00:00,M11.1.0/02:00:00');

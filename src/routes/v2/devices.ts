@@ -9,7 +9,7 @@ import { addValidationError, badIdentifier, KazooError, validationError } from '
 import { privateFields, publicView, requestFields, updatedFields } from '../../domain/docs.js';
 import { newId } from '../../store/store.js';
 import { prepareDevice } from '../../devices/device-rules.js';
-import { isOwnedOrHotdesked, ownerRow, summaryRow } from '../../devices/device-views.js';
+import { isOwnedOrHotdesked, ownerRow, summaryRow, withoutPhoneSecrets } from '../../devices/device-views.js';
 import { buildFilter } from '../../listing/query-filters.js';
 import { pageRequest, paginate } from '../../listing/paginate.js';
 import { checkIfMatch } from './if-match.js';
@@ -26,7 +26,7 @@ export function createDevicesRouter(deps: AppDeps): Router {
 
   /** The device's API answer: public fields, plus live facts (registration, last fetch) under _read_only. */
   const view = (account: AccountDoc, device: DeviceDoc): Record<string, unknown> => {
-    const out = publicView(device);
+    const out = withoutPhoneSecrets(publicView(device));
     out.id = device.id;
     const readOnly: Record<string, unknown> = {};
     for (const annotate of deps.deviceAnnotators ?? []) Object.assign(readOnly, annotate(account, device) ?? {});

@@ -69,6 +69,9 @@ export class MemoryDirectory implements Directory {
   findDeviceByIp(): DeviceRef | undefined {
     return undefined;
   }
+  listUsers(accountId: string) {
+    return [...this.users.values()].filter((u) => u.pvt_account_id === accountId);
+  }
   listDevices(accountId: string) {
     return [...this.devices.values()].filter((d) => d.pvt_account_id === accountId);
   }

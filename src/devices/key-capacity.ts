@@ -1,0 +1,36 @@
+import type { DeviceDoc } from '../domain/types.js';
+import { getPath, isPlainObject } from '../domain/docs.js';
+import { addValidationError, type ValidationErrors } from '../http/errors.js';
+import { vendorProfiles } from '../../vendors/index.js';
+import { keyCapacity } from '../provision/catalogue.js';
+import { VendorSelector } from '../provision/select.js';
+
+/**
+ * A key the device's model cannot hold is refused on save, naming the model and its capacity. Only for a model the
+ * catalogue knows (provision.endpoint_brand + endpoint_model): an unknown model's keys are taken as given.
+ */
+const selector = new VendorSelector(vendorProfiles);
+
+export function checkKeyCapacity(fields: Record<string, unknown>, errors: ValidationErrors): void {
+  const device = fields as unknown as DeviceDoc;
+  if (typeof device.provision?.endpoint_brand !== 'string' || !device.provision.endpoint_model) return;
+  const choice = selector.choose(device);
+  const model = choice && choice.profile.catalogue?.find((m) => m.model === choice.model);
+  if (!model) return;
+  const capacity = keyCapacity(model);
+  for (const [path, limit, where] of [
+    ['provision.combo_keys', capacity.combo, 'line keys'],
+    ['provision.feature_keys', capacity.feature, model.expansion ? 'expansion-module keys' : 'line keys'],
+  ] as const) {
+    const keys = getPath(fields, path);
+    if (!isPlainObject(keys)) continue;
+    for (const slot of Object.keys(keys)) {
+      if (!/^\d+$/.test(slot) || Number(slot) + 1 <= limit) continue;
+      addValidationError(errors, `${path}.${slot}`, 'maximum', {
+        message: `${model.displayName} has ${limit} ${where}: key ${slot} (0-based) does not exist on it`,
+        cause: slot,
+        target: { model: model.model, capacity: limit },
+      });
+    }
+  }
+}
