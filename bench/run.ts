@@ -3,7 +3,8 @@
  *   1. API/storage: create and PATCH latency and throughput with 1k, 10k, 100k devices in one account.
  *   2. Boot storm: phones fetching configs by MAC, ours vs nginx serving the same rendered files.
  *   3. SIP: REGISTER/s with digest (sipp) and the time to check-sync 1,000 registered phones.
- * Pick parts with `npm run bench -- api boot sip` (default: all). Figures are for this machine at this moment;
+ *   4. Render cost per vendor family (µs per file, nothing cached), beside a bare Handlebars floor.
+ * Pick parts with `npm run bench -- api boot sip render` (default: all). Figures are for this machine at this moment;
  * the bench never asserts on them.
  */
 import os from 'node:os';
@@ -48,5 +49,10 @@ if (run('sip')) {
       ],
     ),
   );
+}
+if (run('render')) {
+  const { runRenderCost } = await import('./render-cost.js');
+  console.log('\n## Render cost per family (cold)\n');
+  console.log((await runRenderCost()).report);
 }
 process.exit(0);
