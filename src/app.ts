@@ -2,6 +2,7 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import type { AppDeps } from './http/deps.js';
 import { requestContext } from './http/request-context.js';
 import { jsonBody } from './http/body.js';
+import { verbOverride } from './http/verb-override.js';
 import { loadAccount, readToken, requireAuth, type AuthLocals } from './http/auth.js';
 import { sendError, sendSuccess } from './http/envelope.js';
 import { KazooError, notFound } from './http/errors.js';
@@ -48,7 +49,7 @@ export function createApp(deps: AppDeps): express.Express {
   if (deps.controlSecret) app.use('/internal', createControlRouter(deps));
 
   const v2 = Router();
-  v2.use(accessLog(deps), requestContext, jsonBody(deps.config.maxBodyBytes), readToken(deps.tokens));
+  v2.use(accessLog(deps), requestContext, jsonBody(deps.config.maxBodyBytes), verbOverride, readToken(deps.tokens));
   v2.use(createAuthRouter(deps));
 
   // PUT /v2/accounts: a child of the caller's own account.

@@ -70,8 +70,10 @@ export function createAuthRouter(deps: AppDeps): Router {
       if (method !== 'md5' && method !== 'sha') addValidationError(errors, 'method', 'enum', { message: 'Value not found in enumerated list of values', target: ['md5', 'sha'], value: method });
       if (Object.keys(errors).length) throw validationError(errors);
       let candidates: AccountDoc[] = [];
-      if (typeof data.account_realm === 'string') {
-        const account = store.findAccountByRealm(data.account_realm);
+      // Kazoo reads `account_realm` or `realm` (kazoo-php-sdk sends `realm`).
+      const realm = typeof data.account_realm === 'string' ? data.account_realm : typeof data.realm === 'string' ? data.realm : undefined;
+      if (realm !== undefined) {
+        const account = store.findAccountByRealm(realm);
         candidates = account ? [account] : [];
       } else if (typeof data.account_name === 'string') {
         candidates = store.findAccountsByName(data.account_name);
