@@ -5,7 +5,7 @@ import type { AccountDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { badIdentifier, forbidden, KazooError } from '../../http/errors.js';
 import { accountView, createAccount, updateAccount } from '../../accounts/account-service.js';
-import { updatedFields } from '../../domain/docs.js';
+import { deletedView, updatedFields } from '../../domain/docs.js';
 import { checkIfMatch } from './if-match.js';
 import { methodNotAllowedFor } from './method-guard.js';
 
@@ -53,7 +53,7 @@ export function createAccountRouter(deps: AppDeps): Router {
         throw new KazooError(400, 'account_has_descendants', { message: 'account has descendants; delete them first' });
       }
       await store.removeAccount(account);
-      sendSuccess(req, res, accountView(account), { revision: account._rev });
+      sendSuccess(req, res, deletedView(accountView(account)), { revision: account._rev });
     })
     .all(methodNotAllowedFor);
 
