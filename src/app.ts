@@ -12,6 +12,7 @@ import { createAccountRouter } from './routes/v2/accounts.js';
 import { createUsersRouter } from './routes/v2/users.js';
 import { createDevicesRouter } from './routes/v2/devices.js';
 import { createControlRouter } from './routes/control.js';
+import { createKazooClientRouters } from './routes/v2/client-resources.js';
 import { accountView, createAccount } from './accounts/account-service.js';
 import { methodNotAllowedFor } from './routes/v2/method-guard.js';
 import { DatastoreError } from './store/store.js';
@@ -51,6 +52,8 @@ export function createApp(deps: AppDeps): express.Express {
   const v2 = Router();
   v2.use(accessLog(deps), requestContext, jsonBody(deps.config.maxBodyBytes), verbOverride, readToken(deps.tokens));
   v2.use(createAuthRouter(deps));
+  const clientRouters = createKazooClientRouters(deps);
+  v2.use(clientRouters.top);
 
   // PUT /v2/accounts: a child of the caller's own account.
   v2.route('/accounts')
@@ -66,6 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   const account = Router({ mergeParams: true });
   account.use(createAccountRouter(deps));
   account.use(createUsersRouter(deps));
+  account.use(clientRouters.account);
   for (const router of deps.accountRouters ?? []) account.use(router);
   account.use(createDevicesRouter(deps));
   v2.use('/accounts/:accountId', loadAccount(deps.store), account);

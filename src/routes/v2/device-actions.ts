@@ -2,7 +2,7 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import type { AccountDoc, DeviceDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { accountFrom, deviceFrom } from '../../http/route-lookups.js';
-import { addValidationError, KazooError, methodNotAllowed, validationError, type ValidationErrors } from '../../http/errors.js';
+import { addValidationError, badIdentifier, KazooError, methodNotAllowed, validationError, type ValidationErrors } from '../../http/errors.js';
 import type { Logger } from '../../log.js';
 import type { ProvisioningService } from '../../provision/service.js';
 import type { Directory } from '../../store/directory.js';
@@ -133,9 +133,27 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
 
   only('/devices/:deviceId/notify', { post: notify, put: notify });
 
-  const quickcall = async (req: Request, res: Response) => {
+  const quickcall = (req: Request, res: Response) => callFrom(req, res, deviceOf(req, res));
+
+  /**
+   * A user's quickcall rings the user's phone: Kazoo rings all their devices; this server calls one, the first
+   * registered device the user owns (by id), and names it in `endpoints`. None registered: 409, as for a device.
+   */
+  const userQuickcall = (req: Request, res: Response) => {
     const account = accountOf(res);
-    const device = deviceOf(req, res);
+    const userId = String(req.params.userId);
+    if (!directory.getUser(account.id, userId)) throw badIdentifier(userId);
+    const owned = directory
+      .listDevices(account.id)
+      .filter((d) => d.owner_id === userId)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const device = owned.find((d) => sip.registrationOf(account.id, d.id)) ?? owned[0];
+    if (!device) throw notRegistered(userId);
+    return callFrom(req, res, device);
+  };
+
+  const callFrom = async (req: Request, res: Response, device: DeviceDoc) => {
+    const account = accountOf(res);
     const q = parseQuickCall(String(req.params.number), req.query as Record<string, unknown>, req.method === 'POST' ? body(req).data : undefined);
     if (!sip.registrationOf(account.id, device.id)) throw notRegistered(device.id);
     const result = await sip.quickCall(account.id, device.id, q.number, {
@@ -153,6 +171,7 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
   };
 
   only('/devices/:deviceId/quickcall/:number', { get: quickcall, post: quickcall });
+  only('/users/:userId/quickcall/:number', { get: userQuickcall, post: userQuickcall });
 
   return router;
 }
