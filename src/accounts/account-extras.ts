@@ -35,3 +35,19 @@ export async function writeExtra(store: Store, accountId: string, key: ExtraKey,
   }
   return store.save(next);
 }
+
+/** Account keys no phone file is made from: the client documents above, the api key and bookkeeping. */
+const NOT_IN_PHONE_FILES = new Set<string>(['pvt_limits', 'pvt_configs', 'pvt_apps_store', 'pvt_whitelabel', 'pvt_api_key', '_rev', 'pvt_modified']);
+
+/**
+ * True when two versions of an account differ only in what no phone file is made from, so no phone needs a
+ * re-check (an api_key rotation or a SmartPBX config edit on a carrier account must not re-fingerprint 100k phones).
+ */
+export function changedOnlyOutsidePhoneFiles(before: AccountDoc, after: AccountDoc): boolean {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  for (const key of keys) {
+    if (NOT_IN_PHONE_FILES.has(key)) continue;
+    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) return false;
+  }
+  return true;
+}
