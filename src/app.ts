@@ -2,6 +2,7 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import type { AppDeps } from './http/deps.js';
 import { requestContext } from './http/request-context.js';
 import { jsonBody } from './http/body.js';
+import { verbOverride } from './http/verb-override.js';
 import { loadAccount, readToken, requireAuth, type AuthLocals } from './http/auth.js';
 import { sendError, sendSuccess } from './http/envelope.js';
 import { KazooError, notFound } from './http/errors.js';
@@ -11,6 +12,7 @@ import { createAccountRouter } from './routes/v2/accounts.js';
 import { createUsersRouter } from './routes/v2/users.js';
 import { createDevicesRouter } from './routes/v2/devices.js';
 import { createControlRouter } from './routes/control.js';
+import { createKazooClientRouters } from './routes/v2/client-resources.js';
 import { accountView, createAccount } from './accounts/account-service.js';
 import { methodNotAllowedFor } from './routes/v2/method-guard.js';
 import { DatastoreError } from './store/store.js';
@@ -48,8 +50,10 @@ export function createApp(deps: AppDeps): express.Express {
   if (deps.controlSecret) app.use('/internal', createControlRouter(deps));
 
   const v2 = Router();
-  v2.use(accessLog(deps), requestContext, jsonBody(deps.config.maxBodyBytes), readToken(deps.tokens));
+  v2.use(accessLog(deps), requestContext, jsonBody(deps.config.maxBodyBytes), verbOverride, readToken(deps.tokens));
   v2.use(createAuthRouter(deps));
+  const clientRouters = createKazooClientRouters(deps);
+  v2.use(clientRouters.top);
 
   // PUT /v2/accounts: a child of the caller's own account.
   v2.route('/accounts')
@@ -65,6 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   const account = Router({ mergeParams: true });
   account.use(createAccountRouter(deps));
   account.use(createUsersRouter(deps));
+  account.use(clientRouters.account);
   for (const router of deps.accountRouters ?? []) account.use(router);
   account.use(createDevicesRouter(deps));
   v2.use('/accounts/:accountId', loadAccount(deps.store), account);

@@ -41,7 +41,7 @@ function checkAccount(store: Store, fields: Record<string, unknown>, selfId?: st
 export async function createAccount(store: Store, data: unknown, parent?: AccountDoc): Promise<AccountDoc> {
   const fields = requestFields(data);
   const id = typeof (data as { id?: unknown })?.id === 'string' && /^[0-9a-f]{32}$/.test((data as { id: string }).id) ? (data as { id: string }).id : newId();
-  if (store.latest.getAccount(id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
+  if (store.idTaken('account', id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
   if (fields.realm === undefined) fields.realm = `${id.slice(0, 8)}.sip.local`;
   const provisioning = fields.provisioning;
   if (provisioning && typeof provisioning === 'object') {

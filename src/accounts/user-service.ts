@@ -21,9 +21,12 @@ export async function saveUser(store: Store, accountId: string, id: string, fiel
   const password = typeof fields.password === 'string' ? fields.password : undefined;
   if (username) {
     if (store.userNameOwner(accountId, username, id)) addValidationError(errors, 'username', 'unique', { message: 'Username must be unique', cause: username });
-    const renamed = stored?.username?.toLowerCase() !== username.toLowerCase();
-    if (!password && (renamed || !stored?.pvt_md5_auth)) {
-      addValidationError(errors, 'password', 'required', { message: 'Field is required but missing', value: 'password' });
+    // A username without a password is accepted, as Kazoo does: the credentials stay as they are (none for a new
+    // user, who cannot log in until a password is set). Only renaming a user who has credentials needs the
+    // password, since the hashes are of "username:password" (cb_users rehash_creds).
+    const renamed = stored?.username !== undefined && stored.username.toLowerCase() !== username.toLowerCase();
+    if (!password && renamed && stored?.pvt_md5_auth) {
+      addValidationError(errors, 'password', 'required', { message: 'The password must be provided when updating the username', value: 'password' });
     }
   }
   if (Object.keys(errors).length) throw validationError(errors);

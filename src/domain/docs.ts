@@ -78,3 +78,9 @@ export function setPath(doc: Record<string, unknown>, dottedPath: string, value:
 }
 
 export { isPlainObject };
+
+/** A DELETE's answer: the document as it was, flagged as crossbar_doc does (`_read_only.deleted`). */
+export function deletedView(view: Record<string, unknown>): Record<string, unknown> {
+  const readOnly = isPlainObject(view._read_only) ? view._read_only : {};
+  return { ...view, _read_only: { ...readOnly, deleted: true } };
+}

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { KazooError } from './errors.js';
+import { toCsv, wantsCsv } from './csv.js';
 
 export const API_VERSION = '4.3.0-compatible';
 
@@ -44,17 +45,31 @@ function sendEnvelope(req: Request, res: Response, status: number, body: Record<
   body.version = API_VERSION;
   res.status(status);
   res.set('X-Request-ID', ctx.requestId);
-  res.json(sortKeys(body));
+  // Exactly `application/json`, no charset, as Kazoo sends: Monster UI parses an error body only on that exact
+  // type. setHeader and a Buffer keep express from appending `; charset=utf-8`.
+  res.setHeader('Content-Type', 'application/json');
+  res.send(Buffer.from(JSON.stringify(sortKeys(body))));
 }
 
 /** The one builder of success envelopes. */
 export function sendSuccess(req: Request, res: Response, data: unknown, options: SuccessOptions = {}): void {
+  if (Array.isArray(data) && req.method === 'GET' && wantsCsv(req)) return sendCsv(req, res, data, options.status ?? 200);
   const body: Record<string, unknown> = { data, ...options.extra, status: 'success' };
   if (options.revision) {
     body.revision = options.revision;
     res.set('ETag', `"${options.revision}"`);
   }
   sendEnvelope(req, res, options.status ?? 200, body);
+}
+
+/** A listing as CSV (crossbar's to_csv), for `Accept: text/csv` or `?accept=csv`. */
+function sendCsv(req: Request, res: Response, rows: unknown[], status: number): void {
+  const ctx = contextOf(req);
+  res.status(status);
+  res.set('X-Request-ID', ctx.requestId);
+  res.setHeader('Content-Type', 'text/csv');
+  res.set('Content-Disposition', 'attachment; filename="result.csv"');
+  res.send(Buffer.from(toCsv(rows)));
 }
 
 /** The one builder of error envelopes. */

@@ -6,7 +6,7 @@ const CORS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS, HEAD, PATCH',
   'Access-Control-Allow-Headers':
-    'Content-Type, Depth, User-Agent, X-Http-Method-Override, X-File-Size, X-Requested-With, If-Modified-Since, X-File-Name, Cache-Control, X-Auth-Token, X-Request-ID, If-Match, Authorization',
+    'Content-Type, Depth, User-Agent, X-Http-Method-Override, X-File-Size, X-Requested-With, If-Modified-Since, X-File-Name, Cache-Control, X-Auth-Token, X-Request-ID, If-Match, Authorization, X-Kazoo-Cluster-ID',
   'Access-Control-Expose-Headers': 'Content-Type, X-Auth-Token, X-Request-ID, Location, Etag, ETag',
   'Access-Control-Max-Age': '86400',
 };

@@ -6,6 +6,7 @@ import type { RegistrationListener } from '../sip/registry.js';
 import type { SipService } from '../sip/service.js';
 import type { Directory } from '../store/directory.js';
 import { Pacer } from './pacer.js';
+import { changedOnlyOutsidePhoneFiles } from '../accounts/account-extras.js';
 
 /**
  * Sends check-sync by itself when, and only when, what a registered phone would download has changed.
@@ -133,6 +134,7 @@ export function createResyncCoordinator(deps: ResyncDeps): ResyncCoordinator {
         }
         return;
       case 'account.changed':
+        if (event.before && event.after && changedOnlyOutsidePhoneFiles(event.before, event.after)) return;
         enqueueAccount(event.accountId);
         return;
       case 'templates.changed':

@@ -24,6 +24,9 @@ function pcreRegExp(source: string, flags: string): RegExp {
 }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const ajv = new Ajv04({ useDefaults: true, allErrors: true, verbose: true, strict: false, code: { regExp: pcreRegExp as any } });
+// Kazoo's `format: email` (users.email): one @ between non-empty parts without spaces. Linear: neither part
+// can contain the @ that splits them, so there is one way to match.
+ajv.addFormat('email', /^[^\s@]+@[^\s@]+$/);
 const compiled = new Map<SchemaId, ValidateFunction>();
 // One shape for the phone settings on a device and on an account (src/schema/provision_settings.json).
 ajv.addSchema(provisionSettings, 'provision_settings');
@@ -128,6 +131,9 @@ function toKazooErrors(errors: ErrorObject[]): ValidationErrors {
         break;
       case 'maximum':
         addValidationError(out, dotted(segments), 'maximum', { message: `Value must be at most ${p.limit}`, target: p.limit, value });
+        break;
+      case 'format':
+        addValidationError(out, dotted(segments), 'format', { message: `Value is not a valid ${p.format}`, target: p.format, value });
         break;
       case 'additionalProperties': {
         const prop = String(p.additionalProperty);

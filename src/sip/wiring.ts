@@ -8,6 +8,7 @@ import type { Directory } from '../store/directory.js';
 import { createResyncCoordinator } from '../resync/index.js';
 import { createDeviceActionsRouter } from '../routes/v2/device-actions.js';
 import { createSipService } from './index.js';
+import { DeviceOutbox } from './device-outbox.js';
 import type { SipService } from './service.js';
 
 /**
@@ -33,10 +34,15 @@ export async function createSipPart(ctx: {
   const service = createSipService({ config, log, directory, provisioning });
   await service.start();
   const resync = provisioning ? createResyncCoordinator({ config, log, directory, events, sip: service, provisioning }) : undefined;
+  const outbox = new DeviceOutbox({ sip: service, directory, events, log });
   return {
     service,
-    accountRouters: [createDeviceActionsRouter({ directory, sip: service, provisioning, log })],
+    accountRouters: [createDeviceActionsRouter({ directory, sip: service, outbox, provisioning, log })],
     annotators: [
+      (account, device) => {
+        const last = outbox.outcomeOf(account.id, device.id);
+        return last ? { sip_notify: last } : undefined;
+      },
       (account, device) => {
         const r = service.registrationOf(account.id, device.id);
         if (!r) return config.sip.backend === 'none' ? undefined : { sip_registration: { registered: false } };
@@ -52,6 +58,7 @@ export async function createSipPart(ctx: {
       },
     ],
     async stop() {
+      outbox.stop();
       resync?.stop();
       await service.stop();
     },

@@ -44,6 +44,8 @@ interface AccountData {
   deviceOrder: SortedIds;
   /** lower(sip.username) -> device id, within the account. */
   usernames: Map<string, string>;
+  /** Ids of deleted users and devices (their tombstones): never given out again. */
+  deleted: Set<string>;
 }
 
 /**
@@ -66,6 +68,8 @@ export class Store implements Directory {
   /** Accounts whose deletion is under way: no writes to them. */
   private readonly removing = new Set<string>();
   private readonly realms = new Map<string, string>();
+  /** Ids of deleted accounts (their tombstones stay in the accounts file): never given out again. */
+  private readonly deletedAccounts = new Set<string>();
   /** SecretBox.index(api key) -> account id: api_auth finds the account without the key itself as a map key. */
   private readonly apiKeys = new Map<string, string>();
   private readonly macs = new Map<string, DeviceRefKey>();
@@ -116,6 +120,7 @@ export class Store implements Directory {
         deviceDocs: new Map(),
         deviceOrder: new SortedIds(),
         usernames: new Map(),
+        deleted: new Set(),
       };
       this.perAccount.set(accountId, data);
     }
@@ -124,7 +129,10 @@ export class Store implements Directory {
 
   private async load(): Promise<void> {
     try {
-      for (const doc of await this.accountCollection.load()) this.indexAccount(doc as AccountDoc);
+      for (const doc of await this.accountCollection.load()) {
+        if (isTombstone(doc)) this.deletedAccounts.add(doc.id);
+        else this.indexAccount(doc as AccountDoc);
+      }
     } catch (err) {
       if (err instanceof SecretKeyMismatchError) {
         throw new Error(`account secrets in ${accountsDir(this.dataDir)} cannot be decrypted with the secrets key file (${err.message}): is SECRETS_KEY_FILE the key this data was written with?`);
@@ -137,8 +145,14 @@ export class Store implements Directory {
     await this.accountFiles.settleRemovals((id) => this.accounts.has(id));
     for (const account of this.accounts.values()) {
       const data = this.dataOf(account.id);
-      for (const doc of await data.users.load()) data.userDocs.set(doc.id, doc as UserDoc);
-      for (const doc of await data.devices.load()) this.indexDevice(doc as DeviceDoc);
+      for (const doc of await data.users.load()) {
+        if (isTombstone(doc)) data.deleted.add(doc.id);
+        else data.userDocs.set(doc.id, doc as UserDoc);
+      }
+      for (const doc of await data.devices.load()) {
+        if (isTombstone(doc)) data.deleted.add(doc.id);
+        else this.indexDevice(doc as DeviceDoc);
+      }
     }
   }
 
@@ -328,7 +342,21 @@ export class Store implements Directory {
 
   private newestOf(type: StoredDoc['pvt_type'], accountId: string, id: string, committed: () => StoredDoc | undefined): StoredDoc | undefined {
     const pending = this.pending.newest(docKey(type, accountId, id));
-    return pending ? pending.doc : committed();
+    if (!pending) return committed();
+    return pending.doc && !isTombstone(pending.doc) ? pending.doc : undefined;
+  }
+
+  /**
+   * Whether an id was ever used: a live document (counting pending writes) or a deleted one. Kazoo's deletes are
+   * soft (the document stays, flagged), so a create naming a deleted id conflicts; ours keep a tombstone.
+   */
+  idTaken(type: StoredDoc['pvt_type'], accountId: string, id: string): boolean {
+    const key = docKey(type, accountId, id);
+    if (this.pending.newest(key)) return true;
+    if (type === 'account') return this.accounts.has(id) || this.deletedAccounts.has(id);
+    const data = this.perAccount.get(accountId);
+    if (!data) return false;
+    return data.deleted.has(id) || (type === 'user' ? data.userDocs.has(id) : data.deviceDocs.has(id));
   }
 
   /**
@@ -350,11 +378,15 @@ export class Store implements Directory {
     return doc;
   }
 
-  /** Removes a user or device document; resolves once durable. */
+  /**
+   * Removes a user or device document, soft as Kazoo does: a tombstone (id, type, dates) takes its place in the
+   * same durable write, so its id is never given out again. Resolves once durable.
+   */
   async remove<T extends UserDoc | DeviceDoc>(doc: T): Promise<void> {
     this.checkWritable(doc);
-    if (!this.newestOf(doc.pvt_type, doc.pvt_account_id, doc.id, () => this.current(doc))) return;
-    const before = await this.commit(doc, undefined);
+    const previous = this.newestOf(doc.pvt_type, doc.pvt_account_id, doc.id, () => this.current(doc));
+    if (!previous) return;
+    const before = await this.commit(doc, tombstoneOf(previous));
     if (before) this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, undefined);
   }
 
@@ -369,7 +401,8 @@ export class Store implements Directory {
       await this.collectionOf(target).commit(target.id, next, (durable) => {
         if (durable) {
           before = this.current(target);
-          this.place(next, before);
+          this.place(next && !isTombstone(next) ? next : undefined, before);
+          if (next && isTombstone(next)) this.dataOf(target.pvt_account_id).deleted.add(target.id);
         }
         finish();
       });
@@ -402,8 +435,10 @@ export class Store implements Directory {
         throw new DatastoreError(err);
       }
       try {
-        await this.accountCollection.commit(id, undefined, (durable) => {
+        const tombstone = tombstoneOf(this.accounts.get(id) ?? account);
+        await this.accountCollection.commit(id, tombstone, (durable) => {
           if (!durable) return;
+          this.deletedAccounts.add(id);
           removed = this.accounts.get(id);
           for (const device of data?.deviceDocs.values() ?? []) this.removeKeys(id, device.id, deviceKeys(device));
           if (removed) this.unindexAccount(removed);
@@ -489,6 +524,23 @@ export class Store implements Directory {
 
 const accountsDir = (dataDir: string) => path.join(dataDir, 'system', 'accounts');
 
+/** What a deleted document leaves behind: enough to keep its id taken, nothing of its content. */
+type Tombstone = StoredDoc & { pvt_deleted: true };
+const isTombstone = (doc: StoredDoc): doc is Tombstone => (doc as { pvt_deleted?: unknown }).pvt_deleted === true;
+function tombstoneOf(doc: StoredDoc): Tombstone {
+  const now = Math.floor(Date.now() / 1000);
+  const generation = Number.parseInt(doc._rev, 10) + 1;
+  return {
+    id: doc.id,
+    pvt_type: doc.pvt_type,
+    pvt_account_id: doc.pvt_account_id,
+    pvt_created: doc.pvt_created,
+    pvt_modified: now,
+    pvt_deleted: true,
+    _rev: `${generation}-${randomBytes(16).toString('hex')}`,
+  };
+}
+
 const docKey = (type: StoredDoc['pvt_type'], accountId: string, id: string) => `${type}|${accountId}|${id}`;
 
 /**
@@ -496,6 +548,7 @@ const docKey = (type: StoredDoc['pvt_type'], accountId: string, id: string) => `
  * claimed per account, and per realm: under their own realm, or under their account's (`sip-plain-user`).
  */
 function claimKeys(doc: StoredDoc): string[] {
+  if (isTombstone(doc)) return [];
   switch (doc.pvt_type) {
     case 'account':
       return [`realm|${(doc as AccountDoc).realm.toLowerCase()}`];

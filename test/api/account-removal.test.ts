@@ -92,9 +92,12 @@ describe('deleting an account is all or nothing', () => {
     expect(again.getAccount(doomed.id)).toBeUndefined();
     for (const mac of MACS) expect(again.findDeviceByMac(mac)).toBeUndefined();
     expect(await readdir(path.join(dataDir, 'accounts'))).toEqual(expect.not.arrayContaining([doomed.id, `.removing-${doomed.id}`]));
-    // An account created again with the same id starts empty, and stays empty after another reopen.
-    await createAccount(again, { name: 'Reborn', realm: 'reborn.test', id: doomed.id });
-    expect((await reopen()).listDevices(doomed.id)).toEqual([]);
+    // The deleted id is never given out again (its tombstone stays, as Kazoo's soft delete), and nothing of it
+    // comes back after another reopen.
+    await expect(createAccount(again, { name: 'Reborn', realm: 'reborn.test', id: doomed.id })).rejects.toMatchObject({ status: 409 });
+    const last = await reopen();
+    expect(last.getAccount(doomed.id)).toBeUndefined();
+    expect(last.listDevices(doomed.id)).toEqual([]);
   });
 
   it('writes to an account being deleted are refused, and leave nothing behind', async () => {

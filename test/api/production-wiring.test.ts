@@ -30,15 +30,16 @@ describe('the server as npm start wires it (provisioning + embedded SIP)', () =>
     expect(JSON.stringify(list.body)).not.toContain('desk-secret');
   });
 
-  it('device actions are mounted: status, and sync to an unregistered phone is an honest error', async () => {
+  it('device actions are mounted: status, and sync to an unregistered phone is answered as Kazoo and kept pending', async () => {
     const status = await t.http().get(`/v2/accounts/${t.master.accountId}/devices/status`).set(auth());
     expect(status.status).toBe(200);
     expect(status.body.data).toEqual([]);
     const made = await t.http().put(`/v2/accounts/${t.master.accountId}/devices`).set(auth()).send({ data: { name: 'Offline', sip: { username: 'off1', password: 'off-secret' } } });
     const sync = await t.http().post(`/v2/accounts/${t.master.accountId}/devices/${made.body.data.id}/sync`).set(auth());
-    expect(sync.status).toBeGreaterThanOrEqual(400);
-    expect(sync.status).toBeLessThan(500);
-    expect(sync.body.data).not.toBe('sync request sent');
+    expect(sync.status).toBe(200);
+    expect(sync.body.data).toBe('sync request sent');
+    const got = await t.http().get(`/v2/accounts/${t.master.accountId}/devices/${made.body.data.id}`).set(auth());
+    expect(got.body.data._read_only.sip_notify).toMatchObject({ action: 'sync', state: 'pending' });
   });
 
   it('a template uploaded as raw text/plain through the full API is accepted and served', async () => {

@@ -33,6 +33,7 @@ describe('SIP device actions through the API', () => {
       ['phone2', '805ec0000002', '3002'],
       ['phone3', '805ec0000003', '3003'],
       ['offline', '805ec0000004', '3004'],
+      ['never', '805ec0000005', '3005'],
     ];
     for (const [name, mac, user] of devices) {
       const res = await t
@@ -49,6 +50,17 @@ describe('SIP device actions through the API', () => {
     await t?.close();
   });
 
+  /** The device's `_read_only.sip_notify` once its state is no longer `sent` (the phone's answer was handled). */
+  const settledNotify = async (id: string | undefined) => {
+    for (let i = 0; i < 200; i++) {
+      const res = await t.http().get(`/v2/accounts/${A}/devices/${id}`).set(auth());
+      const last = res.body.data._read_only?.sip_notify;
+      if (last && last.state !== 'sent') return last;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error('the outcome of the NOTIFY was never recorded');
+  };
+
   const register = (ip: string, user: string, port: number, contactPort: number) =>
     sipp({ scenario: 'uac-register-digest.xml', remote: sipRemote, ip, port, service: user, auth: { user, pass: `pw${user}` }, keys: { realm, contact_port: contactPort, expires: 300 } }).done;
 
@@ -64,7 +76,7 @@ describe('SIP device actions through the API', () => {
     expect(device.body.data._read_only.sip_registration).toMatchObject({ registered: true, contact: 'sip:3001@127.0.0.21:22070' });
   });
 
-  it('POST /sync sends the vendor check-sync and says so', async () => {
+  it('POST /sync sends the vendor check-sync, says so at once, and the answer shows in _read_only.sip_notify', async () => {
     const phone = sipp({ scenario: 'uas-notify.xml', ip: '127.0.0.21', port: 22070, service: '3001' });
     const res = await t.http().post(`/v2/accounts/${A}/devices/${ids.phone1}/sync`).set(auth());
     const run = await phone.done;
@@ -72,6 +84,7 @@ describe('SIP device actions through the API', () => {
     expect(res.body.data).toBe('sync request sent');
     expect(run.code, run.stderr).toBe(0);
     expect(run.logs).toContain('EVENT=check-sync;reboot=false SUBSTATE=terminated');
+    expect(await settledNotify(ids.phone1)).toMatchObject({ action: 'sync', event: 'check-sync;reboot=false', state: 'answered', sip_status: 200 });
   });
 
   it('POST /sync?reboot=true asks the vendor for a reboot', async () => {
@@ -82,35 +95,45 @@ describe('SIP device actions through the API', () => {
     expect(run.logs).toContain('EVENT=check-sync;reboot=true');
   });
 
-  it('refuses to claim a sync for an unregistered device, and 404s an unknown one', async () => {
+  it('a sync for an unregistered device is answered as Kazoo does, kept pending, and delivered when it registers; 404 for an unknown one', async () => {
     const off = await t.http().post(`/v2/accounts/${A}/devices/${ids.offline}/sync`).set(auth());
-    expect(off.status).toBe(409);
-    expect(off.body).toMatchObject({ status: 'error', message: 'device_not_registered', data: { cause: ids.offline } });
+    expect(off.status, off.text).toBe(200);
+    expect(off.body).toMatchObject({ status: 'success', data: 'sync request sent' });
+    const kept = await t.http().get(`/v2/accounts/${A}/devices/${ids.offline}`).set(auth());
+    expect(kept.body.data._read_only.sip_notify).toMatchObject({ action: 'sync', event: 'check-sync;reboot=false', state: 'pending' });
+    // The phone comes up: its REGISTER brings the kept check-sync.
+    const phone = sipp({ scenario: 'uas-notify.xml', ip: '127.0.0.24', port: 22073, service: '3004' });
+    expect((await register('127.0.0.24', '3004', 22004, 22073)).code).toBe(0);
+    const run = await phone.done;
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.logs).toContain('EVENT=check-sync;reboot=false SUBSTATE=terminated');
+    expect(await settledNotify(ids.offline)).toMatchObject({ action: 'sync', state: 'answered', sip_status: 200 });
     const unknown = await t.http().post(`/v2/accounts/${A}/devices/nosuchdevice0000000000000000000/sync`).set(auth());
     expect(unknown.status).toBe(404);
     expect(unknown.body).toMatchObject({ message: 'bad_identifier', data: { cause: 'nosuchdevice0000000000000000000' } });
     expect((await t.http().get(`/v2/accounts/${A}/devices/${ids.phone1}/sync`).set(auth())).status).toBe(405);
   });
 
-  it('PUT /devices/{id} action notify (seed and Kazoo forms) sends the given Event → 201', async () => {
+  it('PUT /devices/{id} action notify (seed and Kazoo forms) sends the given Event → 202, as Kazoo', async () => {
     let phone = sipp({ scenario: 'uas-notify.xml', ip: '127.0.0.22', port: 22071, service: '3002' });
     let res = await t.http().put(`/v2/accounts/${A}/devices/${ids.phone2}`).set(auth()).send({ action: 'notify', data: { event: 'talk' } });
     let run = await phone.done;
-    expect(res.status, res.text).toBe(201);
+    expect(res.status, res.text).toBe(202);
     expect(res.body.data).toBe('NOTIFY sent');
     expect(run.logs).toContain('EVENT=talk ');
 
     phone = sipp({ scenario: 'uas-notify.xml', ip: '127.0.0.22', port: 22071, service: '3002' });
     res = await t.http().put(`/v2/accounts/${A}/devices/${ids.phone2}`).set(auth()).send({ data: { action: 'notify', data: { event: 'check-sync' } } });
     run = await phone.done;
-    expect(res.status, res.text).toBe(201);
+    expect(res.status, res.text).toBe(202);
     expect(run.logs).toContain('EVENT=check-sync ');
 
     phone = sipp({ scenario: 'uas-notify.xml', ip: '127.0.0.22', port: 22071, service: '3002' });
     res = await t.http().post(`/v2/accounts/${A}/devices/${ids.phone2}/notify`).set(auth()).send({ action: 'notify', data: { event: 'hold' } });
     run = await phone.done;
-    expect(res.status, res.text).toBe(201);
+    expect(res.status, res.text).toBe(202);
     expect(run.logs).toContain('EVENT=hold ');
+    expect(await settledNotify(ids.phone2)).toMatchObject({ action: 'notify', event: 'hold', state: 'answered' });
   });
 
   it('PUT /devices/{id} action notify with a body no UDP datagram can carry → 400 naming the limit; one that fits is sent', async () => {
@@ -130,7 +153,7 @@ describe('SIP device actions through the API', () => {
       .set(auth())
       .send({ action: 'notify', data: { event: 'x-fits', body: { content_type: 'text/plain', data: 'x'.repeat(1000) } } });
     const run = await phone.done;
-    expect(fits.status, fits.text).toBe(201);
+    expect(fits.status, fits.text).toBe(202);
     expect(run.logs).toContain('EVENT=x-fits ');
   });
 
@@ -144,8 +167,10 @@ describe('SIP device actions through the API', () => {
     const noEvent = await t.http().put(`/v2/accounts/${A}/devices/${ids.phone2}`).set(auth()).send({ action: 'notify', data: {} });
     expect(noEvent.status).toBe(400);
     expect(noEvent.body.message).toBe('validation error');
-    const offline = await t.http().put(`/v2/accounts/${A}/devices/${ids.offline}`).set(auth()).send({ action: 'notify', data: { event: 'x' } });
-    expect(offline.status).toBe(409);
+    const offline = await t.http().put(`/v2/accounts/${A}/devices/${ids.never}`).set(auth()).send({ action: 'notify', data: { event: 'x' } });
+    expect(offline.status).toBe(202);
+    const kept = await t.http().get(`/v2/accounts/${A}/devices/${ids.never}`).set(auth());
+    expect(kept.body.data._read_only.sip_notify).toMatchObject({ action: 'notify', event: 'x', state: 'pending' });
   });
 
   it('a change that alters the phone files sends check-sync by itself; one that does not, sends nothing', async () => {
@@ -191,7 +216,7 @@ describe('SIP device actions through the API', () => {
 
   it('quickcall errors: unknown device 404, unregistered 409, bad filter 400', async () => {
     expect((await t.http().get(`/v2/accounts/${A}/devices/nosuchdevice0000000000000000000/quickcall/100`).set(auth())).status).toBe(404);
-    expect((await t.http().get(`/v2/accounts/${A}/devices/${ids.offline}/quickcall/100`).set(auth())).status).toBe(409);
+    expect((await t.http().get(`/v2/accounts/${A}/devices/${ids.never}/quickcall/100`).set(auth())).status).toBe(409);
     const bad = await t.http().get(`/v2/accounts/${A}/devices/${ids.phone1}/quickcall/100?number_filter=(`).set(auth());
     expect(bad.status).toBe(400);
   });

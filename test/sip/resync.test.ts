@@ -105,6 +105,19 @@ describe('resync coordinator', () => {
     s.coordinator.stop();
   });
 
+  it('an account change no phone file is made from (api key, limits, configs, apps, whitelabel) re-checks no phone', async () => {
+    const s = setup(20);
+    for (let i = 0; i < 40; i++) s.register(`d${i}`);
+    const before = s.directory.getAccount(ACC)!;
+    const extrasOnly = { ...before, _rev: '2-x', pvt_api_key: 'k2', pvt_configs: { kazoo_endpoint: { a: 1 } }, pvt_limits: { twoway_trunks: 2 } };
+    s.events.emit({ type: 'account.changed', accountId: ACC, before, after: extrasOnly });
+    expect(s.coordinator.pending()).toBe(0);
+    s.events.emit({ type: 'account.changed', accountId: ACC, before: extrasOnly, after: { ...extrasOnly, timezone: 'Europe/Paris' } });
+    expect(s.coordinator.pending()).toBeGreaterThan(0);
+    await s.coordinator.idle();
+    s.coordinator.stop();
+  });
+
   it('forgets a deleted device', async () => {
     const s = setup();
     s.register('d1');

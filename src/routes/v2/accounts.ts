@@ -4,8 +4,8 @@ import type { AuthLocals } from '../../http/auth.js';
 import type { AccountDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { badIdentifier, forbidden, KazooError } from '../../http/errors.js';
-import { accountView, createAccount, updateAccount } from '../../accounts/account-service.js';
-import { updatedFields } from '../../domain/docs.js';
+import { accountView, createAccount, newApiKey, updateAccount } from '../../accounts/account-service.js';
+import { deletedView, updatedFields } from '../../domain/docs.js';
 import { checkIfMatch } from './if-match.js';
 import { methodNotAllowedFor } from './method-guard.js';
 
@@ -53,7 +53,7 @@ export function createAccountRouter(deps: AppDeps): Router {
         throw new KazooError(400, 'account_has_descendants', { message: 'account has descendants; delete them first' });
       }
       await store.removeAccount(account);
-      sendSuccess(req, res, accountView(account), { revision: account._rev });
+      sendSuccess(req, res, deletedView(accountView(account)), { revision: account._rev });
     })
     .all(methodNotAllowedFor);
 
@@ -75,6 +75,12 @@ export function createAccountRouter(deps: AppDeps): Router {
     .route('/api_key')
     .get((req, res) => {
       sendSuccess(req, res, { api_key: locals(res).account.pvt_api_key });
+    })
+    // Rotate: a new key replaces the old at once (the store seals it at rest and re-indexes it for api_auth);
+    // tokens already issued stay valid until they expire, as in Kazoo.
+    .put(async (req, res) => {
+      const saved = await store.save({ ...newestAccount(res), pvt_api_key: newApiKey() });
+      sendSuccess(req, res, { api_key: saved.pvt_api_key }, { status: 201 });
     })
     .all(methodNotAllowedFor);
 

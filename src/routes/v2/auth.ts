@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { AppDeps } from '../../http/deps.js';
 import type { AccountDoc, UserDoc } from '../../domain/types.js';
 import { sendSuccess, contextOf } from '../../http/envelope.js';
-import { addValidationError, invalidCredentials, KazooError, validationError, type ValidationErrors } from '../../http/errors.js';
+import { addValidationError, badToken, invalidCredentials, KazooError, validationError, type ValidationErrors } from '../../http/errors.js';
 import { requireAuth, type AuthLocals } from '../../http/auth.js';
 import { methodNotAllowedFor } from './method-guard.js';
 import { RevocationListFullError } from '../../auth/tokens.js';
@@ -12,15 +12,15 @@ export function createAuthRouter(deps: AppDeps): Router {
   const router = Router();
   const { store, tokens } = deps;
 
-  const respond = (req: Parameters<typeof sendSuccess>[0], res: Parameters<typeof sendSuccess>[1], account: AccountDoc, user: UserDoc | undefined, method: 'api_auth' | 'user_auth') => {
+  const checkEnabled = (account: AccountDoc) => {
     if (account.enabled === false) {
       throw new KazooError(400, 'validation error', { account: { disabled: { message: 'account disabled' } } });
     }
-    const { token } = tokens.issue({ account_id: account.id, owner_id: user?.id, method });
-    contextOf(req).authToken = token;
-    res.set('X-Auth-Token', token);
+  };
+  /** What a login answers (crossbar_util:populate_resp), also for GET /user_auth/{token}. */
+  const authData = (account: AccountDoc, user: UserDoc | undefined) => {
     const master = store.masterAccount();
-    sendSuccess(req, res, {
+    return {
       account_id: account.id,
       account_name: account.name,
       ...(user ? { owner_id: user.id } : {}),
@@ -29,7 +29,14 @@ export function createAuthRouter(deps: AppDeps): Router {
       is_reseller: master?.id === account.id,
       language: (account.language as string | undefined) ?? 'en-us',
       reseller_id: master?.id ?? account.id,
-    }, { status: 201 });
+    };
+  };
+  const respond = (req: Parameters<typeof sendSuccess>[0], res: Parameters<typeof sendSuccess>[1], account: AccountDoc, user: UserDoc | undefined, method: 'api_auth' | 'user_auth') => {
+    checkEnabled(account);
+    const { token } = tokens.issue({ account_id: account.id, owner_id: user?.id, method });
+    contextOf(req).authToken = token;
+    res.set('X-Auth-Token', token);
+    sendSuccess(req, res, authData(account, user), { status: 201 });
   };
 
   router
@@ -70,8 +77,10 @@ export function createAuthRouter(deps: AppDeps): Router {
       if (method !== 'md5' && method !== 'sha') addValidationError(errors, 'method', 'enum', { message: 'Value not found in enumerated list of values', target: ['md5', 'sha'], value: method });
       if (Object.keys(errors).length) throw validationError(errors);
       let candidates: AccountDoc[] = [];
-      if (typeof data.account_realm === 'string') {
-        const account = store.findAccountByRealm(data.account_realm);
+      // Kazoo reads `account_realm` or `realm` (kazoo-php-sdk sends `realm`).
+      const realm = typeof data.account_realm === 'string' ? data.account_realm : typeof data.realm === 'string' ? data.realm : undefined;
+      if (realm !== undefined) {
+        const account = store.findAccountByRealm(realm);
         candidates = account ? [account] : [];
       } else if (typeof data.account_name === 'string') {
         candidates = store.findAccountsByName(data.account_name);
@@ -84,6 +93,20 @@ export function createAuthRouter(deps: AppDeps): Router {
         if (user) return respond(req, res, account, user, 'user_auth');
       }
       throw invalidCredentials();
+    })
+    .all(methodNotAllowedFor);
+
+  // The token in the path is the proof (Monster checks a stored token with it before reusing it).
+  router
+    .route('/user_auth/:token')
+    .get((req, res) => {
+      const token = String(req.params.token);
+      const claims = tokens.verify(token);
+      const account = claims && store.getAccount(claims.account_id);
+      if (!claims || !account) throw badToken();
+      checkEnabled(account);
+      contextOf(req).authToken = token;
+      sendSuccess(req, res, authData(account, claims.owner_id ? store.getUser(account.id, claims.owner_id) : undefined));
     })
     .all(methodNotAllowedFor);
 

@@ -2,11 +2,12 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import type { AccountDoc, DeviceDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { accountFrom, deviceFrom } from '../../http/route-lookups.js';
-import { addValidationError, KazooError, methodNotAllowed, validationError, type ValidationErrors } from '../../http/errors.js';
+import { addValidationError, badIdentifier, KazooError, methodNotAllowed, validationError, type ValidationErrors } from '../../http/errors.js';
 import type { Logger } from '../../log.js';
 import type { ProvisioningService } from '../../provision/service.js';
 import type { Directory } from '../../store/directory.js';
-import { SipMessageTooLargeError, type NotifyOptions, type NotifyResult, type SipService } from '../../sip/service.js';
+import { SipMessageTooLargeError, type NotifyOptions, type SipService } from '../../sip/service.js';
+import type { DeviceOutbox, OutboxEntry } from '../../sip/device-outbox.js';
 import { parseQuickCall } from '../../sip/api/quickcall-request.js';
 import { quickCallView } from '../../sip/api/quickcall-view.js';
 
@@ -14,11 +15,14 @@ import { quickCallView } from '../../sip/api/quickcall-view.js';
  * Device actions that talk to phones over SIP: /devices/status, /devices/{ID}/sync, PUT /devices/{ID}
  * with action "notify" (and the seed's POST /devices/{ID}/notify), /devices/{ID}/quickcall/{NUMBER}.
  * Mounted at /v2/accounts/:accountId before the devices CRUD router; auth, scoping and body parsing are
- * done by then. Answers say what really happened: "sent" only when a NOTIFY left and the phone took it.
+ * done by then. sync and notify answer as Kazoo does, at once ("sync request sent", 202 "NOTIFY sent");
+ * the outbox delivers them (now, or when the phone registers) and the device's `_read_only.sip_notify`
+ * tells what became of the last one.
  */
 export interface DeviceActionsDeps {
   directory: Directory;
   sip: SipService;
+  outbox: DeviceOutbox;
   provisioning?: Pick<ProvisioningService, 'checkSyncEvent'>;
   log: Logger;
 }
@@ -27,15 +31,6 @@ type Envelope = { action?: unknown; reboot?: unknown; data?: Record<string, unkn
 
 const notRegistered = (deviceId: string) =>
   new KazooError(409, 'device_not_registered', { cause: deviceId, message: 'device is not registered; nothing was sent' });
-
-function phoneRefused(deviceId: string, result: NotifyResult): KazooError {
-  const timeout = result.status === 408;
-  return new KazooError(timeout ? 504 : 502, timeout ? 'device_timeout' : 'device_refused', {
-    cause: deviceId,
-    message: timeout ? 'NOTIFY sent but the phone did not answer' : `NOTIFY sent but the phone answered ${result.status} ${result.reason ?? ''}`.trim(),
-    sip_status: result.status,
-  });
-}
 
 /** The NOTIFY would not fit one UDP datagram: the caller's body is too big, said in Kazoo's validation form. */
 function messageTooLarge(err: SipMessageTooLargeError): KazooError {
@@ -72,15 +67,10 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
     return reboot ? 'check-sync;reboot=true' : 'check-sync';
   };
 
-  const send = async (account: AccountDoc, device: DeviceDoc, options: NotifyOptions): Promise<NotifyResult> => {
-    if (!sip.registrationOf(account.id, device.id)) throw notRegistered(device.id);
-    const result = await sip.notify(account.id, device.id, options).catch((err: unknown) => {
+  const send = (account: AccountDoc, device: DeviceDoc, action: OutboxEntry['action'], options: NotifyOptions): Promise<OutboxEntry> =>
+    deps.outbox.request(account.id, device.id, action, options).catch((err: unknown) => {
       throw err instanceof SipMessageTooLargeError ? messageTooLarge(err) : err;
     });
-    if (!result.sent) throw notRegistered(device.id);
-    if (result.status === undefined || result.status >= 300) throw phoneRefused(device.id, result);
-    return result;
-  };
 
   /** A path answering only the given methods; any other method gets Kazoo's 405 envelope. */
   const only = (path: string, handlers: Partial<Record<'get' | 'post' | 'put', (req: Request, res: Response) => unknown>>) => {
@@ -102,7 +92,7 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
     post: async (req, res) => {
       const account = accountOf(res);
       const device = deviceOf(req, res);
-      await send(account, device, { event: syncEvent(account.id, device.id, rebootOf(req) ?? false) });
+      await send(account, device, 'sync', { event: syncEvent(account.id, device.id, rebootOf(req) ?? false) });
       sendSuccess(req, res, 'sync request sent');
     },
   });
@@ -130,8 +120,8 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
     }
     if (Object.keys(errors).length) throw validationError(errors);
     const device = deviceOf(req, res);
-    await send(account, device, { event: String(event).trim(), body: notifyBody });
-    sendSuccess(req, res, 'NOTIFY sent', { status: 201 });
+    await send(account, device, 'notify', { event: String(event).trim(), body: notifyBody });
+    sendSuccess(req, res, 'NOTIFY sent', { status: 202 });
   };
 
   router.put('/devices/:deviceId', async (req: Request, res: Response, next: NextFunction) => {
@@ -143,9 +133,27 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
 
   only('/devices/:deviceId/notify', { post: notify, put: notify });
 
-  const quickcall = async (req: Request, res: Response) => {
+  const quickcall = (req: Request, res: Response) => callFrom(req, res, deviceOf(req, res));
+
+  /**
+   * A user's quickcall rings the user's phone: Kazoo rings all their devices; this server calls one, the first
+   * registered device the user owns (by id), and names it in `endpoints`. None registered: 409, as for a device.
+   */
+  const userQuickcall = (req: Request, res: Response) => {
     const account = accountOf(res);
-    const device = deviceOf(req, res);
+    const userId = String(req.params.userId);
+    if (!directory.getUser(account.id, userId)) throw badIdentifier(userId);
+    const owned = directory
+      .listDevices(account.id)
+      .filter((d) => d.owner_id === userId)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const device = owned.find((d) => sip.registrationOf(account.id, d.id)) ?? owned[0];
+    if (!device) throw notRegistered(userId);
+    return callFrom(req, res, device);
+  };
+
+  const callFrom = async (req: Request, res: Response, device: DeviceDoc) => {
+    const account = accountOf(res);
     const q = parseQuickCall(String(req.params.number), req.query as Record<string, unknown>, req.method === 'POST' ? body(req).data : undefined);
     if (!sip.registrationOf(account.id, device.id)) throw notRegistered(device.id);
     const result = await sip.quickCall(account.id, device.id, q.number, {
@@ -163,6 +171,7 @@ export function createDeviceActionsRouter(deps: DeviceActionsDeps): Router {
   };
 
   only('/devices/:deviceId/quickcall/:number', { get: quickcall, post: quickcall });
+  only('/users/:userId/quickcall/:number', { get: userQuickcall, post: userQuickcall });
 
   return router;
 }

@@ -6,7 +6,7 @@ import type { AccountDoc, DeviceDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { accountFrom, deviceFrom } from '../../http/route-lookups.js';
 import { addValidationError, badIdentifier, KazooError, validationError } from '../../http/errors.js';
-import { privateFields, publicView, requestFields, updatedFields } from '../../domain/docs.js';
+import { deletedView, privateFields, publicView, requestFields, updatedFields } from '../../domain/docs.js';
 import { newId } from '../../store/store.js';
 import { prepareDevice } from '../../devices/device-rules.js';
 import { isOwnedOrHotdesked, ownerRow, summaryRow, withoutPhoneSecrets } from '../../devices/device-views.js';
@@ -61,7 +61,7 @@ export function createDevicesRouter(deps: AppDeps): Router {
         throw validationError(errors);
       }
       id = data.id;
-      if (store.latest.getDevice(account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
+      if (store.idTaken('device', account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
     }
     const device = await save(res, requestFields(data), id);
     res.location(`/v2/accounts/${account.id}/devices/${device.id}`);
@@ -115,7 +115,7 @@ export function createDevicesRouter(deps: AppDeps): Router {
       const stored = deviceFrom(req, res, store.latest);
       checkIfMatch(req, stored);
       await store.remove(stored);
-      sendSuccess(req, res, view(account, stored), { revision: stored._rev });
+      sendSuccess(req, res, deletedView(view(account, stored)), { revision: stored._rev });
     })
     .all(methodNotAllowedFor);
 

@@ -4,7 +4,7 @@ import type { AuthLocals } from '../../http/auth.js';
 import type { UserDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { badIdentifier, KazooError } from '../../http/errors.js';
-import { requestFields, updatedFields } from '../../domain/docs.js';
+import { deletedView, requestFields, updatedFields } from '../../domain/docs.js';
 import { saveUser, userView } from '../../accounts/user-service.js';
 import { newId } from '../../store/store.js';
 import { checkIfMatch } from './if-match.js';
@@ -48,7 +48,7 @@ export function createUsersRouter(deps: AppDeps): Router {
       const account = accountOf(res);
       const data = (req.body as { data?: { id?: unknown } }).data;
       const id = typeof data?.id === 'string' && /^[0-9a-f]{32}$/.test(data.id) ? data.id : newId();
-      if (store.latest.getUser(account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
+      if (store.idTaken('user', account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
       const user = await saveUser(store, account.id, id, requestFields(data));
       res.location(`/v2/accounts/${account.id}/users/${user.id}`);
       sendSuccess(req, res, userView(user), { status: 201, revision: user._rev });
@@ -67,7 +67,7 @@ export function createUsersRouter(deps: AppDeps): Router {
       const stored = userOf(req, accountOf(res).id, store.latest);
       checkIfMatch(req, stored);
       await store.remove(stored);
-      sendSuccess(req, res, userView(stored), { revision: stored._rev });
+      sendSuccess(req, res, deletedView(userView(stored)), { revision: stored._rev });
     })
     .all(methodNotAllowedFor);
 
