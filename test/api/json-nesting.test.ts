@@ -45,7 +45,8 @@ describe('request bodies with too many members', () => {
 
   it(`a device of 50,000 keys is refused with 400 before any work; ${MAX_JSON_MEMBERS} in all pass`, async () => {
     const wide = (keys: number) => JSON.stringify({ data: { name: `wide-${keys}`, ...Object.fromEntries(Array.from({ length: keys }, (_, i) => [`k${i}`, i])) } });
-    const { result: res, maxMs } = await maxEventLoopDelayMs(() => t.http().put(`/v2/accounts/${t.master.accountId}/devices`).set(auth()).set('Content-Type', 'application/json').send(wide(50_000)));
+    const body = wide(50_000); // built outside the measure: building it is the test's own work
+    const { result: res, maxMs } = await maxEventLoopDelayMs(() => t.http().put(`/v2/accounts/${t.master.accountId}/devices`).set(auth()).set('Content-Type', 'application/json').send(body));
     expect(res.status).toBe(400);
     expect(res.body.data.json.invalid.message).toContain(`more than ${MAX_JSON_MEMBERS} members`);
     expect(maxMs).toBeLessThan(200);
