@@ -101,10 +101,10 @@ describe('Authorization header bound', () => {
       expect(last!.headers['www-authenticate']).toMatch(/^Digest realm="acme\.sip\.example\.com", qop="auth", algorithm=MD5, nonce="/);
       expect(last!.body).not.toContain('s3cret');
       if (transport === 'front door') expect(h.front!.served).toBeGreaterThan(10);
-      // The former parser held the loop ~285 ms per such request through node:http (the front door's 8 KiB cap
+      // The former parser held the loop ~285 ms or more per such request through node:http (the front door's 8 KiB cap
       // kept it near 70 ms, too close to scheduling noise on a loaded machine to tell apart: there the answer is
       // what is checked, and the parse-level test above covers the cost).
-      if (transport === 'node:http') expect(worst).toBeLessThan(150);
+      if (transport === 'node:http') expect(worst).toBeLessThan(250);
     });
   }
 });

