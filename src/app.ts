@@ -12,6 +12,7 @@ import { createAccountRouter } from './routes/v2/accounts.js';
 import { createUsersRouter } from './routes/v2/users.js';
 import { createDevicesRouter } from './routes/v2/devices.js';
 import { createControlRouter } from './routes/control.js';
+import { createProvisionerRouter } from './routes/provisioner.js';
 import { createKazooClientRouters } from './routes/v2/client-resources.js';
 import { accountView, createAccount } from './accounts/account-service.js';
 import { methodNotAllowedFor } from './routes/v2/method-guard.js';
@@ -78,6 +79,14 @@ export function createApp(deps: AppDeps): express.Express {
     throw notFound();
   });
   app.use('/v2', v2);
+
+  // Monster UI's provisioner API (monster.config.api.provisioner): the phone picker and device dialog.
+  const provisioner = Router();
+  provisioner.use(accessLog(deps), requestContext, readToken(deps.tokens), createProvisionerRouter(deps));
+  provisioner.use(() => {
+    throw notFound();
+  });
+  app.use('/provisioner', provisioner);
 
   app.use((req: Request, res: Response) => {
     sendError(req, res, notFound());
