@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { productionParts } from '../../src/parts.js';
 import type { EmbeddedSipService } from '../../src/sip/embedded.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { maxEventLoopDelayMs } from '../helpers/event-loop.js';
+import { loopDelayUnderLoadMs } from '../helpers/event-loop.js';
 
 /**
  * No single request may hold the event loop. The server runs in this process (HTTP, phone files and the embedded
@@ -33,16 +33,7 @@ afterAll(async () => {
   await t.close();
 });
 
-/**
- * Longest loop delay, in ms, while `work` runs. A request that really holds the loop does so every time; a
- * garbage collection or the other test files on this machine's cores may stall one try, so a try over the bound
- * is made once more and the better of the two counts.
- */
-async function stallDuring(work: () => Promise<unknown>): Promise<number> {
-  const first = (await maxEventLoopDelayMs(work)).maxMs;
-  if (first < STALL_BOUND_MS) return first;
-  return Math.min(first, (await maxEventLoopDelayMs(work)).maxMs);
-}
+const stallDuring = async (work: () => Promise<unknown>) => (await loopDelayUnderLoadMs(work, STALL_BOUND_MS)).maxMs;
 
 /** One raw HTTP request on its own connection; resolves when the server answers or closes. */
 function rawHttp(head: string): Promise<string> {
