@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseStringPromise } from 'xml2js';
 import { yealinkModels } from '../../vendors/yealink-models.js';
@@ -236,6 +238,43 @@ describe('Yealink remote phonebook', () => {
     ]);
     expect(body).not.toMatch(/s3cret|password/i);
     expect(body).not.toContain(REALM);
+  });
+});
+
+describe('Yealink remote phonebook behind the account\'s HTTP auth', () => {
+  it('the config gives the phonebook fetch the account\'s credentials, and the phonebook answers them', async () => {
+    h = await startHarness();
+    seedFullDevice(h, { id: 'dy', mac: '001565aabbcd', brand: 'yealink', model: 'T46S' });
+    h.dir.updateAccount(ACCOUNT, { provisioning: { http_auth: { type: 'basic', username: 'phones', password: 'Prov-Secret-1' } } });
+    const ua = `Yealink SIP-T46S 66.86.0.15 ${colons('001565aabbcd')}`;
+    const basic = `Basic ${Buffer.from('phones:Prov-Secret-1').toString('base64')}`;
+    const cfg = await h.get('001565aabbcd.cfg', { 'User-Agent': ua, Authorization: basic });
+    expect(cfg.status).toBe(200);
+    expectValues(readKeyValue(cfg.body), { 'remote_phonebook.data.1.username': 'phones', 'remote_phonebook.data.1.password': 'Prov-Secret-1' });
+    expect((await h.get('001565aabbcd-phonebook.xml', { 'User-Agent': ua })).status).toBe(401);
+    const book = await h.get('001565aabbcd-phonebook.xml', { 'User-Agent': ua, Authorization: basic });
+    expect(book.status).toBe(200);
+    expect(book.body).toContain('<Name>Bob Builder</Name>');
+    expect(book.body).not.toContain('Prov-Secret-1');
+  });
+});
+
+describe('Yealink firmware', () => {
+  it('static.firmware.url names the model\'s image only while the file is under DATA_DIR/firmware/', async () => {
+    h = await startHarness();
+    seedFullDevice(h, { id: 'fw', mac: '001565000007', brand: 'yealink', model: 'T46S' });
+    seedFullDevice(h, { id: 'fw-dect', mac: '001565000008', brand: 'yealink', model: 'W60B' });
+    const ua = uaFor('001565000007', 'T46S');
+    const dectUa = `Yealink W60B 77.83.0.85 ${colons('001565000008')}`;
+    expect(readKeyValue(await fetchCfg(h, '001565000007.cfg', ua)).has('static.firmware.url')).toBe(false);
+    mkdirSync(path.join(h.dataDir, 'firmware'));
+    writeFileSync(path.join(h.dataDir, 'firmware', 't46s.rom'), 'ROM');
+    writeFileSync(path.join(h.dataDir, 'firmware', 'w60b.rom'), 'ROM-DECT');
+    h.clock.now += 2000; // the listing is re-read once a second
+    const url = readKeyValue(await fetchCfg(h, '001565000007.cfg', ua)).get('static.firmware.url')!;
+    expect(url).toBe(`${h.base}/provision/t46s.rom`);
+    expect(await fetchCfg(h, 't46s.rom', ua)).toBe('ROM');
+    expect(readKeyValue(await fetchCfg(h, '001565000008.cfg', dectUa)).get('static.firmware.url')).toBe(`${h.base}/provision/w60b.rom`);
   });
 });
 
