@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseStringPromise } from 'xml2js';
+import { checkFormat } from '../../src/provision/formats.js';
 import { yealinkModels } from '../../vendors/yealink-models.js';
 import { ACCOUNT, REALM, seedFullDevice, startHarness, type Harness } from './support/harness.js';
 import { expectValues, readKeyValue, readYealinkBoot } from './support/readers.js';
@@ -184,6 +185,13 @@ describe('Yealink families: every setting, in the family\'s own keys', () => {
 });
 
 describe('Yealink boot files', () => {
+  it('are checked as "lines": the exact header, then include:config lines a key=value check would refuse', () => {
+    const boot = '#!version:1.0.0.1\n[T46S, T48S]include:config "y000000000066.cfg"\noverwrite_mode = 1\n';
+    expect(() => checkFormat('lines', boot, '#!version:1.0.0.1')).not.toThrow();
+    expect(() => checkFormat('keyvalue', boot, '#!version:1.0.0.1')).toThrow(/key = value/);
+    expect(() => checkFormat('lines', `#!version:1.0.0.2\n${boot}`, '#!version:1.0.0.1')).toThrow(/first line/);
+  });
+
   it('<mac>.boot names the model\'s common file, then the phone\'s own, with overwrite mode; both are served', async () => {
     h = await startHarness();
     for (const f of FAMILIES) seedFullDevice(h, { id: `d-${f.model}`, mac: f.mac, brand: 'yealink', model: f.model });
