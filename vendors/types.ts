@@ -159,7 +159,8 @@ export interface DirectoryEntry {
   number: string;
 }
 
-export type FileFormat = 'xml' | 'keyvalue';
+/** 'lines': free-form lines after an exact header (e.g. boot files listing `include:config "x.cfg"`). */
+export type FileFormat = 'xml' | 'keyvalue' | 'lines';
 
 export interface VendorFile {
   /** Template file under templates/<vendor>/ (without the .hbs suffix); also its name in the template API. */
@@ -182,7 +183,7 @@ export interface VendorFile {
   upload?: boolean;
   format: FileFormat;
   contentType: string;
-  /** keyvalue only: the exact first line the file must start with. */
+  /** keyvalue and lines: the exact first line the file must start with. */
   header?: string;
   /** The name a given device's phone requests for this file; undefined when it would not request it. */
   nameFor(d: { mac: string; model: string }): string | undefined;

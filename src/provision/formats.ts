@@ -51,7 +51,15 @@ export function parseXml(text: string): unknown {
   return result;
 }
 
+/** A line-oriented file: only its first line is fixed (control characters are stripped from values upstream). */
+export function checkHeader(text: string, header?: string): void {
+  const nl = text.indexOf('\n');
+  const first = (nl < 0 ? text : text.slice(0, nl)).replace(/\r$/, '');
+  if (header !== undefined && first !== header) throw new FormatError(`first line must be exactly "${header}"`, 1);
+}
+
 export function checkFormat(format: FileFormat, text: string, header?: string): void {
   if (format === 'xml') parseXml(text);
+  else if (format === 'lines') checkHeader(text, header);
   else parseKeyValue(text, header);
 }

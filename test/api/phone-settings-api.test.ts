@@ -135,11 +135,11 @@ describe('key capacity', () => {
     expect(tooFar.body.data['provision.combo_keys.27'].maximum).toMatchObject({ target: { model: 'T46S', capacity: 27 } });
     expect(tooFar.body.data['provision.combo_keys.27'].maximum.message).toContain('T46S has 27 line keys');
     expect(tooFar.body.data['provision.combo_keys.26']).toBeUndefined();
-    // T46S: 3 expansion modules of 40 keys each = 120 feature keys (0-based 0..119).
-    expect((await put('00:15:65:40:00:02', { ...yealink, feature_keys: { '119': { type: 'speed_dial', value: '1' } } })).status).toBe(201);
-    const exp = await put('00:15:65:40:00:03', { ...yealink, feature_keys: { '120': { type: 'speed_dial', value: '1' } } });
+    // T46S: up to 6 EXP40 modules of 40 keys each = 240 feature keys (0-based 0..239).
+    expect((await put('00:15:65:40:00:02', { ...yealink, feature_keys: { '239': { type: 'speed_dial', value: '1' } } })).status).toBe(201);
+    const exp = await put('00:15:65:40:00:03', { ...yealink, feature_keys: { '240': { type: 'speed_dial', value: '1' } } });
     expect(exp.status).toBe(400);
-    expect(exp.body.data['provision.feature_keys.120'].maximum).toMatchObject({ target: { model: 'T46S', capacity: 120 } });
+    expect(exp.body.data['provision.feature_keys.240'].maximum).toMatchObject({ target: { model: 'T46S', capacity: 240 } });
     expect((await put('00:15:65:40:00:04', { endpoint_brand: 'yealink', endpoint_model: 'T99Z', combo_keys: { '80': { type: 'line' } } })).status).toBe(201);
   });
 });

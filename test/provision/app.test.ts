@@ -53,7 +53,7 @@ describe('phone fetch through the real server', () => {
     const dev = await api('get', `/devices/${id}`);
     expect(dev.status).toBe(200);
     const prov = dev.body.data._read_only?.provisioning;
-    expect(prov).toMatchObject({ vendor: 'yealink', model: 'T46S', files: ['y000000000066.cfg', '001565123456.cfg'] });
+    expect(prov).toMatchObject({ vendor: 'yealink', model: 'T46S', files: ['001565123456.boot', 'y000000000066.cfg', '001565123456.cfg', '001565123456-phonebook.xml'] });
     expect(prov.last_fetch).toMatchObject({ address: '127.0.0.1', user_agent: ua, file: '001565123456.cfg' });
 
     // An update through the API changes the next fetch (render cache keyed on _rev).
@@ -81,7 +81,7 @@ describe('phone fetch through the real server', () => {
   it('template API behind real auth; basic auth from the account document', async () => {
     await t.http().get(`/v2/accounts/${A}/provisioning/templates`).expect(401);
     const list = await api('get', '/provisioning/templates').expect(200);
-    expect(list.body.data.length).toBe(6);
+    expect(list.body.data.length).toBe(10); // Yealink: mac.boot, common.cfg, mac.cfg, dect-mac.cfg, common.boot, phonebook.xml
     const put = await api('put', '/provisioning/templates/yealink/mac.cfg').send({ data: { template: '#!version:1.0.0.1\naccount.1.user_name = {{sip.username}}\nfrom = account\n' } });
     expect(put.status, put.text).toBe(200);
     await createDevice({ name: 'Y2', mac_address: '001565aa0002', sip: { username: 'y2user', password: 'y2pass12' } });

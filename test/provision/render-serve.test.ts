@@ -106,7 +106,7 @@ describe('Yealink', () => {
     expect(key(2)).toEqual(['16', '1002', 'Bob Builder', '1']);
     expect(key(3)).toEqual(['13', '2000', 'Lobby', '1']);
     expect(key(4)).toEqual(['10', '*33', 'Park 3', '1']);
-    expect(key(5)).toEqual(['10', '*31002', 'Bob Builder', '1']);
+    expect(key(5)).toEqual(['10', '*31002', 'Park Bob Builder', '1']); // Kazoo's "Park <name>" label
     expectValues(kv, {
       'expansion_module.1.key.1.type': '16',
       'expansion_module.1.key.2.value': '5551234',

@@ -133,8 +133,8 @@ describe('preview', () => {
     h = await startHarness();
     seedFullDevice(h, { id: 'dy', mac: '001565aabbcc', model: 'T46S' });
     const list = await request(h.base).get(`${acct}/devices/dy/config`).expect(200);
-    expect(list.body.data.map((f: { name: string }) => f.name)).toEqual(['y000000000066.cfg', '001565aabbcc.cfg']);
-    expect(list.body.data[1]).toMatchObject({ vendor: 'yealink', per_device: true, url: '/provision/001565aabbcc.cfg', layer: 'builtin' });
+    expect(list.body.data.map((f: { name: string }) => f.name)).toEqual(['001565aabbcc.boot', 'y000000000066.cfg', '001565aabbcc.cfg', '001565aabbcc-phonebook.xml']);
+    expect(list.body.data[2]).toMatchObject({ vendor: 'yealink', per_device: true, url: '/provision/001565aabbcc.cfg', layer: 'builtin' });
     const preview = await request(h.base).get(`${acct}/devices/dy/config/001565aabbcc.cfg`).expect(200);
     expect(preview.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(preview.headers['cache-control']).toBe('no-store');

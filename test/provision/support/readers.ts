@@ -1,6 +1,8 @@
 import { parseStringPromise } from 'xml2js';
 import { expect } from 'vitest';
 
+const YEALINK_PASSWORD_KEY = 'static.security.user_password';
+
 /** Independent key = value reader for Yealink files (deliberately not the server's own parser). */
 export function readKeyValue(text: string): Map<string, string> {
   const lines = text.split(/\r?\n/);
@@ -11,8 +13,18 @@ export function readKeyValue(text: string): Map<string, string> {
     const eq = line.indexOf('=');
     if (eq < 0) throw new Error(`not key=value: ${line}`);
     const key = line.slice(0, eq).trim();
+    const value = line.slice(eq + 1).trim();
+    if (key === YEALINK_PASSWORD_KEY) {
+      // Yealink repeats this key once per login ("admin:<pw>", "user:<pw>"): the plain key keeps the first line,
+      // `key[login]` each login's (a login twice is still a duplicate).
+      const login = `${key}[${value.split(':')[0]}]`;
+      if (out.has(login)) throw new Error(`duplicate key ${login}`);
+      out.set(login, value);
+      if (!out.has(key)) out.set(key, value);
+      continue;
+    }
     if (out.has(key) && key !== 'sip.notify_reboot_enable') throw new Error(`duplicate key ${key}`);
-    out.set(key, line.slice(eq + 1).trim());
+    out.set(key, value);
   }
   return out;
 }
@@ -47,4 +59,29 @@ export async function readGrandstream(text: string): Promise<{ mac: string; vers
 /** Asserts several settings of a parsed file at once (a missing one shows as undefined in the diff). */
 export function expectValues(settings: Map<string, string>, expected: Record<string, string>): void {
   expect(Object.fromEntries(Object.keys(expected).map((k) => [k, settings.get(k)]))).toEqual(expected);
+}
+
+/**
+ * Yealink boot files: the exact header, then `[MODEL, MODEL]include:config "file"` lines (in order) and
+ * `key = value` lines; anything else is an error.
+ */
+export function readYealinkBoot(text: string): { includes: { models?: string[]; file: string }[]; params: Map<string, string> } {
+  const lines = text.split(/\r?\n/);
+  if (lines[0] !== '#!version:1.0.0.1') throw new Error(`bad first line: ${lines[0]}`);
+  const includes: { models?: string[]; file: string }[] = [];
+  const params = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const t = line.trim();
+    if (!t || t.startsWith('#')) continue;
+    const inc = /^(?:\[([^\]]+)\])?include:config\s+"([^"]+)"$/.exec(t);
+    if (inc) {
+      includes.push({ ...(inc[1] ? { models: inc[1].split(',').map((m) => m.trim()) } : {}), file: inc[2]! });
+      continue;
+    }
+    const kv = /^([\w.]+)\s*=\s*(.*)$/.exec(t);
+    if (!kv) throw new Error(`not a boot line: ${t}`);
+    if (params.has(kv[1]!)) throw new Error(`duplicate key ${kv[1]}`);
+    params.set(kv[1]!, kv[2]!);
+  }
+  return { includes, params };
 }
