@@ -8,6 +8,7 @@ import { authSettings, type AuthSettings, type HttpAuth } from './http-auth.js';
 import type { ProbeGuard } from './probe-guard.js';
 import { RenderError, type RenderedFile, type Renderer } from './renderer.js';
 import type { Choice, UaMatch, VendorSelector } from './select.js';
+import { fetchesFile, resolveModel } from './catalogue.js';
 import { FIRMWARE_NAME, type FirmwareStore } from './firmware.js';
 import type { RequestOrigin } from './settings.js';
 import type { UploadStore } from './uploads.js';
@@ -220,7 +221,9 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
         return FORBIDDEN;
       }
       const choice = selector.choose(ref.device, ua, fetchLog.peek(ref.device.id));
-      const match = choice && matches.find((m) => m.profile === choice.profile && m.mac);
+      // One name, several files (e.g. a vendor's ATA and desk templates): the one this device's model fetches.
+      const model = choice && resolveModel(choice.profile, choice.model, choice.family);
+      const match = choice && matches.find((m) => m.profile === choice.profile && m.mac && fetchesFile(m.file, model));
       if (!choice || !match) return NOT_FOUND;
 
       const settings = authSettings(ref.account);
