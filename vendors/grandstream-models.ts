@@ -1,21 +1,82 @@
 import type { FamilyInfo, ModelInfo } from './types.js';
 
 /**
- * Grandstream catalogue (seed: the profile's sample model; vendor helpers complete GXP16xx/17xx/21xx, GRP26xx,
- * HT80x, DP75x, WP8xx). `configFlavour` and `keyModeTable` are the profile's own names, opaque to the core.
+ * Grandstream catalogue. `configFlavour` names the file form the profile writes ('v1' P-values), `keyModeTable`
+ * the key-mode code table of the family (see grandstream-keys.ts); both are opaque to the core.
+ *
+ * Line-key counts are what the family's line-key P-value block can address without touching another parameter:
+ * GXP-style blocks (P1363+2(n-1) … P1466+2(n-1)) stop at key 11, because key 12's value would be P1488, the first
+ * distinctive-ring rule. GRP26xx VPKs 7–48 live in their own block (P23800…), so GRP models hold their full count.
+ * Expansion modules: GXP2200EXT (GXP2140/2160/2170) and GBX20 (GRP26xx), 40 keys each (20 keys × 2 pages).
+ * ATAs (FXS ports = SIP accounts) and DECT bases (handsets = accounts) have no keys and their own templates.
  */
-export const grandstreamModels: readonly ModelInfo[] = [
-  {
-    model: 'GXP2135', family: 'gxp21xx', displayName: 'Grandstream GXP2135', kind: 'desk', lineKeys: 32, sipAccounts: 8,
-    configFlavour: 'v1', keyModeTable: 'gxp21xx', firmware: 'gxp2135fw.bin',
-  },
-  {
-    model: 'GRP2614', family: 'grp26xx', displayName: 'Grandstream GRP2614', kind: 'desk', lineKeys: 16, sipAccounts: 4,
-    configFlavour: 'v1', keyModeTable: 'grp26xx', firmware: 'grp2614fw.bin',
-  },
-];
+
+const DESK_FILES = undefined; // desk phones fetch the generic cfg<mac>.xml and phonebook.xml (the files' defaults)
+const ATA_FILES = ['cfgmac-ata.xml'];
+const DECT_FILES = ['cfgmac-dect.xml', 'phonebook.xml'];
 
 export const grandstreamFamilies: Readonly<Record<string, FamilyInfo>> = {
-  gxp21xx: { family: 'gxp21xx', kind: 'desk', lineKeys: 8, sipAccounts: 4, configFlavour: 'v1', keyModeTable: 'gxp21xx', matches: /^GXP21\d/ },
-  grp26xx: { family: 'grp26xx', kind: 'desk', lineKeys: 8, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'grp26xx', matches: /^GRP26\d/ },
+  gxp16xx: { family: 'gxp16xx', kind: 'desk', lineKeys: 2, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'gxp', firmware: 'gxp16xxfw.bin', matches: /^GXP16\d/ },
+  gxp17xx: { family: 'gxp17xx', kind: 'desk', lineKeys: 3, sipAccounts: 6, configFlavour: 'v1', keyModeTable: 'gxp', firmware: 'gxp17xxfw.bin', matches: /^GXP17\d/ },
+  gxp21xx: { family: 'gxp21xx', kind: 'desk', lineKeys: 4, sipAccounts: 4, configFlavour: 'v1', keyModeTable: 'gxp', matches: /^GXP21\d/ },
+  grp26xx: { family: 'grp26xx', kind: 'desk', lineKeys: 6, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'grp', matches: /^GRP26\d/ },
+  wp8xx: { family: 'wp8xx', kind: 'desk', lineKeys: 2, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'gxp', matches: /^WP8\d/ },
+  ht80x: { family: 'ht80x', kind: 'ata', lineKeys: 0, sipAccounts: 1, configFlavour: 'v1', keyModeTable: 'none', files: ATA_FILES, matches: /^HT8\d/ },
+  dp75x: { family: 'dp75x', kind: 'dect_base', lineKeys: 0, sipAccounts: 10, configFlavour: 'v1', keyModeTable: 'none', files: DECT_FILES, matches: /^DP7[5-9]\d/ },
 };
+
+type Extra = Partial<Omit<ModelInfo, 'model' | 'family' | 'displayName'>>;
+
+/** A catalogue entry: the family's defaults, then what this model differs in. */
+function model(name: string, family: keyof typeof grandstreamFamilies, extra: Extra): ModelInfo {
+  const { matches: _pattern, ...defaults } = grandstreamFamilies[family]!;
+  return { ...defaults, files: defaults.files ?? DESK_FILES, ...extra, model: name, family, displayName: `Grandstream ${name}` };
+}
+
+const EXT40 = (modules: number) => ({ expansion: { modules, keysEach: 40 } });
+
+export const grandstreamModels: readonly ModelInfo[] = [
+  // GXP16xx: one image for the family.
+  model('GXP1610', 'gxp16xx', { lineKeys: 1, sipAccounts: 1 }),
+  model('GXP1615', 'gxp16xx', { lineKeys: 1, sipAccounts: 1 }),
+  model('GXP1620', 'gxp16xx', { lineKeys: 2, sipAccounts: 2 }),
+  model('GXP1625', 'gxp16xx', { lineKeys: 2, sipAccounts: 2 }),
+  model('GXP1628', 'gxp16xx', { lineKeys: 2, sipAccounts: 2 }),
+  model('GXP1630', 'gxp16xx', { lineKeys: 3, sipAccounts: 3 }),
+  // GXP17xx: no expansion module.
+  model('GXP1760', 'gxp17xx', { lineKeys: 3, sipAccounts: 6 }),
+  model('GXP1780', 'gxp17xx', { lineKeys: 4, sipAccounts: 8 }),
+  model('GXP1782', 'gxp17xx', { lineKeys: 4, sipAccounts: 8 }),
+  // GXP21xx
+  model('GXP2130', 'gxp21xx', { lineKeys: 3, sipAccounts: 3, firmware: 'gxp2130fw.bin' }),
+  model('GXP2135', 'gxp21xx', { lineKeys: 8, sipAccounts: 8, firmware: 'gxp2135fw.bin' }),
+  model('GXP2140', 'gxp21xx', { lineKeys: 4, sipAccounts: 4, firmware: 'gxp2140fw.bin', ...EXT40(4) }),
+  model('GXP2160', 'gxp21xx', { lineKeys: 6, sipAccounts: 6, firmware: 'gxp2160fw.bin', ...EXT40(4) }),
+  // 12 physical line keys; key 12 is not addressable in the P1363 block without writing P1488 (a ring rule).
+  model('GXP2170', 'gxp21xx', { lineKeys: 11, sipAccounts: 6, firmware: 'gxp2170fw.bin', ...EXT40(4) }),
+  // GRP26xx (VPK counts include the pages of the key display)
+  model('GRP2612', 'grp26xx', { lineKeys: 16, sipAccounts: 2, firmware: 'grp2612fw.bin' }),
+  model('GRP2613', 'grp26xx', { lineKeys: 24, sipAccounts: 3, firmware: 'grp2613fw.bin' }),
+  model('GRP2614', 'grp26xx', { lineKeys: 24, sipAccounts: 4, firmware: 'grp2614fw.bin', ...EXT40(4) }),
+  model('GRP2615', 'grp26xx', { lineKeys: 40, sipAccounts: 5, firmware: 'grp2615fw.bin', ...EXT40(4) }),
+  model('GRP2616', 'grp26xx', { lineKeys: 24, sipAccounts: 6, firmware: 'grp2616fw.bin', ...EXT40(4) }),
+  model('GRP2624', 'grp26xx', { lineKeys: 24, sipAccounts: 8, firmware: 'grp2624fw.bin', ...EXT40(4) }),
+  model('GRP2634', 'grp26xx', { lineKeys: 32, sipAccounts: 8, firmware: 'grp2634fw.bin', ...EXT40(4) }),
+  model('GRP2636', 'grp26xx', { lineKeys: 48, sipAccounts: 16, firmware: 'grp2636fw.bin', ...EXT40(4) }),
+  model('GRP2650', 'grp26xx', { lineKeys: 48, sipAccounts: 6, firmware: 'grp2650fw.bin', ...EXT40(4) }),
+  model('GRP2670', 'grp26xx', { lineKeys: 48, sipAccounts: 12, firmware: 'grp2670fw.bin', ...EXT40(4) }),
+  // HT80x/81x ATAs: FXS ports are SIP accounts; no keys.
+  model('HT801', 'ht80x', { sipAccounts: 1, firmware: 'ht801fw.bin' }),
+  model('HT802', 'ht80x', { sipAccounts: 2, firmware: 'ht802fw.bin' }),
+  model('HT812', 'ht80x', { sipAccounts: 2, firmware: 'ht812fw.bin' }),
+  model('HT814', 'ht80x', { sipAccounts: 4, firmware: 'ht814fw.bin' }),
+  model('HT818', 'ht80x', { sipAccounts: 8, firmware: 'ht818fw.bin' }),
+  // DP75x DECT bases: handsets register as accounts.
+  model('DP750', 'dp75x', { sipAccounts: 10, firmware: 'dp750fw.bin' }),
+  model('DP752', 'dp75x', { sipAccounts: 10, firmware: 'dp752fw.bin' }),
+  // WP8xx Wi-Fi phones
+  model('WP810', 'wp8xx', { lineKeys: 2, sipAccounts: 2, firmware: 'wp810fw.bin' }),
+  model('WP820', 'wp8xx', { lineKeys: 2, sipAccounts: 2, firmware: 'wp820fw.bin' }),
+  model('WP822', 'wp8xx', { lineKeys: 2, sipAccounts: 2, firmware: 'wp822fw.bin' }),
+  model('WP825', 'wp8xx', { lineKeys: 2, sipAccounts: 2, firmware: 'wp825fw.bin' }),
+];

@@ -1,26 +1,45 @@
-import { alertInfoText, cleanMac, pickLanguage, type KeyKind, type TimezoneInfo, type VendorProfile } from './types.js';
+import { alertInfoText, cleanMac, pickLanguage, type ProvisionInput, type ResolvedModel, type VendorProfile } from './types.js';
 import { grandstreamFamilies, grandstreamModels } from './grandstream-models.js';
+import { lineKeyParams, moduleKeyParams } from './grandstream-keys.js';
+import { posixTimezone } from './grandstream-timezone.js';
 
 /**
- * Grandstream GXP16xx/21xx, GRP26xx (P-value XML, <config version="1">). Facts: ../shared/reference/vendors.md §1.3,
- * §2.3, §2.4, §3.3. The phone asks for `cfg<mac>` (legacy binary, not served), then `cfg<mac>.xml`.
+ * Grandstream GXP16xx/17xx/21xx, GRP26xx, WP8xx (desk template), HT80x ATAs and DP75x DECT bases (own templates):
+ * P-value XML, <config version="1">. Facts: ../shared/reference/vendors.md §1.3, §2.3, §2.4, §3.3 and
+ * vendor-peers.md §1c/§2. The phone asks for `cfg<mac>` (legacy binary, not served), then `cfg<mac>.xml`.
  */
 
-/** Kazoo codec → RTP payload number written into the codec slots. OPUS 123 is the GRP26xx default (UNCONFIRMED vs 125). */
-const CODECS: Record<string, number> = { PCMU: 0, PCMA: 8, G722: 9, G729: 18, OPUS: 123 };
-/** Codec preference slots, choice 1..8. */
-const CODEC_SLOTS = ['P57', 'P58', 'P59', 'P60', 'P61', 'P62', 'P46', 'P98'];
+/**
+ * Codec payload numbers and the factory order of the choice slots, per family. Slots after the device's codecs
+ * are filled with the family's factory list (both peers do so; the slots are mandatory), never with a repeat.
+ * OPUS is 123 on GRP26xx (its P98 default) and 125 on GXP17xx (its P57 list): UNCONFIRMED on hardware.
+ */
+interface CodecTable { codes: Record<string, number>; slots: string[]; factory: number[] }
+const BASE_CODES = { PCMU: 0, PCMA: 8, G722: 9, G729: 18, G723: 4, G726: 2, ILBC: 98 };
+const SEVEN = ['P57', 'P58', 'P59', 'P60', 'P61', 'P62', 'P46'];
+const CODECS: Record<string, CodecTable> = {
+  gxp: { codes: BASE_CODES, slots: SEVEN, factory: [0, 8, 4, 18, 9, 98, 2] },
+  gxp17xx: { codes: { ...BASE_CODES, OPUS: 125 }, slots: [...SEVEN, 'P98'], factory: [0, 8, 4, 18, 9, 98, 2, 125] },
+  grp26xx: { codes: { ...BASE_CODES, OPUS: 123 }, slots: [...SEVEN, 'P98'], factory: [0, 8, 4, 18, 9, 98, 2, 123] },
+  ht80x: { codes: { PCMU: 0, PCMA: 8, G729: 18, G723: 4, G726: 2, ILBC: 97, OPUS: 123 }, slots: SEVEN, factory: [0, 8, 4, 18, 2, 97, 123] },
+  dp75x: { codes: BASE_CODES, slots: [...SEVEN, 'P98'], factory: [0, 8, 4, 18, 9, 98, 2, 0] },
+};
 
-/** Multi-purpose keys (Kazoo feature_keys) and line keys (combo_keys) modes, per Kazoo's provisioner mapping. */
-const MPK_MODES: Partial<Record<KeyKind, number>> = { presence: 1, speed_dial: 0, parking: 9, personal_parking: 1 };
-const LINE_KEY_MODES: Record<KeyKind, number> = { line: 0, presence: 11, speed_dial: 10, parking: 19, personal_parking: 11 };
-/** MPK n uses P(322+n) and P(300+3n-2..300+3n); that block collides beyond key 7. */
-const MAX_MPK = 7;
-/** Line key n uses P(1363+2(n-1)), P(1364+…), P(1465+…), P(1466+…); 32 keys stay clear of collisions. */
-const MAX_LINE_KEYS = 32;
+function codecSlots(input: ProvisionInput): { p: string; value: number }[] {
+  const table = CODECS[input.modelInfo?.family ?? ''] ?? CODECS.gxp!;
+  const order: number[] = [];
+  const add = (c: number | undefined) => c !== undefined && !order.includes(c) && order.push(c);
+  for (const c of input.codecs) add(table.codes[c.toUpperCase().replace(/[^A-Z0-9]/g, '')]);
+  if (order.length === 0) add(0);
+  for (const c of table.factory) add(c);
+  // A factory list shorter than the slots (ATA: 6 codecs, 7 slots) repeats its first codec: still a codec it has.
+  return table.slots.map((p, i) => ({ p, value: order[i] ?? order[0]! }));
+}
 
-/** P130 SIP transport (DNS SRV is a lookup mode of UDP here: P103 = 1 in the vendor keys to come). */
+/** P130 SIP transport; DNS SRV is UDP with P103 (DNS mode) = 1. */
 const TRANSPORTS = { udp: 0, tcp: 1, tls: 2, dns_srv: 0 } as const;
+/** P183 SRTP mode: 0 off, 1 enabled but not forced, 2 enabled and forced. */
+const srtpMode = (s: ProvisionInput['settings']['srtp']) => (s.enabled ? (s.required ? 2 : 1) : 0);
 
 const LANGUAGES: Record<string, string> = {
   en: 'en', fr: 'fr', de: 'de', es: 'es', it: 'it', nl: 'nl', pt: 'pt', pl: 'pl', ru: 'ru', tr: 'tr', ja: 'ja', zh: 'zh',
@@ -30,32 +49,21 @@ const LANGUAGES: Record<string, string> = {
 const UA = /^Grandstream\s+(?:Model\s+HW\s+)?([A-Za-z]+\d+\w*)/i;
 const DEVID = /DevId\s+([0-9a-fA-F:]{12,17})/;
 
-/** POSIX TZ string (P64), e.g. EST5EDT,M3.2.0/02:00:00,M11.1.0/02:00:00. */
-function posixTz(tz: TimezoneInfo): string {
-  const name = (abbr: string, offset: number) => {
-    const clean = abbr.replace(/[^A-Za-z]/g, '');
-    if (clean.length >= 3 && clean === abbr) return clean;
-    const sign = offset < 0 ? '-' : '+';
-    const a = Math.abs(offset);
-    return `<${sign}${String(Math.floor(a / 3600)).padStart(2, '0')}${String(Math.floor((a % 3600) / 60)).padStart(2, '0')}>`;
-  };
-  const off = (seconds: number) => {
-    const west = -seconds; // POSIX offsets count hours west of UTC
-    const sign = west < 0 ? '-' : '';
-    const a = Math.abs(west);
-    const h = Math.floor(a / 3600);
-    const m = Math.floor((a % 3600) / 60);
-    return `${sign}${h}${m ? `:${String(m).padStart(2, '0')}` : ''}`;
-  };
-  let out = `${name(tz.stdAbbr, tz.standardOffsetSeconds)}${off(tz.standardOffsetSeconds)}`;
-  if (tz.dst) {
-    const dstOffset = tz.standardOffsetSeconds + tz.dst.offsetSeconds;
-    const r = (x: { month: number; week: number; dayOfWeek: number; hour: number }) =>
-      `M${x.month}.${x.week}.${x.dayOfWeek}/${String(x.hour).padStart(2, '0')}:00:00`;
-    out += `${name(tz.dst.dstAbbr, dstOffset)}${tz.dst.offsetSeconds === 3600 ? '' : off(dstOffset)},${r(tz.dst.start)},${r(tz.dst.end)}`;
-  }
-  return out;
+/** "https://host:port/path/" → Grandstream's host/path form (P237, P192, P331 want no scheme, no trailing slash). */
+function hostPath(url: string): string {
+  return url.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
 }
+/** P212/P6767/P330 protocol codes. */
+const PROTOCOL = { http: { upgrade: 1, phonebook: 1 }, https: { upgrade: 2, phonebook: 3 } };
+
+/** Resync: P194 1 = every P193 minutes (60..86400), 2 = daily at the P285 hour. */
+function resync(r: ProvisionInput['settings']['provisioning']['resync']) {
+  if (r.window) return { mode: 2, minutes: 1440, hour: Number(r.window.start.split(':')[0]) || 0 };
+  return { mode: 1, minutes: Math.min(86_400, Math.max(60, r.intervalMinutes ?? 1440)), hour: undefined };
+}
+
+/** Syslog level P208: 2 = INFO when a server is set, 0 = none. */
+const syslogLevel = (server: string) => (server ? 2 : 0);
 
 export const grandstream: VendorProfile = {
   id: 'grandstream',
@@ -65,6 +73,25 @@ export const grandstream: VendorProfile = {
   catalogue: grandstreamModels,
   families: grandstreamFamilies,
   files: [
+    // ATA and DECT first: a model fetches the one its catalogue entry names (the desk file is every other one's).
+    {
+      template: 'cfgmac-ata.xml',
+      pattern: /^cfg(?<mac>[0-9a-f]{12})\.xml$/,
+      perDevice: true,
+      families: ['ht80x'],
+      format: 'xml',
+      contentType: 'text/xml; charset=utf-8',
+      nameFor: ({ mac }) => `cfg${mac}.xml`,
+    },
+    {
+      template: 'cfgmac-dect.xml',
+      pattern: /^cfg(?<mac>[0-9a-f]{12})\.xml$/,
+      perDevice: true,
+      families: ['dp75x'],
+      format: 'xml',
+      contentType: 'text/xml; charset=utf-8',
+      nameFor: ({ mac }) => `cfg${mac}.xml`,
+    },
     {
       template: 'cfgmac.xml',
       pattern: /^cfg(?<mac>[0-9a-f]{12})\.xml$/,
@@ -72,6 +99,18 @@ export const grandstream: VendorProfile = {
       format: 'xml',
       contentType: 'text/xml; charset=utf-8',
       nameFor: ({ mac }) => `cfg${mac}.xml`,
+    },
+    {
+      // P331 points at the provisioning directory; the phone appends /phonebook.xml. Account from the UA's DevId.
+      template: 'phonebook.xml',
+      pattern: /^(?<common>phonebook)\.xml$/,
+      perDevice: false,
+      scope: 'phonebook',
+      families: ['gxp16xx', 'gxp17xx', 'gxp21xx', 'grp26xx', 'wp8xx', 'dp75x'],
+      format: 'xml',
+      contentType: 'text/xml; charset=utf-8',
+      nameFor: () => 'phonebook.xml',
+      acceptCommon: () => ({ model: '' }),
     },
   ],
   parseUserAgent(ua) {
@@ -82,47 +121,48 @@ export const grandstream: VendorProfile = {
   checkSyncEvent: (reboot) => (reboot ? 'check-sync;reboot=true' : 'resync'),
   autoAnswerHeaders: ({ realm }) => ({ 'Call-Info': `<sip:${realm}>;answer-after=0` }),
   variables(input) {
-    const wanted = [...new Set(input.codecs.map((c) => CODECS[c]).filter((c): c is number => c !== undefined))];
-    if (wanted.length === 0) wanted.push(0);
-    // Every slot is written: the remaining ones repeat the last wanted codec, so no other codec is offered.
-    const codecs = CODEC_SLOTS.map((p, i) => ({ p, value: wanted[Math.min(i, wanted.length - 1)] }));
-    const mpk = input.featureKeys
-      .filter((k) => k.index <= MAX_MPK && MPK_MODES[k.kind] !== undefined)
-      .map((k) => ({
-        mode: { p: `P${322 + k.index}`, value: MPK_MODES[k.kind] },
-        account: { p: `P${300 + 3 * k.index - 2}`, value: 0 },
-        label: { p: `P${300 + 3 * k.index - 1}`, value: k.label },
-        value: { p: `P${300 + 3 * k.index}`, value: k.value },
-      }));
-    const lineKeys = input.comboKeys
-      .filter((k) => k.index <= MAX_LINE_KEYS)
-      .map((k) => {
-        const o = 2 * (k.index - 1);
-        return {
-          mode: { p: `P${1363 + o}`, value: LINE_KEY_MODES[k.kind] },
-          account: { p: `P${1364 + o}`, value: 0 }, // 0-based: account 1
-          label: { p: `P${1465 + o}`, value: k.label },
-          value: { p: `P${1466 + o}`, value: k.value },
-        };
-      });
+    const model: ResolvedModel | undefined = input.modelInfo;
     // Alert-Info match rules: (P1488 text, P1489 ring tone), (P1490, P1491). Pair semantics UNCONFIRMED on hardware.
     const rules = [input.ringtones.internal, input.ringtones.external].map((v, i) => ({
       text: { p: `P${1488 + 2 * i}`, value: v ? alertInfoText(v) : '' },
       tone: { p: `P${1489 + 2 * i}`, value: v ? i + 1 : 0 },
     }));
-    const { sipServer, outboundProxy } = input.settings;
+    const { sipServer, outboundProxy, provisioning, dtmfMode } = input.settings;
+    const srv = sipServer.transport === 'dns_srv';
+    const scheme = /^https:/i.test(provisioning.url) ? 'https' : 'http';
+    const sync = resync(provisioning.resync);
+    const family = model?.family ?? '';
     return {
-      server: `${sipServer.host}:${sipServer.port}`,
+      server: srv ? sipServer.host : `${sipServer.host}:${sipServer.port}`,
       transport: TRANSPORTS[sipServer.transport],
+      dnsMode: srv ? 1 : 0,
       outboundProxy: outboundProxy ? `${outboundProxy.host}:${outboundProxy.port}` : '',
       expiresMinutes: Math.max(1, Math.round(input.sip.expireSeconds / 60)),
-      codecs,
-      mpk,
-      lineKeys,
+      codecs: codecSlots(input),
+      lineKeys: lineKeyParams(model, input.lineKeys),
+      moduleKeys: moduleKeyParams(model, input.expansionKeys),
       ringRules: rules,
       mwiSubscribe: input.mwiUnsolicited ? 0 : 1,
-      timezone: input.timezone ? posixTz(input.timezone) : 'auto',
+      timezone: input.timezone ? posixTimezone(input.timezone) : 'auto',
       language: pickLanguage(LANGUAGES, input.language, 'auto'),
+      dtmf: { inAudio: dtmfMode === 'inband' ? 1 : 0, rfc2833: dtmfMode === 'rfc2833' ? 1 : 0, info: dtmfMode === 'info' ? 1 : 0 },
+      srtp: srtpMode(input.settings.srtp),
+      callWaitingOff: input.settings.callWaiting ? 0 : 1,
+      keepalive: Math.min(160, Math.max(10, input.settings.natKeepaliveSeconds)),
+      retry: Math.min(3600, Math.max(1, input.settings.registrationRetrySeconds)),
+      provisioning: {
+        path: hostPath(provisioning.url),
+        via: PROTOCOL[scheme].upgrade,
+        resyncMode: sync.mode,
+        resyncMinutes: sync.minutes,
+        resyncHour: sync.hour,
+      },
+      // GXP21xx has one "upgrade via" (P212) for config and firmware; the newer families a separate P6767.
+      firmwareVia: family === 'gxp21xx' || family === 'ht80x' ? undefined : PROTOCOL[scheme].upgrade,
+      phonebook: { via: PROTOCOL[scheme].phonebook, path: hostPath(provisioning.url), intervalMinutes: 720 },
+      syslogLevel: syslogLevel(input.settings.syslogServer),
+      // Wi-Fi phones have no wired VLAN to tag.
+      vlan: family === 'wp8xx' ? undefined : input.settings.vlan,
     };
   },
 };

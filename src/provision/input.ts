@@ -49,7 +49,8 @@ function resolveKeys(
         if (!presence) continue; // a key watching nobody is worse than no key
         const local = presence.split('@')[0]!;
         resolved = key.type === 'presence' ? presence : `*3${local}`;
-        label ||= clean(user ? userName(user) : '', 64) || local;
+        // Kazoo labels a personal-park key "Park <user>" (provisioner_v5 get_user(…, <<"Park ">>)).
+        label ||= `${key.type === 'personal_parking' ? 'Park ' : ''}${clean(user ? userName(user) : '', 59) || local}`;
         break;
       }
       case 'parking': {

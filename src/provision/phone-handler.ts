@@ -221,9 +221,11 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
         return FORBIDDEN;
       }
       const choice = selector.choose(ref.device, ua, fetchLog.peek(ref.device.id));
-      // Two files of a profile may share a name (per-family layouts): the one the chosen model fetches wins.
+      // One name, several files of a profile (per-family layouts: a vendor's ATA, DECT and desk templates): the one
+      // the chosen model fetches; the first when none says so (a model the catalogue cannot place).
       const own = choice ? matches.filter((m) => m.profile === choice.profile && m.mac) : [];
-      const match = own.length > 1 ? (own.find((m) => fetchesFile(m.file, resolveModel(choice!.profile, choice!.model, choice!.family))) ?? own[0]) : own[0];
+      const model = own.length > 1 ? resolveModel(choice!.profile, choice!.model, choice!.family) : undefined;
+      const match = own.length > 1 ? (own.find((m) => fetchesFile(m.file, model)) ?? own[0]) : own[0];
       if (!choice || !match) return NOT_FOUND;
 
       const settings = authSettings(ref.account);

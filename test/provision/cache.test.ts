@@ -51,7 +51,7 @@ describe('last fetch', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'prov-fetch-'));
     h = await startHarness({ dataDir, options: { fetchLogFlushMs: 5 } });
     seedFullDevice(h, { id: 'd', mac: '000b82aabbcc', model: 'GXP2135' });
-    expect(h.service.describe(ACCOUNT, 'd')).toMatchObject({ vendor: 'grandstream', files: ['cfg000b82aabbcc.xml'] });
+    expect(h.service.describe(ACCOUNT, 'd')).toMatchObject({ vendor: 'grandstream', files: ['cfg000b82aabbcc.xml', 'phonebook.xml'] });
     expect(h.service.describe(ACCOUNT, 'd')!.last_fetch).toBeUndefined();
     const ua = 'Grandstream Model HW GXP2135 SW 1.0.7.97 DevId 000b82aabbcc';
     await h.get('cfg000b82aabbcc.xml', { 'User-Agent': ua });

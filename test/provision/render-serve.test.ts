@@ -53,7 +53,7 @@ describe('Polycom', () => {
     expect(list(4)).toEqual(['1002', 'normal', 'Bob Builder']);
     expect(list(5)).toEqual(['2000', 'normal', 'Lobby']);
     expect(list(6)).toEqual(['*33', 'automata', 'Park 3']);
-    expect(list(7)).toEqual(['*31002', 'automata', 'Bob Builder']);
+    expect(list(7)).toEqual(['*31002', 'automata', 'Park Bob Builder']);
     expect(p.has('attendant.resourceList.8.address')).toBe(false);
     expectValues(p, {
       'voIpProt.SIP.alertInfo.1.value': '<http://127.0.0.1>;info=ring2',
@@ -158,21 +158,19 @@ describe('Grandstream', () => {
       'P3': 'Front Desk',
       'P32': '10', // 600 s = 10 minutes
     });
-    // G722 (9), PCMU (0), OPUS (123), then the last one repeated so nothing else is offered
-    expect(['P57', 'P58', 'P59', 'P60', 'P61', 'P62', 'P46', 'P98'].map((k) => p.get(k))).toEqual(['9', '0', '123', '123', '123', '123', '123', '123']);
-    // MPK 1..3 (feature_keys): mode P323.., account P301.., name P302.., value P303..
-    expect([p.get('P323'), p.get('P301'), p.get('P302'), p.get('P303')]).toEqual(['1', '0', 'Bob Builder', '1002']);
-    expect([p.get('P324'), p.get('P306')]).toEqual(['0', '5551234']);
-    expect([p.get('P325'), p.get('P309'), p.get('P308')]).toEqual(['9', '*32', 'Park 2']);
+    // G722 (9), PCMU (0) (GXP21xx has no OPUS), then the family's factory order; no P98 on GXP21xx
+    expect(['P57', 'P58', 'P59', 'P60', 'P61', 'P62', 'P46', 'P98'].map((k) => p.get(k))).toEqual(['9', '0', '8', '4', '18', '98', '2', undefined]);
+    // Feature keys on a model without a module take free body slots only: 1..3 are the combo keys'
+    expect(p.has('P323')).toBe(false);
     // Line keys (combo_keys): mode P1363+2(n-1), account P1364.., label P1465.., value P1466..
     expect(p.get('P1363')).toBe('0');
     expect([p.get('P1365'), p.get('P1366'), p.get('P1467'), p.get('P1468')]).toEqual(['11', '0', 'Bob Builder', '1002']);
     expect([p.get('P1367'), p.get('P1470')]).toEqual(['10', '2000']);
     expect([p.get('P1369'), p.get('P1472')]).toEqual(['19', '*33']);
-    expect([p.get('P1371'), p.get('P1474')]).toEqual(['11', '*31002']);
+    expect([p.get('P1371'), p.get('P1474'), p.get('P1473')]).toEqual(['11', '*31002', 'Park Bob Builder']);
     expect([p.get('P1488'), p.get('P1490')]).toEqual(['ring2', 'ring3']);
     expectValues(p, {
-      'P64': 'EST5EDT,M3.2.0/02:00:00,M11.1.0/02:00:00',
+      'P64': 'EST5EDT4,M3.2.0/02:00:00,M11.1.0/02:00:00',
       'P1362': 'fr',
       'P99': '1',
     });

@@ -68,9 +68,10 @@ describe('time zones', () => {
         lineKeys: [], expansionKeys: [], directory: [], settings: buildInputSettings(),
         ringtones: { internal: '', external: '' }, timezone: timezoneInfo(tz, 2025), language: '', mwiUnsolicited: true, voicemailNumber: '*97',
       }).timezone;
-    expect(v('America/New_York')).toBe('EST5EDT,M3.2.0/02:00:00,M11.1.0/02:00:00');
-    expect(v('Europe/Berlin')).toBe('<+0100>-1<+0200>,M3.5.0/02:00:00,M10.5.0/03:00:00');
-    expect(v('Asia/Kolkata')).toBe('<+0530>-5:30');
+    // Named zones with the DST offset written, as the phone's own menu and both peers (vendor-peers §2 item 5).
+    expect(v('America/New_York')).toBe('EST5EDT4,M3.2.0/02:00:00,M11.1.0/02:00:00');
+    expect(v('Europe/Berlin')).toBe('CET-1CEST-2,M3.5.0/02:00:00,M10.5.0/03:00:00');
+    expect(v('Asia/Kolkata')).toBe('IST-5:30');
   });
 });
 

@@ -85,3 +85,17 @@ export function readYealinkBoot(text: string): { includes: { models?: string[]; 
   }
   return { includes, params };
 }
+
+/** Grandstream, strict: every <Pnnn> element of the config in order; throws when one parameter is written twice. */
+export async function readGrandstreamStrict(text: string): Promise<Map<string, string>> {
+  const doc = (await parseStringPromise(text, { explicitArray: true, strict: true })) as {
+    gs_provision: { config: Array<Record<string, unknown[]>> };
+  };
+  const out = new Map<string, string>();
+  for (const [k, v] of Object.entries(doc.gs_provision.config[0]!)) {
+    if (k === '$') continue;
+    if (v.length !== 1) throw new Error(`${k} written ${v.length} times: ${JSON.stringify(v)}`);
+    out.set(k, typeof v[0] === 'string' ? v[0] : '');
+  }
+  return out;
+}

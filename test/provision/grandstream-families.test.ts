@@ -1,0 +1,186 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseStringPromise } from 'xml2js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FeatureKey } from '../../src/domain/types.js';
+import { ACCOUNT, REALM, seedFullDevice, startHarness, type Harness } from './support/harness.js';
+import { expectValues, readGrandstreamStrict } from './support/readers.js';
+
+/** Grandstream per family: every phone setting in P-values, fetched with the model's real User-Agent. */
+const UA = (model: string, mac: string) => `Grandstream Model HW ${model} SW 1.0.11.23 DevId ${mac}`;
+const AUTH = { Authorization: `Basic ${Buffer.from('phones:Prov-Secret-1').toString('base64')}` };
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** A device of `model` with every setting of issue 9 §2 on the device, the account's HTTP auth, its firmware present. */
+async function fullDevice(model: string, mac: string, firmware?: string) {
+  h ??= await startHarness({ env: { SIP_PORT: '15360', PROVISION_BASE_URL: 'https://prov.example.com/provision/' } });
+  h.dir.updateAccount(ACCOUNT, { provisioning: { http_auth: { type: 'basic', username: 'phones', password: 'Prov-Secret-1' } } });
+  const d = seedFullDevice(h, { id: `dev-${model}`, mac, brand: 'grandstream', model });
+  h.dir.updateDevice(d.id, {
+    media: { audio: { codecs: ['G722', 'PCMU', 'OPUS'] }, encryption: { methods: ['srtp'], enforce_security: true } },
+    call_waiting: { enabled: false },
+    provision: {
+      ...h.dir.devices.get(d.id)!.provision,
+      settings: {
+        sip_server: { host: 'sip.example.net', port: 5080, transport: 'tls' },
+        outbound_proxy: 'sbc.example.net:5090',
+        nat_keepalive_seconds: 25,
+        registration_retry_seconds: 45,
+        dtmf_mode: 'info',
+        dial_plan: '{x+|*x+}',
+        resync: { interval_minutes: 120 },
+        admin_password: 'Adm1n-Pass',
+        user_password: 'Us3r-Pass',
+        ntp_server: 'ntp.example.net',
+        syslog_server: 'log.example.net',
+        vlan: { id: 42, priority: 5 },
+      },
+    },
+  });
+  if (firmware) {
+    mkdirSync(path.join(h.dataDir, 'firmware'), { recursive: true });
+    writeFileSync(path.join(h.dataDir, 'firmware', firmware), 'IMAGE');
+    h.clock.now += 2000; // the firmware listing is re-read once a second
+  }
+  const res = await h.get(`cfg${mac}.xml`, { 'User-Agent': UA(model, mac), ...AUTH });
+  expect(res.status).toBe(200);
+  return { text: res.body, p: await readGrandstreamStrict(res.body) };
+}
+
+/** What every family writes for account 1 and the phone settings. */
+const COMMON = {
+  P271: '1', P47: 'sip.example.net:5080', P48: 'sbc.example.net:5090', P130: '2', P103: '0', P35: 'user_1001', P36: 'user_1001',
+  P34: 's3cret!', P3: 'Front Desk', P32: '10', P138: '45', P52: '2', P84: '25', P183: '2', P91: '1', P99: '1', P33: '*97',
+  P30: 'ntp.example.net', P64: 'EST5EDT4,M3.2.0/02:00:00,M11.1.0/02:00:00', P207: 'log.example.net', P208: '2',
+  P212: '2', P237: 'prov.example.com/provision', P194: '1', P193: '120', P1360: 'phones', P1361: 'Prov-Secret-1',
+  P2: 'Adm1n-Pass', P196: 'Us3r-Pass',
+};
+
+describe('every family: each setting in its own P-value, read back key by key', () => {
+  it.each([
+    ['GXP2135', '000b82000001', 'gxp2135fw.bin'],
+    ['GXP1630', '000b82000002', 'gxp16xxfw.bin'],
+    ['GXP1780', '000b82000003', 'gxp17xxfw.bin'],
+    ['GRP2614', 'c074ad000004', 'grp2614fw.bin'],
+  ])('desk %s', async (model, mac, fw) => {
+    const { p } = await fullDevice(model, mac, fw);
+    expectValues(p, {
+      ...COMMON, P51: '42', P87: '5', P2301: '0', P2302: '0', P2303: '1', P298: '1', P290: '{x+|*x+}',
+      P192: 'prov.example.com/provision', P330: '3', P331: 'prov.example.com/provision', P332: '720', P1362: 'fr',
+    });
+    // GXP21xx has one "upgrade via"; newer families name the firmware protocol apart.
+    expect(p.get('P6767')).toBe(model === 'GXP2135' ? undefined : '2');
+  });
+
+  it('WP820 (Wi-Fi): no VLAN tag', async () => {
+    const { p } = await fullDevice('WP820', '000b82000005', 'wp820fw.bin');
+    expectValues(p, { ...COMMON, P298: '1', P330: '3' });
+    expect(p.has('P51')).toBe(false);
+  });
+
+  it('HT802 (ATA): its own template, dial plan in P4200, no keys, no phonebook, no auto-answer', async () => {
+    const { text, p } = await fullDevice('HT802', '000b82000006', 'ht802fw.bin');
+    expect(text).toContain('HT80x');
+    expectValues(p, { ...COMMON, P51: '42', P4200: '{x+|*x+}', P192: 'prov.example.com/provision' });
+    for (const absent of ['P290', 'P298', 'P330', 'P1363', 'P1488', 'P23000', 'P98', 'P6767']) expect(p.has(absent), absent).toBe(false);
+  });
+
+  it('DP750 (DECT base): its own template, dial plan in P4200, phonebook, no keys', async () => {
+    const { text, p } = await fullDevice('DP750', '000b82000007', 'dp750fw.bin');
+    expect(text).toContain('DP75x');
+    expectValues(p, { ...COMMON, P4200: '{x+|*x+}', P330: '3', P6767: '2', P192: 'prov.example.com/provision' });
+    for (const absent of ['P290', 'P1363', 'P23000']) expect(p.has(absent), absent).toBe(false);
+  });
+
+  it('firmware is named only when its file exists; resync window = daily at its hour', async () => {
+    const { p } = await fullDevice('GRP2614', 'c074ad000008');
+    expect(p.has('P192')).toBe(false);
+    expect(p.has('P6767')).toBe(false);
+    h!.dir.updateDevice('dev-GRP2614', {
+      provision: { ...h!.dir.devices.get('dev-GRP2614')!.provision, settings: { resync: { window: { start: '03:00', end: '05:00' } }, sip_server: { transport: 'dns_srv' } } },
+    });
+    const res = await h!.get('cfgc074ad000008.xml', { 'User-Agent': UA('GRP2614', 'c074ad000008'), ...AUTH });
+    expectValues(await readGrandstreamStrict(res.body), { P194: '2', P285: '3', P103: '1', P47: REALM, P130: '0' });
+  });
+});
+
+describe('issue 9 §4 fixes', () => {
+  it('GRP26xx keys use the GRP codes (Line 31, BLF 1, SpeedDial 0, CallPark 9), not the GXP ones', async () => {
+    const { p } = await fullDevice('GRP2614', 'c074ad000001');
+    expectValues(p, { P1363: '31', P1365: '1', P1467: 'Bob Builder', P1468: '1002', P1367: '0', P1470: '2000', P1369: '9', P1472: '*33', P1371: '1' });
+    const gxp = (await fullDevice('GXP2135', '000b82000009')).p;
+    expectValues(gxp, { P1363: '0', P1365: '11', P1367: '10', P1369: '19', P1371: '11' });
+  });
+
+  it('an unknown GRP model falls back to the family: GRP codes, GRP template values', async () => {
+    const { p } = await fullDevice('GRP2699', 'c074ad000002');
+    expectValues(p, { P1363: '31', P1365: '1', P98: '2' });
+    expect(h!.service.describe(ACCOUNT, 'dev-GRP2699')).toMatchObject({ model_known: false, fallback_family: 'grp26xx' });
+  });
+
+  it('personal-park keys are labelled "Park <user>"', async () => {
+    const { p } = await fullDevice('GXP2135', '000b8200000a');
+    expect(p.get('P1473')).toBe('Park Bob Builder');
+  });
+
+  it('codec slots: the device\'s codecs, then distinct factory codecs; P98 only where the family has it', async () => {
+    const gxp = (await fullDevice('GXP2135', '000b8200000b')).p;
+    const slots = ['P57', 'P58', 'P59', 'P60', 'P61', 'P62', 'P46'].map((s) => gxp.get(s));
+    expect(slots.slice(0, 2)).toEqual(['9', '0']); // G722, PCMU; GXP21xx has no OPUS
+    expect(new Set(slots).size).toBe(7);
+    expect(gxp.has('P98')).toBe(false);
+    const grp = (await fullDevice('GRP2614', 'c074ad00000b')).p;
+    const grpSlots = ['P57', 'P58', 'P59', 'P60', 'P61', 'P62', 'P46', 'P98'].map((s) => grp.get(s));
+    expect(grpSlots.slice(0, 3)).toEqual(['9', '0', '123']);
+    expect(new Set(grpSlots).size).toBe(8);
+  });
+
+  it('time zones are named POSIX strings with the DST offset written', async () => {
+    const { p } = await fullDevice('GRP2614', 'c074ad00000c');
+    h!.dir.updateDevice('dev-GRP2614', { timezone: 'Europe/Paris' });
+    const paris = await readGrandstreamStrict((await h!.get('cfgc074ad00000c.xml', { 'User-Agent': UA('GRP2614', 'c074ad00000c'), ...AUTH })).body);
+    expect(paris.get('P64')).toBe('CET-1CEST-2,M3.5.0/02:00:00,M10.5.0/03:00:00');
+    h!.dir.updateDevice('dev-GRP2614', { timezone: 'Europe/London' });
+    const london = await readGrandstreamStrict((await h!.get('cfgc074ad00000c.xml', { 'User-Agent': UA('GRP2614', 'c074ad00000c'), ...AUTH })).body);
+    expect(london.get('P64')).toBe('GMT0BST-1,M3.5.0/01:00:00,M10.5.0/02:00:00');
+    expect(p.get('P64')).not.toContain('<');
+  });
+
+  it('no two keys, and no key and ring rule, write the same parameter (every body and module key filled)', async () => {
+    for (const [model, mac] of [['GXP2170', '000b8200000d'], ['GRP2670', 'c074ad00000d'], ['GXP1630', '000b8200000e']] as const) {
+      const { p: first } = await fullDevice(model, mac);
+      expect(first.get('P1488')).toBe('ring2');
+      const combo: Record<string, FeatureKey> = {};
+      const feature: Record<string, FeatureKey> = {};
+      for (let i = 0; i < 48; i++) combo[String(i)] = { type: 'speed_dial', value: `20${String(i).padStart(2, '0')}` };
+      for (let i = 0; i < 160; i++) feature[String(i)] = { type: 'speed_dial', value: `30${String(i).padStart(3, '0')}` };
+      const id = `dev-${model}`;
+      // The whole key set the model can hold (the rest would be refused on save: capacity 400).
+      const info = h!.service.describe(ACCOUNT, id) as { model_known?: boolean };
+      expect(info.model_known).toBe(true);
+      h!.dir.updateDevice(id, { provision: { ...h!.dir.devices.get(id)!.provision, combo_keys: combo, feature_keys: feature } });
+      const res = await h!.get(`cfg${mac}.xml`, { 'User-Agent': UA(model, mac), ...AUTH });
+      const p = await readGrandstreamStrict(res.body); // throws on a parameter written twice
+      expectValues(p, { P1488: 'ring2', P1489: '1', P1490: 'ring3', P1491: '2' });
+    }
+  });
+});
+
+describe('phonebook.xml', () => {
+  it('is the account\'s users as an AddressBook, with no secret, and the config points at it', async () => {
+    const { p } = await fullDevice('GXP2135', '000b82000010');
+    h!.dir.addUser(ACCOUNT, { id: 'ualice', first_name: 'Alice', last_name: 'Able', presence_id: '1001' });
+    const res = await h!.get('phonebook.xml', { 'User-Agent': UA('GXP2135', '000b82000010'), ...AUTH });
+    expect(res.status).toBe(200);
+    expect(res.body).not.toContain('s3cret');
+    expect(res.body).not.toContain('Adm1n');
+    const doc = (await parseStringPromise(res.body)) as { AddressBook: { Contact: Array<{ FirstName: string[]; Phone: Array<{ phonenumber: string[] }> }> } };
+    expect(doc.AddressBook.Contact.map((c) => [c.FirstName[0], c.Phone[0]!.phonenumber[0]])).toEqual([['Alice Able', '1001'], ['Bob Builder', '1002']]);
+    expect(`${p.get('P331')}/phonebook.xml`).toBe('prov.example.com/provision/phonebook.xml');
+  });
+});

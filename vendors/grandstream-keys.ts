@@ -1,0 +1,75 @@
+import type { KeyKind, PlacedKey, ResolvedModel } from './types.js';
+
+/**
+ * Where a Grandstream key is written (P-value numbers) and with which mode code. The code tables differ per family
+ * (ModelInfo.keyModeTable): GXP line keys use 0 Line / 10 SpeedDial / 11 BLF / 19 CallPark, while GRP26xx VPKs use
+ * 31 Line / 0 SpeedDial / 1 BLF / 9 CallPark — on a GRP the GXP codes mean LDAP search (11) and Information (19).
+ */
+
+/** One key as P-values: mode, account (0-based: 0 = account 1), label, value. */
+export interface KeyParams {
+  mode: { p: string; value: number };
+  account: { p: string; value: number };
+  label: { p: string; value: string };
+  value: { p: string; value: string };
+}
+
+const LINE_MODES: Record<string, Record<KeyKind, number>> = {
+  gxp: { line: 0, presence: 11, speed_dial: 10, parking: 19, personal_parking: 11 },
+  grp: { line: 31, presence: 1, speed_dial: 0, parking: 9, personal_parking: 1 },
+};
+/** Expansion-module (and multi-purpose) key modes: same codes on GXP2200EXT and GBX20; no line mode there. */
+const MODULE_MODES: Partial<Record<KeyKind, number>> = { presence: 1, speed_dial: 0, parking: 9, personal_parking: 1 };
+
+/** GXP line keys 1..11: P1363+2(n-1) mode, +1 account, P1465+2(n-1) label, P1466+2(n-1) value (key 12 would hit P1488). */
+export const GXP_LINE_KEY_LIMIT = 11;
+/** GRP VPKs 1..6 share the GXP block; 7..48 start at P23800 in groups of 4. */
+const GRP_LOW_KEYS = 6;
+export const GRP_LINE_KEY_LIMIT = 48;
+
+const P = (n: number) => `P${n}`;
+
+function params(mode: number, base: { mode: number; account: number; label: number; value: number }, k: PlacedKey): KeyParams {
+  return {
+    mode: { p: P(base.mode), value: mode },
+    account: { p: P(base.account), value: 0 },
+    label: { p: P(base.label), value: k.label },
+    value: { p: P(base.value), value: k.value },
+  };
+}
+
+function lowBlock(n: number) {
+  const o = 2 * (n - 1);
+  return { mode: 1363 + o, account: 1364 + o, label: 1465 + o, value: 1466 + o };
+}
+
+/** Body keys (combo keys and, without a module, feature keys) of a desk phone, in the family's block and codes. */
+export function lineKeyParams(model: ResolvedModel | undefined, keys: PlacedKey[]): KeyParams[] {
+  const table = typeof model?.keyModeTable === 'string' ? model.keyModeTable : 'gxp';
+  const modes = LINE_MODES[table];
+  if (!modes) return []; // ATAs and DECT bases: no keys
+  const out: KeyParams[] = [];
+  for (const k of keys) {
+    const n = k.index;
+    if (table === 'grp') {
+      if (n > GRP_LINE_KEY_LIMIT) continue;
+      const base = n <= GRP_LOW_KEYS ? lowBlock(n) : { mode: 23800 + 4 * (n - 7), account: 23801 + 4 * (n - 7), label: 23802 + 4 * (n - 7), value: 23803 + 4 * (n - 7) };
+      out.push(params(modes[k.kind], base, k));
+    } else if (n <= GXP_LINE_KEY_LIMIT) out.push(params(modes[k.kind], lowBlock(n), k));
+  }
+  return out;
+}
+
+/** Expansion-module keys: module key k (counted across modules) at P23000+5(k-1) mode, +1 account, +2 label, +3 value. */
+export function moduleKeyParams(model: ResolvedModel | undefined, keys: PlacedKey[]): KeyParams[] {
+  const each = model?.expansion?.keysEach;
+  if (!each) return [];
+  const out: KeyParams[] = [];
+  for (const k of keys) {
+    const mode = MODULE_MODES[k.kind];
+    if (mode === undefined || !k.module || !k.position) continue;
+    const i = (k.module - 1) * each + (k.position - 1);
+    out.push(params(mode, { mode: 23000 + 5 * i, account: 23001 + 5 * i, label: 23002 + 5 * i, value: 23003 + 5 * i }, k));
+  }
+  return out;
+}
