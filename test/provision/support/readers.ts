@@ -48,3 +48,12 @@ export async function readGrandstream(text: string): Promise<{ mac: string; vers
 export function expectValues(settings: Map<string, string>, expected: Record<string, string>): void {
   expect(Object.fromEntries(Object.keys(expected).map((k) => [k, settings.get(k)]))).toEqual(expected);
 }
+
+/**
+ * Polycom: every (parameter, value) pair in document order, duplicates kept (to prove none is written twice). A lexical
+ * scan on purpose: XML parsers (sax, so xml2js) silently keep one of two equal attributes of the same element.
+ */
+export function readPolycomPairs(text: string): Array<[string, string]> {
+  const body = text.replace(/<!--[\s\S]*?-->/g, '').replace(/<\?xml[^>]*\?>/, '');
+  return [...body.matchAll(/\s([A-Za-z_][\w.:-]*)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]);
+}
