@@ -43,7 +43,8 @@ const GENERIC_FIRMWARE = { 'sip.ld': 'sip.ld' };
  * "FileTransport PolycomRealPresenceTrio-Trio_8800-UA/5.4.3.2007".
  */
 const UA = /Polycom\w*?-(\w*?)-UA\/[\d.]+/i;
-const SN = /\(SN:([0-9a-fA-F]{12})\)/;
+/** "(SN:<mac>)" with device.prov.tagSerialNo=1; UC 4.1 appends it to the version instead ("-UA/4.1.4.7430_0004f2abcdef"). */
+const SN = /\(SN:([0-9a-fA-F]{12})\)|-UA\/[\d.]+_([0-9a-fA-F]{12})\b/;
 
 /** Files the phone PUTs (logs into LOG_FILE_DIRECTORY, overrides into OVERRIDES_DIRECTORY): kept, bounded, never a 405. */
 const upload = (suffix: string, contentType: string): VendorFile => ({
@@ -165,7 +166,8 @@ export const polycom: VendorProfile = {
   parseUserAgent(ua) {
     if (!/polycom/i.test(ua)) return undefined;
     const m = UA.exec(ua);
-    return { model: m?.[1] ? m[1].replace(/_/g, '').toUpperCase() : undefined, mac: cleanMac(SN.exec(ua)?.[1]) };
+    const sn = SN.exec(ua);
+    return { model: m?.[1] ? m[1].replace(/_/g, '').toUpperCase() : undefined, mac: cleanMac(sn?.[1] ?? sn?.[2]) };
   },
   // Polycom knows one event; with checkSync.alwaysReboot=0 (our templates) it reboots only when files changed.
   checkSyncEvent: () => 'check-sync',

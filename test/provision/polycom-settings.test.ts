@@ -225,6 +225,16 @@ describe('Polycom keys (§4): the slot the Kazoo index names, "Park " on persona
 });
 
 describe('Polycom catalogue and firmware', () => {
+  it('reads model and MAC from every family\'s User-Agent form', async () => {
+    const { polycom } = await import('../../vendors/polycom.js');
+    for (const [ua, model, mac] of [
+      [UAS.TRIO8800, 'TRIO8800', MAC],
+      ['Polycom/5.4.3.2007 PolycomRealPresenceTrio-Trio_C60-UA/5.4.3.2007', 'TRIOC60', undefined],
+      [UAS.SSIP6000, 'SSIP6000', MAC],
+      ['FileTransport PolycomVVX-VVX_310-UA/4.1.4.7430_0004f2abcdef Type/Application', 'VVX310', '0004f2abcdef'],
+    ] as const) expect(polycom.parseUserAgent(ua), ua).toEqual({ model, mac });
+  });
+
   it('covers the issue\'s models with their key counts, modules and accounts; an unknown model falls back to its family', async () => {
     const { polycom } = await import('../../vendors/polycom.js');
     const byModel = new Map(polycom.catalogue!.map((m) => [m.model, m]));
