@@ -57,7 +57,11 @@ const upload = (suffix: string, contentType: string): VendorFile => ({
   nameFor: () => undefined,
 });
 
-/** One key of the phone's flexible line-key layout (lineKey.N.*), and its resource-list entry when it has one. */
+/**
+ * One key of the phone's flexible line-key layout (lineKey.N.*). Line: index = the registration. BLF: index 0, as
+ * the peers write it; the phone then takes the resource-list entries in order, which is why they are numbered in
+ * slot order (were the index read as an entry number instead, it would name the same entry).
+ */
 interface LayoutKey {
   slot: number;
   category: 'Line' | 'BLF';
@@ -71,8 +75,9 @@ function keyLabel(k: PlacedKey): string {
 
 /**
  * Keys at the slot their Kazoo index names. Body keys: slot = index. Expansion keys continue the numbering after the
- * body's keys, module by module. Every non-line key gets a resource-list entry (numbered in slot order: the number is
- * only a reference, the position comes from lineKey.N). Gaps up to the last key are Unassigned, so nothing shifts.
+ * body's keys, module by module. Every non-line key gets a resource-list entry, numbered in slot order. Gaps up to the
+ * last key are Unassigned, so nothing shifts. A phone without flexible line keys (SoundPoint IP on UC 4.0 may lack
+ * them) falls back to its own order, line keys then the resource list: the same order, compacted.
  */
 function layout(input: ProvisionInput) {
   const info = input.modelInfo;
@@ -90,7 +95,7 @@ function layout(input: ProvisionInput) {
     else {
       const n = resources.length + 1;
       resources.push({ n, address: k.value, label: keyLabel(k), type: KEY_TYPES[k.kind]! });
-      keys.push({ slot, category: 'BLF', index: n });
+      keys.push({ slot, category: 'BLF', index: 0 });
     }
   }
   const used = new Set(keys.map((k) => k.slot));

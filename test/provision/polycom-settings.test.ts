@@ -20,6 +20,13 @@ const UAS = {
 } as const;
 const AUTH = { Authorization: `Basic ${Buffer.from('phones:Prov-Secret-1').toString('base64')}` };
 
+/** Slot → [category, address, type, label]: the k-th BLF slot (in slot order) shows resource-list entry k. */
+function keyAt(p: Map<string, string>, slot: number) {
+  const blf = [...p.entries()].filter(([k, v]) => /^lineKey\.\d+\.category$/.test(k) && v === 'BLF').map(([k]) => Number(k.split('.')[1])).sort((a, b) => a - b);
+  const n = blf.indexOf(slot) + 1;
+  return [p.get(`lineKey.${slot}.category`), p.get(`attendant.resourceList.${n}.address`), p.get(`attendant.resourceList.${n}.type`), p.get(`attendant.resourceList.${n}.label`)];
+}
+
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
@@ -203,10 +210,7 @@ describe('Polycom keys (§4): the slot the Kazoo index names, "Park " on persona
       },
     } as never);
     const { params: p } = await userFile(h, UAS.VVX400); // 12 body keys, Color EM of 28 keys
-    const at = (slot: number) => {
-      const n = p.get(`lineKey.${slot}.index`)!;
-      return [p.get(`lineKey.${slot}.category`), p.get(`attendant.resourceList.${n}.address`), p.get(`attendant.resourceList.${n}.label`)];
-    };
+    const at = (slot: number) => keyAt(p, slot).filter((_, i) => i !== 2);
     expect(at(4)).toEqual(['BLF', '*31002', 'Park Bob']); // index 3 -> slot 4, not compacted to 2
     expectValues(p, { 'lineKey.1.category': 'Line', 'lineKey.2.category': 'Unassigned', 'lineKey.3.category': 'Unassigned' });
     expect(at(14)).toEqual(['BLF', '5551234', '5551234']); // module 1 key 2 = slot 12 + 2
@@ -220,7 +224,7 @@ describe('Polycom keys (§4): the slot the Kazoo index names, "Park " on persona
       provision: { combo_keys: { '0': { type: 'line' } }, feature_keys: { '1': { type: 'speed_dial', value: '5551234' } } },
     } as never);
     const { params: p } = await userFile(h, UAS.SPIP335);
-    expectValues(p, { 'lineKey.2.category': 'BLF', 'lineKey.2.index': '1', 'attendant.resourceList.1.address': '5551234' });
+    expectValues(p, { 'lineKey.2.category': 'BLF', 'lineKey.2.index': '0', 'attendant.resourceList.1.address': '5551234' });
   });
 });
 

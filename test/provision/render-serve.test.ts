@@ -13,6 +13,12 @@ afterEach(async () => {
 
 const POLYCOM_UA = 'FileTransport PolycomVVX-VVX_400-UA/5.9.5.0614 (SN:0004f2aabbcc) Type/Application';
 const YEALINK_UA = 'Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cc';
+/** Polycom slot → [category, address, type, label]: the k-th BLF slot (in slot order) shows resource-list entry k. */
+function keyAt(p: Map<string, string>, slot: number) {
+  const blf = [...p.entries()].filter(([k, v]) => /^lineKey\.\d+\.category$/.test(k) && v === 'BLF').map(([k]) => Number(k.split('.')[1])).sort((a, b) => a - b);
+  const n = blf.indexOf(slot) + 1;
+  return [p.get(`lineKey.${slot}.category`), p.get(`attendant.resourceList.${n}.address`), p.get(`attendant.resourceList.${n}.type`), p.get(`attendant.resourceList.${n}.label`)];
+}
 const GS_UA = 'Grandstream Model HW GXP2135 SW 1.0.7.97 DevId 000b82aabbcc';
 
 describe('Polycom', () => {
@@ -46,11 +52,8 @@ describe('Polycom', () => {
     });
     for (const off of ['G711_A', 'G729_AB', 'G7221.24kbps', 'Siren14.48kbps']) expect(p.get(`voice.codecPref.${off}`)).toBe('0');
     // VVX 400 has expansion modules: combo keys stay at their body slot, feature keys go to the module (slots 13+);
-    // the resource-list number is only a reference, lineKey.N places each key.
-    const key = (slot: number) => {
-      const n = p.get(`lineKey.${slot}.index`)!;
-      return [p.get(`lineKey.${slot}.category`), p.get(`attendant.resourceList.${n}.address`), p.get(`attendant.resourceList.${n}.type`), p.get(`attendant.resourceList.${n}.label`)];
-    };
+    // lineKey.N places each key; BLF keys take the resource list in order.
+    const key = (slot: number) => keyAt(p, slot);
     expectValues(p, { 'lineKey.reassignment.enabled': '1', 'lineKey.1.category': 'Line', 'lineKey.1.index': '1' });
     expect(key(2)).toEqual(['BLF', '1002', 'normal', 'Bob Builder']);
     expect(key(3)).toEqual(['BLF', '2000', 'normal', 'Lobby']);
