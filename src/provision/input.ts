@@ -128,7 +128,9 @@ export function buildInput(
     mwiUnsolicited: (device.mwi_unsolicited_updates ?? (device as Record<string, unknown>).mwi_unsolicitated_updates ?? true) !== false,
     voicemailNumber: VOICEMAIL_NUMBER,
   };
-  const firmware = modelInfo?.firmware;
-  if (firmware && env.firmware?.has(firmware)) input.firmware = { file: firmware, url: `${input.settings.provisioning.url}${firmware}` };
+  // The model's own image, else its family's (e.g. a combined image that fits every model of the family).
+  const familyFirmware = modelInfo ? choice.profile.families?.[modelInfo.family]?.firmware : undefined;
+  const firmware = [modelInfo?.firmware, familyFirmware].find((f) => f && env.firmware?.has(f));
+  if (firmware) input.firmware = { file: firmware, url: `${input.settings.provisioning.url}${firmware}` };
   return { input, users };
 }

@@ -13,6 +13,12 @@ afterEach(async () => {
 
 const POLYCOM_UA = 'FileTransport PolycomVVX-VVX_400-UA/5.9.5.0614 (SN:0004f2aabbcc) Type/Application';
 const YEALINK_UA = 'Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cc';
+/** Polycom slot → [category, address, type, label]: the k-th BLF slot (in slot order) shows resource-list entry k. */
+function keyAt(p: Map<string, string>, slot: number) {
+  const blf = [...p.entries()].filter(([k, v]) => /^lineKey\.\d+\.category$/.test(k) && v === 'BLF').map(([k]) => Number(k.split('.')[1])).sort((a, b) => a - b);
+  const n = blf.indexOf(slot) + 1;
+  return [p.get(`lineKey.${slot}.category`), p.get(`attendant.resourceList.${n}.address`), p.get(`attendant.resourceList.${n}.type`), p.get(`attendant.resourceList.${n}.label`)];
+}
 const GS_UA = 'Grandstream Model HW GXP2135 SW 1.0.7.97 DevId 000b82aabbcc';
 
 describe('Polycom', () => {
@@ -31,7 +37,7 @@ describe('Polycom', () => {
     expect(user.status).toBe(200);
     const { params: p } = await readPolycom(user.body);
     expectValues(p, {
-      'reg.1.address': 'user_1001',
+      'reg.1.address': `user_1001@${REALM}`,
       'reg.1.auth.userId': 'user_1001',
       'reg.1.auth.password': 's3cret!',
       'reg.1.displayName': 'Front Desk',
@@ -45,20 +51,22 @@ describe('Polycom', () => {
       'voice.codecPref.Opus': '3',
     });
     for (const off of ['G711_A', 'G729_AB', 'G7221.24kbps', 'Siren14.48kbps']) expect(p.get(`voice.codecPref.${off}`)).toBe('0');
-    // feature keys first, then combo keys (line keys have no resource-list form)
-    const list = (n: number) => [p.get(`attendant.resourceList.${n}.address`), p.get(`attendant.resourceList.${n}.type`), p.get(`attendant.resourceList.${n}.label`)];
-    expect(list(1)).toEqual(['1002', 'normal', 'Bob Builder']);
-    expect(list(2)).toEqual(['5551234', 'normal', '5551234']);
-    expect(list(3)).toEqual(['*32', 'automata', 'Park 2']);
-    expect(list(4)).toEqual(['1002', 'normal', 'Bob Builder']);
-    expect(list(5)).toEqual(['2000', 'normal', 'Lobby']);
-    expect(list(6)).toEqual(['*33', 'automata', 'Park 3']);
-    expect(list(7)).toEqual(['*31002', 'automata', 'Park Bob Builder']);
+    // VVX 400 has expansion modules: combo keys stay at their body slot, feature keys go to the module (slots 13+);
+    // lineKey.N places each key; BLF keys take the resource list in order.
+    const key = (slot: number) => keyAt(p, slot);
+    expectValues(p, { 'lineKey.reassignment.enabled': '1', 'lineKey.1.category': 'Line', 'lineKey.1.index': '1' });
+    expect(key(2)).toEqual(['BLF', '1002', 'normal', 'Bob Builder']);
+    expect(key(3)).toEqual(['BLF', '2000', 'normal', 'Lobby']);
+    expect(key(4)).toEqual(['BLF', '*33', 'automata', 'Park 3']);
+    expect(key(5)).toEqual(['BLF', '*31002', 'automata', 'Park Bob Builder']);
+    expect(key(13)).toEqual(['BLF', '1002', 'normal', 'Bob Builder']);
+    expect(key(14)).toEqual(['BLF', '5551234', 'normal', '5551234']);
+    expect(key(15)).toEqual(['BLF', '*32', 'automata', 'Park 2']);
     expect(p.has('attendant.resourceList.8.address')).toBe(false);
     expectValues(p, {
-      'voIpProt.SIP.alertInfo.1.value': '<http://127.0.0.1>;info=ring2',
+      'voIpProt.SIP.alertInfo.1.value': 'ring2',
       'voIpProt.SIP.alertInfo.1.class': 'custom1',
-      'voIpProt.SIP.alertInfo.2.value': '<http://127.0.0.1>;info=ring3',
+      'voIpProt.SIP.alertInfo.2.value': 'ring3',
       'tcpIpApp.sntp.gmtOffset': '-18000',
       'tcpIpApp.sntp.daylightSavings.enable': '1',
       'tcpIpApp.sntp.daylightSavings.start.month': '3',

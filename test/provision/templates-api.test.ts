@@ -145,6 +145,6 @@ describe('preview', () => {
 
     seedFullDevice(h, { id: 'dp', mac: '0004f2aabbcc' });
     const poly = await request(h.base).get(`${acct}/devices/dp/config`).expect(200);
-    expect(poly.body.data.map((f: { name: string }) => f.name)).toEqual(['0004f2aabbcc.cfg', '0004f2aabbcc-user.cfg']);
+    expect(poly.body.data.map((f: { name: string }) => f.name)).toEqual(['0004f2aabbcc.cfg', '0004f2aabbcc-user.cfg', '0004f2aabbcc-directory.xml']);
   });
 });

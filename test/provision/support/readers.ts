@@ -99,3 +99,12 @@ export async function readGrandstreamStrict(text: string): Promise<Map<string, s
   }
   return out;
 }
+
+/**
+ * Polycom: every (parameter, value) pair in document order, duplicates kept (to prove none is written twice). A lexical
+ * scan on purpose: XML parsers (sax, so xml2js) silently keep one of two equal attributes of the same element.
+ */
+export function readPolycomPairs(text: string): Array<[string, string]> {
+  const body = text.replace(/<!--[\s\S]*?-->/g, '').replace(/<\?xml[^>]*\?>/, '');
+  return [...body.matchAll(/\s([A-Za-z_][\w.:-]*)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]);
+}
