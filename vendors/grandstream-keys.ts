@@ -18,7 +18,7 @@ const LINE_MODES: Record<string, Record<KeyKind, number>> = {
   gxp: { line: 0, presence: 11, speed_dial: 10, parking: 19, personal_parking: 11 },
   grp: { line: 31, presence: 1, speed_dial: 0, parking: 9, personal_parking: 1 },
 };
-/** Expansion-module (and multi-purpose) key modes: same codes on GXP2200EXT and GBX20; no line mode there. */
+/** Expansion-module and multi-purpose key modes: same codes on GXP2200EXT, GBX20 and MPKs; no line mode there. */
 const MODULE_MODES: Partial<Record<KeyKind, number>> = { presence: 1, speed_dial: 0, parking: 9, personal_parking: 1 };
 
 /** GXP line keys 1..11: P1363+2(n-1) mode, +1 account, P1465+2(n-1) label, P1466+2(n-1) value (key 12 would hit P1488). */
@@ -43,7 +43,7 @@ function lowBlock(n: number) {
   return { mode: 1363 + o, account: 1364 + o, label: 1465 + o, value: 1466 + o };
 }
 
-/** Body keys (combo keys and, without a module, feature keys) of a desk phone, in the family's block and codes. */
+/** Body keys (combo keys and, on a model without a feature-key bank or module, feature keys) of a desk phone, in the family's block and codes. */
 export function lineKeyParams(model: ResolvedModel | undefined, keys: PlacedKey[]): KeyParams[] {
   const table = typeof model?.keyModeTable === 'string' ? model.keyModeTable : 'gxp';
   const modes = LINE_MODES[table];
@@ -56,6 +56,32 @@ export function lineKeyParams(model: ResolvedModel | undefined, keys: PlacedKey[
       const base = n <= GRP_LOW_KEYS ? lowBlock(n) : { mode: 23800 + 4 * (n - 7), account: 23801 + 4 * (n - 7), label: 23802 + 4 * (n - 7), value: 23803 + 4 * (n - 7) };
       out.push(params(modes[k.kind], base, k));
     } else if (n <= GXP_LINE_KEY_LIMIT) out.push(params(modes[k.kind], lowBlock(n), k));
+  }
+  return out;
+}
+
+/**
+ * Multi-purpose keys (the feature-key bank) n: 1..7 mode P(322+n), account P(300+3n-2), label P(300+3n-1), value
+ * P(300+3n) (FusionPBX, Kazoo/Provisioner and the old ours: P323/P301-P303…); 8..18 in groups of 4 from P353 (MPK 8 at
+ * P353-P356 also in a second, independent generator; 9..18 FusionPBX only: UNCONFIRMED); 19..24 in groups of 4 from
+ * P1440 (FusionPBX gxp2124 only: UNCONFIRMED). None of these meets a line key (P1363-P1384, P1465-P1486), a ring rule
+ * (P1488-P1491) or another setting the template writes.
+ */
+export const MPK_LIMIT = 24;
+function mpkBlock(n: number) {
+  if (n <= 7) return { mode: 322 + n, account: 300 + 3 * n - 2, label: 300 + 3 * n - 1, value: 300 + 3 * n };
+  const base = n <= 18 ? 353 + 4 * (n - 8) : 1440 + 4 * (n - 19);
+  return { mode: base, account: base + 1, label: base + 2, value: base + 3 };
+}
+
+/** Feature-key bank keys at their MPK P-values, in the MPK mode codes (the module ones). */
+export function mpkParams(model: ResolvedModel | undefined, keys: PlacedKey[]): KeyParams[] {
+  const size = Math.min(model?.featureKeys ?? 0, MPK_LIMIT);
+  const out: KeyParams[] = [];
+  for (const k of keys) {
+    const mode = MODULE_MODES[k.kind];
+    if (mode === undefined || !k.position || k.position > size) continue;
+    out.push(params(mode, mpkBlock(k.position), k));
   }
   return out;
 }

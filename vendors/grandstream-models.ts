@@ -8,6 +8,12 @@ import type { FamilyInfo, ModelInfo } from './types.js';
  * GXP-style blocks (P1363+2(n-1) … P1466+2(n-1)) stop at key 11, because key 12's value would be P1488, the first
  * distinctive-ring rule. GRP26xx VPKs 7–48 live in their own block (P23800…), so GRP models hold their full count.
  * Expansion modules: GXP2200EXT (GXP2140/2160/2170) and GBX20 (GRP26xx), 40 keys each (20 keys × 2 pages).
+ * Feature-key bank (`featureKeys`): the physical multi-purpose keys (MPKs) beside the screen, where Kazoo
+ * feature_keys go first. GXP2130 8 and GXP2160 24 (Grandstream's own config template notes, in FusionPBX
+ * gxp2130/gxp2160 `{$mac}.xml`: "For GXP2130, it has 8 physical MPK", "For GXP2160, it has 24 physical MPK"; the
+ * FusionPBX GXP2160 v1 template writes MPK 1-24); GXP1628/1630 8 (FusionPBX gxp16xx "GXP1628/1630 only", MPK 1-8).
+ * GXP2135/2140/2170 have none (Wazo MODEL_FKEYS: GXP2135 mpk 0; Grandstream's notes name only 2130 and 2160): their
+ * extra keys are on-screen VPKs. GRP2614/2616 have 24 MPKs (Wazo) but no known v1 P-values: not declared.
  * ATAs (FXS ports = SIP accounts) and DECT bases (handsets = accounts) have no keys and their own templates.
  */
 
@@ -41,17 +47,17 @@ export const grandstreamModels: readonly ModelInfo[] = [
   model('GXP1615', 'gxp16xx', { lineKeys: 1, sipAccounts: 1 }),
   model('GXP1620', 'gxp16xx', { lineKeys: 2, sipAccounts: 2 }),
   model('GXP1625', 'gxp16xx', { lineKeys: 2, sipAccounts: 2 }),
-  model('GXP1628', 'gxp16xx', { lineKeys: 2, sipAccounts: 2 }),
-  model('GXP1630', 'gxp16xx', { lineKeys: 3, sipAccounts: 3 }),
+  model('GXP1628', 'gxp16xx', { lineKeys: 2, sipAccounts: 2, featureKeys: 8 }),
+  model('GXP1630', 'gxp16xx', { lineKeys: 3, sipAccounts: 3, featureKeys: 8 }),
   // GXP17xx: no expansion module.
   model('GXP1760', 'gxp17xx', { lineKeys: 3, sipAccounts: 6 }),
   model('GXP1780', 'gxp17xx', { lineKeys: 4, sipAccounts: 8 }),
   model('GXP1782', 'gxp17xx', { lineKeys: 4, sipAccounts: 8 }),
   // GXP21xx
-  model('GXP2130', 'gxp21xx', { lineKeys: 3, sipAccounts: 3, firmware: 'gxp2130fw.bin' }),
+  model('GXP2130', 'gxp21xx', { lineKeys: 3, sipAccounts: 3, featureKeys: 8, firmware: 'gxp2130fw.bin' }),
   model('GXP2135', 'gxp21xx', { lineKeys: 8, sipAccounts: 8, firmware: 'gxp2135fw.bin' }),
   model('GXP2140', 'gxp21xx', { lineKeys: 4, sipAccounts: 4, firmware: 'gxp2140fw.bin', ...EXT40(4) }),
-  model('GXP2160', 'gxp21xx', { lineKeys: 6, sipAccounts: 6, firmware: 'gxp2160fw.bin', ...EXT40(4) }),
+  model('GXP2160', 'gxp21xx', { lineKeys: 6, sipAccounts: 6, featureKeys: 24, firmware: 'gxp2160fw.bin', ...EXT40(4) }),
   // 12 physical line keys; key 12 is not addressable in the P1363 block without writing P1488 (a ring rule).
   model('GXP2170', 'gxp21xx', { lineKeys: 11, sipAccounts: 6, firmware: 'gxp2170fw.bin', ...EXT40(4) }),
   // GRP26xx (VPK counts include the pages of the key display)

@@ -1,6 +1,6 @@
 import { alertInfoText, cleanMac, pickLanguage, type ProvisionInput, type ResolvedModel, type VendorProfile } from './types.js';
 import { grandstreamFamilies, grandstreamModels } from './grandstream-models.js';
-import { lineKeyParams, moduleKeyParams } from './grandstream-keys.js';
+import { lineKeyParams, moduleKeyParams, mpkParams } from './grandstream-keys.js';
 import { posixTimezone } from './grandstream-timezone.js';
 
 /**
@@ -140,6 +140,7 @@ export const grandstream: VendorProfile = {
       expiresMinutes: Math.max(1, Math.round(input.sip.expireSeconds / 60)),
       codecs: codecSlots(input),
       lineKeys: lineKeyParams(model, input.lineKeys),
+      mpk: mpkParams(model, input.bankKeys),
       moduleKeys: moduleKeyParams(model, input.expansionKeys),
       ringRules: rules,
       mwiSubscribe: input.mwiUnsolicited ? 0 : 1,

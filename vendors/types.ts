@@ -58,10 +58,13 @@ export interface ProvisionInput {
   comboKeys: ResolvedKey[];
   featureKeys: ResolvedKey[];
   /**
-   * Keys placed on the model: combo keys on the body at their index; feature keys on the expansion modules
-   * (position = index) when the model has one, else on the body after the line keys. Unknown model: as given.
+   * Keys placed on the model (src/provision/catalogue.ts placeKeys): combo keys on the body at their index; feature
+   * keys in the model's feature-key bank at their index, then on its expansion modules; a model with neither takes
+   * them on the body at their index. Unknown model: on the first module at their index.
    */
   lineKeys: PlacedKey[];
+  /** Feature keys in the model's own feature-key bank (ModelInfo.featureKeys), `position` = index. */
+  bankKeys: PlacedKey[];
   expansionKeys: PlacedKey[];
   settings: ProvisionSettings;
   /** The model's firmware, when its file exists under DATA_DIR/firmware/. */
@@ -77,10 +80,13 @@ export interface ProvisionInput {
   voicemailNumber: string;
 }
 
-/** A key placed on the phone: on the body (`n` = line-key position) or on an expansion module. */
+/** A key placed on the phone: on the body (`n` = line-key position), in its feature-key bank, or on a module. */
 export interface PlacedKey extends ResolvedKey {
-  /** 'body' = the phone's own line keys; 'expansion' = a module key (`module` 1-based, `position` 1-based on it). */
-  where: 'body' | 'expansion';
+  /**
+   * 'body' = the phone's own line keys; 'bank' = its feature-key bank (`position` 1-based in it); 'expansion' = a
+   * module key (`module` 1-based, `position` 1-based on it).
+   */
+  where: 'body' | 'bank' | 'expansion';
   module?: number;
   position?: number;
 }
@@ -99,7 +105,15 @@ export interface ModelInfo {
   kind: ModelKind;
   /** Programmable keys on the body (combo_keys land here). */
   lineKeys: number;
-  /** Expansion modules the model can drive; absent = none (feature_keys then land on the body after the line keys). */
+  /**
+   * Keys on the body that are not line keys: a second bank, where feature_keys land first (at their index), e.g.
+   * Grandstream's physical multi-purpose keys. Absent = none. Declare it only where the model has such keys.
+   */
+  featureKeys?: number;
+  /**
+   * Expansion modules the model can drive; absent = none. Feature keys land on them after the feature-key bank;
+   * a model with neither takes feature_keys on the body, in the slots combo keys leave free.
+   */
   expansion?: { modules: number; keysEach: number };
   sipAccounts: number;
   /** VendorFile.template names this model fetches; absent = the family's set. */

@@ -11,6 +11,13 @@ import { VendorSelector } from '../provision/select.js';
  */
 const selector = new VendorSelector(vendorProfiles);
 
+/** Where the model's feature keys go, as the error names it: its feature-key bank, its modules, or its line keys. */
+function featureKeysWhere(capacity: ReturnType<typeof keyCapacity>): string {
+  if (capacity.bank && capacity.expansion) return `feature keys (${capacity.bank} on the phone, ${capacity.expansion} on expansion modules)`;
+  if (capacity.bank) return 'feature keys';
+  return capacity.expansion ? 'expansion-module keys' : 'line keys';
+}
+
 export function checkKeyCapacity(fields: Record<string, unknown>, errors: ValidationErrors): void {
   const device = fields as unknown as DeviceDoc;
   if (typeof device.provision?.endpoint_brand !== 'string' || !device.provision.endpoint_model) return;
@@ -20,7 +27,7 @@ export function checkKeyCapacity(fields: Record<string, unknown>, errors: Valida
   const capacity = keyCapacity(model);
   for (const [path, limit, where] of [
     ['provision.combo_keys', capacity.combo, 'line keys'],
-    ['provision.feature_keys', capacity.feature, model.expansion ? 'expansion-module keys' : 'line keys'],
+    ['provision.feature_keys', capacity.feature, featureKeysWhere(capacity)],
   ] as const) {
     const keys = getPath(fields, path);
     if (!isPlainObject(keys)) continue;

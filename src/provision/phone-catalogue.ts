@@ -40,8 +40,9 @@ export function modelTemplate(model: ModelInfo): { template: Record<string, { it
   return {
     template: {
       combo_keys: { iterate: capacity.combo },
-      // Without an expansion module, feature keys share the body with combo keys: the dialog offers only combo keys.
-      feature_keys: { iterate: model.expansion ? capacity.feature : 0 },
+      // Feature keys of their own: the feature-key bank and the expansion modules. Without either, feature keys share
+      // the body with combo keys: the dialog offers only combo keys.
+      feature_keys: { iterate: capacity.bank || capacity.expansion ? capacity.feature : 0 },
     },
     model: {
       name: model.displayName,
@@ -49,6 +50,7 @@ export function modelTemplate(model: ModelInfo): { template: Record<string, { it
       kind: model.kind,
       line_keys: model.lineKeys,
       sip_accounts: model.sipAccounts,
+      ...(model.featureKeys ? { feature_keys: model.featureKeys } : {}),
       ...(model.expansion ? { expansion: { modules: model.expansion.modules, keys_each: model.expansion.keysEach } } : {}),
     },
   };

@@ -57,9 +57,14 @@ describe('Monster provisioner API', () => {
         expect(res.status, `${profile.id} ${m.model}`).toBe(200);
         const template = res.body.data.template;
         expect(template.combo_keys.iterate).toBe(m.lineKeys);
-        expect(template.feature_keys.iterate).toBe(m.expansion ? m.expansion.modules * m.expansion.keysEach : 0);
+        // Feature keys of their own: the feature-key bank plus the module keys; none when they share the body.
+        const own = (m.featureKeys ?? 0) + (m.expansion ? m.expansion.modules * m.expansion.keysEach : 0);
+        expect(template.feature_keys.iterate, `${profile.id} ${m.model}`).toBe(own);
       }
     }
+    const gxp2130 = (await provisioner('get', 'ui/grandstream/gxp21xx/gxp2130')).body.data.template;
+    expect(gxp2130).toEqual({ combo_keys: { iterate: 3 }, feature_keys: { iterate: 8 } });
+    expect((await provisioner('get', 'ui/grandstream/gxp21xx/gxp2160')).body.data.template.feature_keys.iterate).toBe(24 + 4 * 40);
     const missing = await provisioner('get', 'ui/yealink/t4x/t99z');
     expect(missing.status).toBe(404);
     expect(missing.headers['content-type']).toBe('application/json');

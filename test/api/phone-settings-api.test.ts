@@ -142,4 +142,24 @@ describe('key capacity', () => {
     expect(exp.body.data['provision.feature_keys.240'].maximum).toMatchObject({ target: { model: 'T46S', capacity: 240 } });
     expect((await put('00:15:65:40:00:04', { endpoint_brand: 'yealink', endpoint_model: 'T99Z', combo_keys: { '80': { type: 'line' } } })).status).toBe(201);
   });
+
+  it('a model with a feature-key bank holds that many feature keys, beside its line keys: the 400 names the bank size', async () => {
+    const A = t.master.accountId;
+    const put = (mac: string, model: string, provision: Record<string, unknown>) =>
+      t.http().put(`/v2/accounts/${A}/devices`).set(auth()).send({
+        data: { name: `Bank ${mac}`, mac_address: mac, provision: { endpoint_brand: 'grandstream', endpoint_model: model, ...provision } },
+      });
+    const lines = { '0': { type: 'line' }, '1': { type: 'line' }, '2': { type: 'line' } };
+    // GXP2130: 3 line keys, 8 multi-purpose keys (0-based 0..7), no module.
+    expect((await put('00:0b:82:40:00:01', 'GXP2130', { combo_keys: lines, feature_keys: { '7': { type: 'speed_dial', value: '1' } } })).status).toBe(201);
+    const past = await put('00:0b:82:40:00:02', 'GXP2130', { feature_keys: { '8': { type: 'speed_dial', value: '1' } } });
+    expect(past.status).toBe(400);
+    expect(past.body.data['provision.feature_keys.8'].maximum).toMatchObject({ target: { model: 'GXP2130', capacity: 8 } });
+    expect(past.body.data['provision.feature_keys.8'].maximum.message).toContain('GXP2130 has 8 feature keys');
+    // GXP2160: 24 multi-purpose keys, then 4 modules of 40.
+    expect((await put('00:0b:82:40:00:03', 'GXP2160', { feature_keys: { '183': { type: 'speed_dial', value: '1' } } })).status).toBe(201);
+    const beyond = await put('00:0b:82:40:00:04', 'GXP2160', { feature_keys: { '184': { type: 'speed_dial', value: '1' } } });
+    expect(beyond.body.data['provision.feature_keys.184'].maximum).toMatchObject({ target: { model: 'GXP2160', capacity: 184 } });
+    expect(beyond.body.data['provision.feature_keys.184'].maximum.message).toContain('24 on the phone, 160 on expansion modules');
+  });
 });

@@ -152,7 +152,9 @@ describe('issue 9 §4 fixes', () => {
   });
 
   it('no two keys, and no key and ring rule, write the same parameter (every body and module key filled)', async () => {
-    for (const [model, mac] of [['GXP2170', '000b8200000d'], ['GRP2670', 'c074ad00000d'], ['GXP1630', '000b8200000e']] as const) {
+    for (const [model, mac] of [
+      ['GXP2170', '000b8200000d'], ['GRP2670', 'c074ad00000d'], ['GXP1630', '000b8200000e'], ['GXP2160', '000b8200000f'], ['GXP2130', '000b82000010'],
+    ] as const) {
       const { p: first } = await fullDevice(model, mac);
       expect(first.get('P1488')).toBe('ring2');
       const combo: Record<string, FeatureKey> = {};
@@ -168,6 +170,52 @@ describe('issue 9 §4 fixes', () => {
       const p = await readGrandstreamStrict(res.body); // throws on a parameter written twice
       expectValues(p, { P1488: 'ring2', P1489: '1', P1490: 'ring3', P1491: '2' });
     }
+  });
+});
+
+describe('feature-key bank (multi-purpose keys)', () => {
+  /** The device of `model` with combo keys on every line key and `n` speed-dial feature keys, read back. */
+  async function withKeys(model: string, mac: string, lines: number, n: number) {
+    await fullDevice(model, mac);
+    const combo: Record<string, FeatureKey> = {};
+    const feature: Record<string, FeatureKey> = {};
+    for (let i = 0; i < lines; i++) combo[String(i)] = { type: 'speed_dial', value: `20${i}` };
+    for (let i = 0; i < n; i++) feature[String(i)] = { type: 'speed_dial', value: `30${String(i).padStart(2, '0')}` };
+    const id = `dev-${model}`;
+    h!.dir.updateDevice(id, { provision: { ...h!.dir.devices.get(id)!.provision, combo_keys: combo, feature_keys: feature } });
+    return readGrandstreamStrict((await h!.get(`cfg${mac}.xml`, { 'User-Agent': UA(model, mac), ...AUTH })).body);
+  }
+
+  it('GXP2130 with its 3 line keys used: the 8 feature keys fill MPK 1-8 (P323/P301-P303 … P353-P356), none on a line key', async () => {
+    const p = await withKeys('GXP2130', '000b82000020', 3, 8);
+    for (let n = 1; n <= 7; n++) {
+      expectValues(p, { [`P${322 + n}`]: '0', [`P${300 + 3 * n - 2}`]: '0', [`P${300 + 3 * n}`]: `30${String(n - 1).padStart(2, '0')}` });
+    }
+    expectValues(p, { P353: '0', P354: '0', P356: '3007' });
+    // The line keys keep the combo keys; nothing lands past them in the line-key block.
+    expectValues(p, { P1363: '10', P1466: '200', P1365: '10', P1468: '201', P1367: '10', P1470: '202' });
+    expect(p.has('P1369')).toBe(false);
+    expect([...p.keys()].some((k) => /^P23\d{3}$/.test(k))).toBe(false); // no module on a GXP2130
+  });
+
+  it('GXP1630: feature keys go to its 8 MPKs, the line keys stay the combo keys', async () => {
+    const p = await withKeys('GXP1630', '000b82000021', 3, 8);
+    expectValues(p, { P323: '0', P303: '3000', P329: '0', P321: '3006', P353: '0', P356: '3007', P1466: '200', P1470: '202' });
+  });
+
+  it('GXP2160: MPK 1-24 first (9-18 at P357+, 19-24 at P1440+), then the expansion modules from their first key', async () => {
+    const p = await withKeys('GXP2160', '000b82000022', 6, 26);
+    expectValues(p, { P323: '0', P303: '3000', P357: '0', P360: '3008', P393: '0', P396: '3017', P1440: '0', P1443: '3018', P1460: '0', P1463: '3023' });
+    // Feature keys 25 and 26 are module 1 keys 1 and 2 (P23000+5(k-1)).
+    expectValues(p, { P23000: '0', P23003: '3024', P23005: '0', P23008: '3025' });
+    expect(p.has('P23010')).toBe(false);
+  });
+
+  it('GXP2135 has no MPK bank (its extra keys are on-screen VPKs): no MPK P-value is written', async () => {
+    const p = await withKeys('GXP2135', '000b82000023', 0, 8);
+    expect(p.has('P323')).toBe(false);
+    expect(p.has('P353')).toBe(false);
+    expectValues(p, { P1363: '10', P1466: '3000' }); // feature keys share the free line keys, as before
   });
 });
 

@@ -65,7 +65,7 @@ describe('time zones', () => {
       grandstream.variables({
         mac: '', account: { id: '', name: '', realm: '' }, device: { id: '', name: '' }, model: '', family: '',
         sip: { server: '', username: '', password: '', expireSeconds: 300 }, displayName: '', codecs: [], comboKeys: [], featureKeys: [],
-        lineKeys: [], expansionKeys: [], directory: [], settings: buildInputSettings(),
+        lineKeys: [], bankKeys: [], expansionKeys: [], directory: [], settings: buildInputSettings(),
         ringtones: { internal: '', external: '' }, timezone: timezoneInfo(tz, 2025), language: '', mwiUnsolicited: true, voicemailNumber: '*97',
       }).timezone;
     // Named zones with the DST offset written, as the phone's own menu and both peers (vendor-peers §2 item 5).
