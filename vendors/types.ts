@@ -166,6 +166,8 @@ export interface ProvisionSettings {
   ntpServer: string;
   syslogServer: string;
   vlan?: { id: number; priority: number };
+  /** vendor_params, device over account per parameter: vendor id → parameter → value (read by {{vparam}}). */
+  vendorParams: Record<string, Record<string, string>>;
 }
 
 export interface DirectoryEntry {

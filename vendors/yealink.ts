@@ -177,6 +177,7 @@ export const yealink: VendorProfile = {
       // account.N.srtp_encryption: 0 off, 1 optional, 2 compulsory.
       srtp: s.srtp.required ? 2 : s.srtp.enabled ? 1 : 0,
       natKeepalive: s.natKeepaliveSeconds > 0 ? 1 : 0,
+      dnd: s.dnd ? 1 : 0,
       forward: {
         always: fwd.enabled && fwd.always && fwd.number ? 1 : 0,
         busy: fwd.enabled && fwd.busy && fwd.number ? 1 : 0,

@@ -5,6 +5,7 @@ import { addValidationError, KazooError, validationError, type ValidationErrors 
 import { validateDoc } from '../schema/validator.js';
 import { newId, type Store } from '../store/store.js';
 import { hiddenSettings, keepStoredPasswords } from '../devices/phone-passwords.js';
+import { checkVendorParams } from '../provision/declared-params.js';
 
 /** Account documents: validation, realm uniqueness and the secret fields the API never shows. */
 
@@ -30,6 +31,7 @@ export function accountView(account: AccountDoc): Record<string, unknown> {
 
 function checkAccount(store: Store, fields: Record<string, unknown>, selfId?: string): ValidationErrors | undefined {
   const errors = validateDoc('accounts', fields) ?? {};
+  checkVendorParams((fields.provisioning as { settings?: unknown } | undefined)?.settings, 'provisioning.settings', errors);
   const realm = fields.realm;
   if (typeof realm === 'string') {
     const owner = store.realmOwner(realm);

@@ -6,6 +6,7 @@ import { validateDoc } from '../schema/validator.js';
 import type { Store } from '../store/store.js';
 import { cleanseMac } from './mac-address.js';
 import { checkKeyCapacity } from './key-capacity.js';
+import { checkVendorParams } from '../provision/declared-params.js';
 import { generatedPhonePasswords, keepStoredPasswords } from './phone-passwords.js';
 
 /**
@@ -49,6 +50,7 @@ export function prepareDevice(input: Record<string, unknown>, ctx: DeviceContext
 
   Object.assign(errors, validateDoc('devices', fields) ?? {});
   checkKeyCapacity(fields, errors);
+  checkVendorParams(getPath(fields, 'provision.settings'), 'provision.settings', errors);
   checkMacUnique(fields, ctx, errors);
   checkCredentials(fields, ctx, errors);
   checkOwner(fields, ctx, errors);

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import type { DomainEvents } from '../domain/events.js';
 import type { Logger } from '../log.js';
@@ -21,7 +20,7 @@ import { hostName, type RequestOrigin, type ServerDefaults } from './settings.js
 import { VendorSelector } from './select.js';
 import type { ProvisioningService } from './service.js';
 import { watchBuiltinTemplates } from './template-watch.js';
-import { TemplateStore } from './templates.js';
+import { BUILTIN_TEMPLATES, TemplateStore } from './templates.js';
 
 export type { ProvisioningService } from './service.js';
 
@@ -44,8 +43,6 @@ export interface ProvisioningDeps {
     templateDebounceMs?: number;
   };
 }
-
-const BUILTIN_TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
 
 export async function createProvisioning(deps: ProvisioningDeps): Promise<ProvisioningService> {
   const { config, log, directory, events, options = {} } = deps;

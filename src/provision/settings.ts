@@ -2,6 +2,7 @@ import type { AccountDoc, DeviceDoc } from '../domain/types.js';
 import type { ProvisionSettings } from '../../vendors/types.js';
 import { clean } from './sanitize.js';
 import { accountUrlKey } from './url-key.js';
+import { mergeVendorParams } from './vendor-params.js';
 
 /**
  * The phone settings of one device, resolved once: the device's provision.settings, else its account's
@@ -137,5 +138,7 @@ export function resolveSettings(
     ntpServer: str(pick<string>('ntp_server')) || 'pool.ntp.org',
     syslogServer: str(pick<string>('syslog_server'), 260),
     vlan: vlanId ? { id: vlanId, priority: typeof vlan.priority === 'number' ? vlan.priority : 0 } : undefined,
+    // Parameter by parameter: a device sets one value without repeating its account's others.
+    vendorParams: mergeVendorParams(a.vendor_params, d.vendor_params),
   };
 }

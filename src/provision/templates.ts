@@ -1,15 +1,20 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import type { FileFormat, VendorProfile } from '../../vendors/types.js';
 import { writeFileDurable } from '../store/durable-file.js';
+import { declaredInAst, VendorParamSyntaxError, VPARAM_HELPER, vparamHelper } from './vendor-params.js';
 
 /**
  * Templates in three layers: built-in (templates/<vendor>/<name>.hbs, shipped) ← per account ← per device, the two
  * override layers kept under DATA_DIR/provisioning/templates/. Every template is compiled once (when loaded or
  * uploaded); `version` changes on any override change so render caches know their output is stale.
  */
-export type TemplateFn = (context: unknown) => string;
+export type TemplateFn = ((context: unknown) => string) & {
+  /** Parameters the template writes through {{vparam}} (name → line), collected when it was compiled. */
+  vendorParams?: ReadonlyMap<string, number>;
+};
 
 export interface Layer {
   accountId?: string;
@@ -32,32 +37,40 @@ export class TemplateError extends Error {
   }
 }
 
+/** Where the shipped templates are (templates/<vendor>/<name>.hbs). */
+export const BUILTIN_TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
+
 /** Ids and names become path segments under DATA_DIR: only this shape is ever accepted. */
 export const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_TEMPLATE_BYTES = 256 * 1024;
 
 const hb = Handlebars.create();
+hb.registerHelper(VPARAM_HELPER, vparamHelper);
 
 /** Compiles a template for a format: XML templates HTML/XML-escape every {{value}}, key=value ones insert verbatim. */
 export function compileTemplate(source: string, format: FileFormat): TemplateFn {
   let fn: HandlebarsTemplateDelegate;
+  let vendorParams: Map<string, number>;
   try {
     // precompile-time syntax check: compile() itself is lazy and would only fail at first render.
-    hb.parse(source);
+    vendorParams = declaredInAst(hb.parse(source));
     fn = hb.compile(source, { noEscape: format !== 'xml', strict: false, preventIndent: true });
   } catch (err) {
     throw templateError(err);
   }
-  return (context) => {
+  const render: TemplateFn = (context) => {
     try {
       return fn(context, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
     } catch (err) {
       throw templateError(err);
     }
   };
+  render.vendorParams = vendorParams;
+  return render;
 }
 
 function templateError(err: unknown): TemplateError {
+  if (err instanceof VendorParamSyntaxError) return new TemplateError(err.message, err.line);
   const e = err as { message?: string; lineNumber?: number };
   const message = String(e?.message ?? err);
   const parse = /Parse error on line (\d+)/.exec(message);

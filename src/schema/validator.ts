@@ -84,9 +84,14 @@ function pointerSegments(pointer: string): string[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-/** JSON pointer -> Kazoo's dotted key (a literal "." inside a key becomes %2E). */
+/** One key as a segment of Kazoo's dotted error key (a literal "." inside a key becomes %2E). */
+export function dottedKey(segment: string): string {
+  return segment.replace(/\./g, '%2E');
+}
+
+/** JSON pointer -> Kazoo's dotted key. */
 function dotted(segments: string[]): string {
-  return segments.map((s) => s.replace(/\./g, '%2E')).join('.');
+  return segments.map(dottedKey).join('.');
 }
 
 function toKazooErrors(errors: ErrorObject[]): ValidationErrors {
