@@ -99,3 +99,30 @@ export function moduleKeyParams(model: ResolvedModel | undefined, keys: PlacedKe
   }
   return out;
 }
+
+/**
+ * Config v2 (grp261x): keys as `pks.<section>.N.*` items whose mode is an alias name, not a code. `Line`, `BLF`,
+ * `SpeedDial`, `CallPark` are the names of both FusionPBX grp261x ($key_types) and Wazo base_v2 (Wazo also writes
+ * them in v1). Personal parking watches the user's park slot, so it is a BLF key, as in the code tables above.
+ */
+export interface AliasKey { n: number; mode: string; label: string; value: string }
+
+const ALIAS_MODES: Record<KeyKind, string> = { line: 'Line', presence: 'BLF', speed_dial: 'SpeedDial', parking: 'CallPark', personal_parking: 'BLF' };
+
+/** VPKs at their slot (1..the model's line keys); MPKs at their bank position; module keys counted across modules (FusionPBX `pks.ext.1..160`). */
+export function aliasKeys(model: ResolvedModel | undefined, keys: { line: PlacedKey[]; bank: PlacedKey[]; module: PlacedKey[] }) {
+  const vpk: AliasKey[] = [];
+  const mpk: AliasKey[] = [];
+  const ext: AliasKey[] = [];
+  const item = (n: number, k: PlacedKey): AliasKey => ({ n, mode: ALIAS_MODES[k.kind], label: k.label, value: k.value });
+  for (const k of keys.line) if (k.index >= 1 && k.index <= (model?.lineKeys ?? 0)) vpk.push(item(k.index, k));
+  const bank = model?.featureKeys ?? 0;
+  // MPKs and module keys have no line mode (the MPK code tables have none either).
+  for (const k of keys.bank) if (k.kind !== 'line' && k.position && k.position <= bank) mpk.push(item(k.position, k));
+  const each = model?.expansion?.keysEach ?? 0;
+  for (const k of keys.module) {
+    if (k.kind === 'line' || !each || !k.module || !k.position) continue;
+    ext.push(item((k.module - 1) * each + k.position, k));
+  }
+  return { vpk, mpk, ext };
+}

@@ -13,18 +13,23 @@ import type { FamilyInfo, ModelInfo } from './types.js';
  * gxp2130/gxp2160 `{$mac}.xml`: "For GXP2130, it has 8 physical MPK", "For GXP2160, it has 24 physical MPK"; the
  * FusionPBX GXP2160 v1 template writes MPK 1-24); GXP1628/1630 8 (FusionPBX gxp16xx "GXP1628/1630 only", MPK 1-8).
  * GXP2135/2140/2170 have none (Wazo MODEL_FKEYS: GXP2135 mpk 0; Grandstream's notes name only 2130 and 2160): their
- * extra keys are on-screen VPKs. GRP2614/2616 have 24 MPKs (Wazo) but no known v1 P-values: not declared.
+ * extra keys are on-screen VPKs. GRP2614/2616 have 24 MPKs (Wazo MODEL_FKEYS; FusionPBX grp261x "Max 24 MPKs", its MPK LCD
+ * section names GRP2614/GRP2616), written as config v2 `pks.mpk.N` items (grp261x family).
  * ATAs (FXS ports = SIP accounts) and DECT bases (handsets = accounts) have no keys and their own templates.
  */
 
 const DESK_FILES = undefined; // desk phones fetch the generic cfg<mac>.xml and phonebook.xml (the files' defaults)
 const ATA_FILES = ['cfgmac-ata.xml'];
 const DECT_FILES = ['cfgmac-dect.xml', 'phonebook.xml'];
+/** GRP2612-2616 (firmware 1.0.5+): config version 2 alias items instead of P-values (Wazo base_v2, FusionPBX grp261x). */
+const V2_FILES = ['cfgmac-v2.xml', 'phonebook.xml'];
 
 export const grandstreamFamilies: Readonly<Record<string, FamilyInfo>> = {
   gxp16xx: { family: 'gxp16xx', kind: 'desk', lineKeys: 2, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'gxp', firmware: 'gxp16xxfw.bin', matches: /^GXP16\d/ },
   gxp17xx: { family: 'gxp17xx', kind: 'desk', lineKeys: 3, sipAccounts: 6, configFlavour: 'v1', keyModeTable: 'gxp', firmware: 'gxp17xxfw.bin', matches: /^GXP17\d/ },
   gxp21xx: { family: 'gxp21xx', kind: 'desk', lineKeys: 4, sipAccounts: 4, configFlavour: 'v1', keyModeTable: 'gxp', matches: /^GXP21\d/ },
+  // Before grp26xx: the first family whose pattern matches an unknown model is its fallback (GRP2619 → grp261x).
+  grp261x: { family: 'grp261x', kind: 'desk', lineKeys: 16, sipAccounts: 2, configFlavour: 'v2', keyModeTable: 'grp', files: V2_FILES, matches: /^GRP261\d/ },
   grp26xx: { family: 'grp26xx', kind: 'desk', lineKeys: 6, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'grp', matches: /^GRP26\d/ },
   wp8xx: { family: 'wp8xx', kind: 'desk', lineKeys: 2, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'gxp', matches: /^WP8\d/ },
   ht80x: { family: 'ht80x', kind: 'ata', lineKeys: 0, sipAccounts: 1, configFlavour: 'v1', keyModeTable: 'none', files: ATA_FILES, matches: /^HT8\d/ },
@@ -60,12 +65,13 @@ export const grandstreamModels: readonly ModelInfo[] = [
   model('GXP2160', 'gxp21xx', { lineKeys: 6, sipAccounts: 6, featureKeys: 24, firmware: 'gxp2160fw.bin', ...EXT40(4) }),
   // 12 physical line keys; key 12 is not addressable in the P1363 block without writing P1488 (a ring rule).
   model('GXP2170', 'gxp21xx', { lineKeys: 11, sipAccounts: 6, firmware: 'gxp2170fw.bin', ...EXT40(4) }),
-  // GRP26xx (VPK counts include the pages of the key display)
-  model('GRP2612', 'grp26xx', { lineKeys: 16, sipAccounts: 2, firmware: 'grp2612fw.bin' }),
-  model('GRP2613', 'grp26xx', { lineKeys: 24, sipAccounts: 3, firmware: 'grp2613fw.bin' }),
-  model('GRP2614', 'grp26xx', { lineKeys: 24, sipAccounts: 4, firmware: 'grp2614fw.bin', ...EXT40(4) }),
-  model('GRP2615', 'grp26xx', { lineKeys: 40, sipAccounts: 5, firmware: 'grp2615fw.bin', ...EXT40(4) }),
-  model('GRP2616', 'grp26xx', { lineKeys: 24, sipAccounts: 6, firmware: 'grp2616fw.bin', ...EXT40(4) }),
+  // GRP261x: config v2 (VPK counts include the pages of the key display)
+  model('GRP2612', 'grp261x', { lineKeys: 16, sipAccounts: 2, firmware: 'grp2612fw.bin' }),
+  model('GRP2613', 'grp261x', { lineKeys: 24, sipAccounts: 3, firmware: 'grp2613fw.bin' }),
+  model('GRP2614', 'grp261x', { lineKeys: 24, sipAccounts: 4, featureKeys: 24, firmware: 'grp2614fw.bin', ...EXT40(4) }),
+  model('GRP2615', 'grp261x', { lineKeys: 40, sipAccounts: 5, firmware: 'grp2615fw.bin', ...EXT40(4) }),
+  model('GRP2616', 'grp261x', { lineKeys: 24, sipAccounts: 6, featureKeys: 24, firmware: 'grp2616fw.bin', ...EXT40(4) }),
+  // GRP26xx: P-values
   model('GRP2624', 'grp26xx', { lineKeys: 24, sipAccounts: 8, firmware: 'grp2624fw.bin', ...EXT40(4) }),
   model('GRP2634', 'grp26xx', { lineKeys: 32, sipAccounts: 8, firmware: 'grp2634fw.bin', ...EXT40(4) }),
   model('GRP2636', 'grp26xx', { lineKeys: 48, sipAccounts: 16, firmware: 'grp2636fw.bin', ...EXT40(4) }),

@@ -1,11 +1,11 @@
 import { alertInfoText, cleanMac, pickLanguage, type ProvisionInput, type ResolvedModel, type VendorProfile } from './types.js';
 import { grandstreamFamilies, grandstreamModels } from './grandstream-models.js';
-import { lineKeyParams, moduleKeyParams, mpkParams } from './grandstream-keys.js';
+import { aliasKeys, lineKeyParams, moduleKeyParams, mpkParams } from './grandstream-keys.js';
 import { posixTimezone } from './grandstream-timezone.js';
 
 /**
  * Grandstream GXP16xx/17xx/21xx, GRP26xx, WP8xx (desk template), HT80x ATAs and DP75x DECT bases (own templates):
- * P-value XML, <config version="1">. Facts: ../shared/reference/vendors.md §1.3, §2.3, §2.4, §3.3 and
+ * P-value XML, <config version="1">. GRP2612-2616 (grp261x): alias items, <config version="2"> (cfgmac-v2.xml). Facts: ../shared/reference/vendors.md §1.3, §2.3, §2.4, §3.3 and
  * vendor-peers.md §1c/§2. The phone asks for `cfg<mac>` (legacy binary, not served), then `cfg<mac>.xml`.
  */
 
@@ -21,6 +21,8 @@ const CODECS: Record<string, CodecTable> = {
   gxp: { codes: BASE_CODES, slots: SEVEN, factory: [0, 8, 4, 18, 9, 98, 2] },
   gxp17xx: { codes: { ...BASE_CODES, OPUS: 125 }, slots: [...SEVEN, 'P98'], factory: [0, 8, 4, 18, 9, 98, 2, 125] },
   grp26xx: { codes: { ...BASE_CODES, OPUS: 123 }, slots: [...SEVEN, 'P98'], factory: [0, 8, 4, 18, 9, 98, 2, 123] },
+  // Config v2 has eight choice slots too (account.1.codec.choice.1..8), same factory order (FusionPBX grp261x).
+  grp261x: { codes: { ...BASE_CODES, OPUS: 123 }, slots: [...SEVEN, 'P98'], factory: [0, 8, 4, 18, 9, 98, 2, 123] },
   ht80x: { codes: { PCMU: 0, PCMA: 8, G729: 18, G723: 4, G726: 2, ILBC: 97, OPUS: 123 }, slots: SEVEN, factory: [0, 8, 4, 18, 2, 97, 123] },
   dp75x: { codes: BASE_CODES, slots: [...SEVEN, 'P98'], factory: [0, 8, 4, 18, 9, 98, 2, 0] },
 };
@@ -65,6 +67,35 @@ function resync(r: ProvisionInput['settings']['provisioning']['resync']) {
 /** Syslog level P208: 2 = INFO when a server is set, 0 = none. */
 const syslogLevel = (server: string) => (server ? 2 : 0);
 
+/**
+ * Config v2 alias values (FusionPBX grp261x option lists; Wazo base_v2 where it writes the item). Codec aliases by
+ * payload number; transport `TlsOrTcp` (vendors.md §2.3); the others are the option names of the same settings.
+ */
+const CODEC_ALIAS: Record<number, string> = { 0: 'PCMU', 8: 'PCMA', 9: 'G.722', 18: 'G.729A/B', 4: 'G.723.1', 98: 'iLBC', 2: 'G.726-32', 123: 'OPUS' };
+const TRANSPORT_ALIAS = { udp: 'UDP', tcp: 'TCP', tls: 'TlsOrTcp', dns_srv: 'UDP' } as const;
+const SRTP_ALIAS = ['Disabled', 'EnabledButNotForced', 'EnabledAndForced'];
+const yesNo = (b: boolean | number) => (b ? 'Yes' : 'No');
+
+function aliases(input: ProvisionInput, v: { codecs: { value: number }[]; srtp: number; mwiSubscribe: number; resyncMode: number; scheme: 'http' | 'https' }) {
+  const { dtmfMode, sipServer, syslogServer } = input.settings;
+  const keys = aliasKeys(input.modelInfo, { line: input.lineKeys, bank: input.bankKeys, module: input.expansionKeys });
+  return {
+    transport: TRANSPORT_ALIAS[sipServer.transport],
+    dnsMode: sipServer.transport === 'dns_srv' ? 'SRV' : 'ARecord',
+    codecs: v.codecs.map((c) => CODEC_ALIAS[c.value] ?? 'PCMU'),
+    dtmf: { inAudio: yesNo(dtmfMode === 'inband'), rtp: yesNo(dtmfMode === 'rfc2833'), sip: yesNo(dtmfMode === 'info') },
+    srtp: SRTP_ALIAS[v.srtp],
+    mwi: yesNo(v.mwiSubscribe),
+    callWaiting: yesNo(input.settings.callWaiting),
+    // provisioning.auto.mode: every N minutes, or daily from an hour (Wazo's value).
+    autoMode: v.resyncMode === 2 ? 'YesUpgradeHourOfDay' : 'YesUpgradeMin',
+    protocol: v.scheme.toUpperCase(),
+    phonebookMode: v.scheme === 'https' ? 'EnabledUseHTTPS' : 'EnabledUseHTTP',
+    syslogLevel: syslogServer ? 'Info' : 'None',
+    ...keys,
+  };
+}
+
 export const grandstream: VendorProfile = {
   id: 'grandstream',
   brands: ['grandstream'],
@@ -93,6 +124,16 @@ export const grandstream: VendorProfile = {
       nameFor: ({ mac }) => `cfg${mac}.xml`,
     },
     {
+      // GRP261x: config version 2 alias items.
+      template: 'cfgmac-v2.xml',
+      pattern: /^cfg(?<mac>[0-9a-f]{12})\.xml$/,
+      perDevice: true,
+      families: ['grp261x'],
+      format: 'xml',
+      contentType: 'text/xml; charset=utf-8',
+      nameFor: ({ mac }) => `cfg${mac}.xml`,
+    },
+    {
       template: 'cfgmac.xml',
       pattern: /^cfg(?<mac>[0-9a-f]{12})\.xml$/,
       perDevice: true,
@@ -106,7 +147,7 @@ export const grandstream: VendorProfile = {
       pattern: /^(?<common>phonebook)\.xml$/,
       perDevice: false,
       scope: 'phonebook',
-      families: ['gxp16xx', 'gxp17xx', 'gxp21xx', 'grp26xx', 'wp8xx', 'dp75x'],
+      families: ['gxp16xx', 'gxp17xx', 'gxp21xx', 'grp261x', 'grp26xx', 'wp8xx', 'dp75x'],
       format: 'xml',
       contentType: 'text/xml; charset=utf-8',
       nameFor: () => 'phonebook.xml',
@@ -132,22 +173,25 @@ export const grandstream: VendorProfile = {
     const scheme = /^https:/i.test(provisioning.url) ? 'https' : 'http';
     const sync = resync(provisioning.resync);
     const family = model?.family ?? '';
+    const codecs = codecSlots(input);
+    const srtp = srtpMode(input.settings.srtp);
+    const mwiSubscribe = input.mwiUnsolicited ? 0 : 1;
     return {
       server: srv ? sipServer.host : `${sipServer.host}:${sipServer.port}`,
       transport: TRANSPORTS[sipServer.transport],
       dnsMode: srv ? 1 : 0,
       outboundProxy: outboundProxy ? `${outboundProxy.host}:${outboundProxy.port}` : '',
       expiresMinutes: Math.max(1, Math.round(input.sip.expireSeconds / 60)),
-      codecs: codecSlots(input),
+      codecs,
       lineKeys: lineKeyParams(model, input.lineKeys),
       mpk: mpkParams(model, input.bankKeys),
       moduleKeys: moduleKeyParams(model, input.expansionKeys),
       ringRules: rules,
-      mwiSubscribe: input.mwiUnsolicited ? 0 : 1,
+      mwiSubscribe,
       timezone: input.timezone ? posixTimezone(input.timezone) : 'auto',
       language: pickLanguage(LANGUAGES, input.language, 'auto'),
       dtmf: { inAudio: dtmfMode === 'inband' ? 1 : 0, rfc2833: dtmfMode === 'rfc2833' ? 1 : 0, info: dtmfMode === 'info' ? 1 : 0 },
-      srtp: srtpMode(input.settings.srtp),
+      srtp,
       callWaitingOff: input.settings.callWaiting ? 0 : 1,
       keepalive: Math.min(160, Math.max(10, input.settings.natKeepaliveSeconds)),
       retry: Math.min(3600, Math.max(1, input.settings.registrationRetrySeconds)),
@@ -164,6 +208,8 @@ export const grandstream: VendorProfile = {
       syslogLevel: syslogLevel(input.settings.syslogServer),
       // Wi-Fi phones have no wired VLAN to tag.
       vlan: family === 'wp8xx' ? undefined : input.settings.vlan,
+      // Config v2 (grp261x) names for the same values.
+      alias: aliases(input, { codecs, srtp, mwiSubscribe, resyncMode: sync.mode, scheme }),
     };
   },
 };

@@ -81,7 +81,7 @@ describe('phone fetch through the real server', () => {
   it('template API behind real auth; basic auth from the account document', async () => {
     await t.http().get(`/v2/accounts/${A}/provisioning/templates`).expect(401);
     const list = await api('get', '/provisioning/templates').expect(200);
-    expect(list.body.data.length).toBe(15); // 6 before; Yealink: mac.boot, dect-mac.cfg, common.boot, phonebook.xml; Grandstream: ATA, DECT, phonebook; Polycom: two directories
+    expect(list.body.data.length).toBe(16); // 6 before; Yealink: mac.boot, dect-mac.cfg, common.boot, phonebook.xml; Grandstream: ATA, DECT, config v2, phonebook; Polycom: two directories
     const put = await api('put', '/provisioning/templates/yealink/mac.cfg').send({ data: { template: '#!version:1.0.0.1\naccount.1.user_name = {{sip.username}}\nfrom = account\n' } });
     expect(put.status, put.text).toBe(200);
     await createDevice({ name: 'Y2', mac_address: '001565aa0002', sip: { username: 'y2user', password: 'y2pass12' } });

@@ -66,7 +66,7 @@ describe('every family: each setting in its own P-value, read back key by key', 
     ['GXP2135', '000b82000001', 'gxp2135fw.bin'],
     ['GXP1630', '000b82000002', 'gxp16xxfw.bin'],
     ['GXP1780', '000b82000003', 'gxp17xxfw.bin'],
-    ['GRP2614', 'c074ad000004', 'grp2614fw.bin'],
+    ['GRP2670', 'c074ad000004', 'grp2670fw.bin'],
   ])('desk %s', async (model, mac, fw) => {
     const { p } = await fullDevice(model, mac, fw);
     expectValues(p, {
@@ -98,20 +98,20 @@ describe('every family: each setting in its own P-value, read back key by key', 
   });
 
   it('firmware is named only when its file exists; resync window = daily at its hour', async () => {
-    const { p } = await fullDevice('GRP2614', 'c074ad000008');
+    const { p } = await fullDevice('GRP2670', 'c074ad000008');
     expect(p.has('P192')).toBe(false);
     expect(p.has('P6767')).toBe(false);
-    h!.dir.updateDevice('dev-GRP2614', {
-      provision: { ...h!.dir.devices.get('dev-GRP2614')!.provision, settings: { resync: { window: { start: '03:00', end: '05:00' } }, sip_server: { transport: 'dns_srv' } } },
+    h!.dir.updateDevice('dev-GRP2670', {
+      provision: { ...h!.dir.devices.get('dev-GRP2670')!.provision, settings: { resync: { window: { start: '03:00', end: '05:00' } }, sip_server: { transport: 'dns_srv' } } },
     });
-    const res = await h!.get('cfgc074ad000008.xml', { 'User-Agent': UA('GRP2614', 'c074ad000008'), ...AUTH });
+    const res = await h!.get('cfgc074ad000008.xml', { 'User-Agent': UA('GRP2670', 'c074ad000008'), ...AUTH });
     expectValues(await readGrandstreamStrict(res.body), { P194: '2', P285: '3', P103: '1', P47: REALM, P130: '0' });
   });
 });
 
 describe('issue 9 §4 fixes', () => {
   it('GRP26xx keys use the GRP codes (Line 31, BLF 1, SpeedDial 0, CallPark 9), not the GXP ones', async () => {
-    const { p } = await fullDevice('GRP2614', 'c074ad000001');
+    const { p } = await fullDevice('GRP2670', 'c074ad000001');
     expectValues(p, { P1363: '31', P1365: '1', P1467: 'Bob Builder', P1468: '1002', P1367: '0', P1470: '2000', P1369: '9', P1472: '*33', P1371: '1' });
     const gxp = (await fullDevice('GXP2135', '000b82000009')).p;
     expectValues(gxp, { P1363: '0', P1365: '11', P1367: '10', P1369: '19', P1371: '11' });
@@ -134,19 +134,19 @@ describe('issue 9 §4 fixes', () => {
     expect(slots.slice(0, 2)).toEqual(['9', '0']); // G722, PCMU; GXP21xx has no OPUS
     expect(new Set(slots).size).toBe(7);
     expect(gxp.has('P98')).toBe(false);
-    const grp = (await fullDevice('GRP2614', 'c074ad00000b')).p;
+    const grp = (await fullDevice('GRP2670', 'c074ad00000b')).p;
     const grpSlots = ['P57', 'P58', 'P59', 'P60', 'P61', 'P62', 'P46', 'P98'].map((s) => grp.get(s));
     expect(grpSlots.slice(0, 3)).toEqual(['9', '0', '123']);
     expect(new Set(grpSlots).size).toBe(8);
   });
 
   it('time zones are named POSIX strings with the DST offset written', async () => {
-    const { p } = await fullDevice('GRP2614', 'c074ad00000c');
-    h!.dir.updateDevice('dev-GRP2614', { timezone: 'Europe/Paris' });
-    const paris = await readGrandstreamStrict((await h!.get('cfgc074ad00000c.xml', { 'User-Agent': UA('GRP2614', 'c074ad00000c'), ...AUTH })).body);
+    const { p } = await fullDevice('GRP2670', 'c074ad00000c');
+    h!.dir.updateDevice('dev-GRP2670', { timezone: 'Europe/Paris' });
+    const paris = await readGrandstreamStrict((await h!.get('cfgc074ad00000c.xml', { 'User-Agent': UA('GRP2670', 'c074ad00000c'), ...AUTH })).body);
     expect(paris.get('P64')).toBe('CET-1CEST-2,M3.5.0/02:00:00,M10.5.0/03:00:00');
-    h!.dir.updateDevice('dev-GRP2614', { timezone: 'Europe/London' });
-    const london = await readGrandstreamStrict((await h!.get('cfgc074ad00000c.xml', { 'User-Agent': UA('GRP2614', 'c074ad00000c'), ...AUTH })).body);
+    h!.dir.updateDevice('dev-GRP2670', { timezone: 'Europe/London' });
+    const london = await readGrandstreamStrict((await h!.get('cfgc074ad00000c.xml', { 'User-Agent': UA('GRP2670', 'c074ad00000c'), ...AUTH })).body);
     expect(london.get('P64')).toBe('GMT0BST-1,M3.5.0/01:00:00,M10.5.0/02:00:00');
     expect(p.get('P64')).not.toContain('<');
   });

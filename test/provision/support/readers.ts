@@ -108,3 +108,24 @@ export function readPolycomPairs(text: string): Array<[string, string]> {
   const body = text.replace(/<!--[\s\S]*?-->/g, '').replace(/<\?xml[^>]*\?>/, '');
   return [...body.matchAll(/\s([A-Za-z_][\w.:-]*)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]);
 }
+
+/**
+ * Grandstream config version 2: `<item name="…">value</item>` in order, as a map; throws when the config is not
+ * version 2, holds anything but items, or writes one item twice.
+ */
+export async function readGrandstreamV2Strict(text: string): Promise<{ mac: string; items: Map<string, string> }> {
+  const doc = (await parseStringPromise(text, { explicitArray: true, strict: true })) as {
+    gs_provision: { mac: string[]; config: Array<{ $: { version: string } } & Record<string, unknown>> };
+  };
+  const config = doc.gs_provision.config[0]!;
+  if (config.$.version !== '2') throw new Error(`config version ${config.$.version}`);
+  const other = Object.keys(config).filter((k) => k !== '$' && k !== 'item');
+  if (other.length) throw new Error(`not an item: ${other.join(', ')}`);
+  const items = new Map<string, string>();
+  for (const it of (config.item ?? []) as Array<string | { _?: string; $: { name: string } }>) {
+    const name = typeof it === 'string' ? '' : it.$.name;
+    if (items.has(name)) throw new Error(`${name} written twice`);
+    items.set(name, typeof it === 'string' ? it : (it._ ?? ''));
+  }
+  return { mac: doc.gs_provision.mac[0]!, items };
+}
