@@ -1,25 +1,33 @@
 #!/usr/bin/env node
-// pretest: the SIP tests drive real phones with SIPp (Debian's sip-tester). On a fresh Debian machine
-// (root, as CI runs) install it when `sipp` is missing, so `npm install && npm test` passes as written.
+// pretest: the tests drive real peers: SIPp phones (Debian's sip-tester) and, for the HTTPS tests, certificates
+// made with openssl. On a fresh Debian machine (root, as CI runs) install what is missing, so that
+// `npm install && npm test` passes as written.
 import { execSync, spawnSync } from 'node:child_process';
+
+/** Command the tests run → the Debian package that provides it. */
+const NEEDED = { sipp: 'sip-tester', openssl: 'openssl' };
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
-if (has('sipp')) process.exit(0);
+const missing = Object.entries(NEEDED).filter(([cmd]) => !has(cmd));
+if (missing.length === 0) process.exit(0);
+const packages = missing.map(([, pkg]) => pkg).join(' ');
 if (!has('apt-get')) {
-  console.error('pretest: sipp (Debian package sip-tester) is required by the SIP tests; install it and re-run.');
+  console.error(`pretest: the tests need ${missing.map(([cmd, pkg]) => `${cmd} (Debian package ${pkg})`).join(', ')}; install and re-run.`);
   process.exit(1);
 }
 const sudo = process.getuid && process.getuid() !== 0 ? 'sudo ' : '';
-console.log('pretest: installing sip-tester (sipp) with apt-get');
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+console.log(`pretest: installing ${packages} with apt-get`);
 try {
-  execSync(`${sudo}apt-get update -qq`, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  execSync(`${sudo}apt-get install -y -qq --no-install-recommends sip-tester`, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execSync(`${sudo}apt-get update -qq`, { stdio: 'inherit', env });
+  execSync(`${sudo}apt-get install -y -qq --no-install-recommends ${packages}`, { stdio: 'inherit', env });
 } catch (err) {
-  console.error(`pretest: could not install sip-tester: ${err.message}`);
+  console.error(`pretest: could not install ${packages}: ${err.message}`);
   process.exit(1);
 }
-if (!has('sipp')) {
-  console.error('pretest: sip-tester installed but sipp is still not on PATH');
+const still = missing.filter(([cmd]) => !has(cmd));
+if (still.length) {
+  console.error(`pretest: installed ${packages} but ${still.map(([cmd]) => cmd).join(', ')} is still not on PATH`);
   process.exit(1);
 }
