@@ -17,6 +17,8 @@ import { createKazooClientRouters } from './routes/v2/client-resources.js';
 import { accountView, createAccount } from './accounts/account-service.js';
 import { methodNotAllowedFor } from './routes/v2/method-guard.js';
 import { DatastoreError } from './store/store.js';
+import { DeviceService } from './devices/device-service.js';
+import { toKazooError } from './http/error-mapper.js';
 
 /** One line per API request. The path only: a query string may carry `auth_token`. */
 function accessLog(deps: AppDeps) {
@@ -72,7 +74,8 @@ export function createApp(deps: AppDeps): express.Express {
   account.use(createUsersRouter(deps));
   account.use(clientRouters.account);
   for (const router of deps.accountRouters ?? []) account.use(router);
-  account.use(createDevicesRouter(deps));
+  const devices = deps.devices ?? new DeviceService({ store: deps.store, log: deps.log });
+  account.use(createDevicesRouter({ store: deps.store, devices, provisioning: deps.provisioning }));
   v2.use('/accounts/:accountId', loadAccount(deps.store), account);
 
   v2.use(() => {
@@ -93,7 +96,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // Every error ends here: Kazoo's envelope for ours; a 500 (logged) only for a genuine server fault.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof KazooError) return sendError(req, res, err);
+    const kazoo = toKazooError(err);
+    if (kazoo) return sendError(req, res, kazoo);
     if (isParamDecodeError(err)) return sendError(req, res, undecodableParamError(req));
     if (err instanceof DatastoreError) {
       deps.log.error('datastore write failed', { method: req.method, path: req.path, error: err.cause });

@@ -6,7 +6,9 @@ import type { Directory } from '../store/directory.js';
 import { vendorProfiles } from '../../vendors/index.js';
 import type { VendorProfile } from '../../vendors/types.js';
 import { ClientAddress } from '../http/client-address.js';
-import { createAccountRouter } from './api-router.js';
+import { createTemplatesRouter } from './templates-router.js';
+import { DeviceFiles } from './device-files.js';
+import { genericCheckSyncEvent } from '../devices/check-sync.js';
 import { FetchLog } from './fetch-log.js';
 import { HttpAuth } from './http-auth.js';
 import { attachPhoneFrontDoor } from './front-door.js';
@@ -111,7 +113,8 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   // TRUST_PROXY: bans and the last-fetch address use the real client behind a proxy, on both transports.
   const clientAddress = new ClientAddress(config.trustProxy);
   const handlePhoneRequest = createPhoneHandler(phoneDeps, decidePhone, clientAddress);
-  let router: ReturnType<typeof createAccountRouter> | undefined;
+  let router: ReturnType<typeof createTemplatesRouter> | undefined;
+  const deviceFiles = new DeviceFiles({ templates, renderer, selector, fetchLog, originOf });
   let closing: Promise<void> | undefined;
 
   function refOf(accountId: string, deviceId: string) {
@@ -137,10 +140,14 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
         ...frontOptions,
       });
     },
-    accountRouter() {
-      router ??= createAccountRouter({ directory, templates, renderer, selector, fetchLog, events, uploads, originOf });
+    templatesRouter() {
+      router ??= createTemplatesRouter({ directory, templates, events });
       return router;
     },
+    deviceConfig: (ref) => deviceFiles.list(ref),
+    deviceConfigFile: (ref, name, host) => deviceFiles.render(ref, name, host),
+    deviceUploads: (deviceId) => uploads.list(deviceId),
+    deviceUpload: (deviceId, name) => uploads.read(deviceId, name),
     async fingerprint(accountId, deviceId) {
       const found = choiceOf(accountId, deviceId);
       if (!found || found.ref.device.enabled === false || found.ref.account.enabled === false) return null;
@@ -152,7 +159,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       }
     },
     checkSyncEvent(accountId, deviceId, reboot) {
-      return choiceOf(accountId, deviceId)?.choice.profile.checkSyncEvent(reboot) ?? 'check-sync';
+      return choiceOf(accountId, deviceId)?.choice.profile.checkSyncEvent(reboot) ?? genericCheckSyncEvent(reboot);
     },
     autoAnswerHeaders(accountId, deviceId) {
       const found = choiceOf(accountId, deviceId);

@@ -84,7 +84,7 @@ export function createResyncCoordinator(deps: ResyncDeps): ResyncCoordinator {
         if (previous === undefined) known.set(k, Promise.resolve(current)); // first sight: baseline only
         return;
       }
-      const event = provisioning.checkSyncEvent(job.accountId, job.deviceId, job.reboot) || 'check-sync';
+      const event = provisioning.checkSyncEvent(job.accountId, job.deviceId, job.reboot);
       const result = await sip.notify(job.accountId, job.deviceId, { event });
       if (result.sent) known.set(k, Promise.resolve(current));
       log.info('resync: check-sync', {

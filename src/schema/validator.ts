@@ -5,7 +5,7 @@ import users from './users.json' with { type: 'json' };
 import accounts from './accounts.json' with { type: 'json' };
 import devicesNotify from './devices_notify.json' with { type: 'json' };
 import provisionSettings from './provision_settings.json' with { type: 'json' };
-import { addValidationError, type ValidationErrors } from '../http/errors.js';
+import { addValidationError, type ValidationErrors } from '../domain/validation.js';
 
 // Under NodeNext the CJS default export arrives as a namespace (see stack.md §2).
 const Ajv04 = Ajv04Module.default;
