@@ -7,7 +7,7 @@ import devicesNotify from './devices_notify.json' with { type: 'json' };
 import provisionSettings from './provision_settings.json' with { type: 'json' };
 import { addValidationError, type ValidationErrors } from '../domain/validation.js';
 
-// Under NodeNext the CJS default export arrives as a namespace (see stack.md §2).
+// Under NodeNext the CJS default export arrives as a namespace.
 const Ajv04 = Ajv04Module.default;
 
 export type SchemaId = 'devices' | 'users' | 'accounts' | 'devices_notify';

@@ -206,9 +206,6 @@ export class Store implements Directory {
   deviceIdsFrom(accountId: string, startKey: string | undefined, descending = false): Iterable<string> {
     return this.perAccount.get(accountId)?.deviceOrder.from(startKey, descending) ?? [];
   }
-  deviceCount(accountId: string): number {
-    return this.perAccount.get(accountId)?.deviceOrder.size ?? 0;
-  }
   findDeviceByMac(mac: string): DeviceRef | undefined {
     return this.resolve(this.macs.get(mac));
   }

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppDeps } from '../../http/deps.js';
-import type { AuthLocals } from '../../http/auth.js';
+import { accountFrom } from '../../http/route-lookups.js';
 import type { UserDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { badIdentifier, KazooError } from '../../http/errors.js';
@@ -14,7 +14,7 @@ import { methodNotAllowedFor } from './method-guard.js';
 export function createUsersRouter(deps: AppDeps): Router {
   const { store } = deps;
   const router = Router({ mergeParams: true });
-  const accountOf = (res: { locals: unknown }) => (res.locals as Required<AuthLocals>).account;
+  const accountOf = accountFrom;
   /** Reads see committed users; writes build on the newest version (`store.latest`). */
   const userOf = (req: Request, accountId: string, directory: Pick<typeof store, 'getUser'> = store): UserDoc => {
     const id = String(req.params.userId);
