@@ -51,7 +51,12 @@ export interface ServerParts {
  * and listens. The HTTP server sends /provision/* straight to the provisioning service's lean handler and
  * everything else to the express API.
  */
-export async function startServer(config: Config, log: Logger, parts: ServerParts = {}): Promise<RunningServer> {
+/** Knobs for tests: the clock tokens are issued and checked by (default Date.now). */
+export interface ServerOptions {
+  now?: () => number;
+}
+
+export async function startServer(config: Config, log: Logger, parts: ServerParts = {}, options: ServerOptions = {}): Promise<RunningServer> {
   const controlSecret = randomBytes(24).toString('hex');
   // Before anything else: an unusable certificate is a configuration error, not a half-started server.
   const tlsPair = config.tls ? readTlsPair(config.tls) : undefined;
@@ -63,7 +68,7 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
   try {
     const events = new DomainEvents();
     const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile });
-    const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds);
+    const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds, { now: options.now });
     const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events }) : undefined;
     if (provisioning) cleanups.unshift(() => provisioning.close());
     const sip = parts.sip ? await parts.sip({ config, log, store, events, provisioning }) : undefined;
