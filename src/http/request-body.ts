@@ -9,6 +9,10 @@ export interface RequestEnvelope {
   data?: unknown;
   action?: unknown;
   reboot?: unknown;
+  /** Verb tunnelling for clients that can only POST (src/http/verb-override.ts). */
+  verb?: unknown;
+  /** A token sent in the body (src/http/request-context.ts). */
+  auth_token?: unknown;
 }
 
 export function envelopeOf(req: Request): RequestEnvelope {

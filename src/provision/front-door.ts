@@ -60,6 +60,7 @@ export interface FrontDoor {
 const PREFIX = '/provision/';
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values: visible ASCII, SP, HTAB, obs-text. Any other control character (NUL, CR, LF, …) is refused. */
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's whole job
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Request-target: visible ASCII only (node:http would decide anything else; those requests are handed off). */
 const TARGET = /^\/provision\/[\x21-\x7e]*$/;
@@ -209,9 +210,13 @@ function parseHead(head: string): Parsed {
   const line = head.slice(0, eol);
   let method: 'GET' | 'HEAD';
   let rest: string;
-  if (line.startsWith('GET ')) (method = 'GET'), (rest = line.slice(4));
-  else if (line.startsWith('HEAD ')) (method = 'HEAD'), (rest = line.slice(5));
-  else return HANDOFF;
+  if (line.startsWith('GET ')) {
+    method = 'GET';
+    rest = line.slice(4);
+  } else if (line.startsWith('HEAD ')) {
+    method = 'HEAD';
+    rest = line.slice(5);
+  } else return HANDOFF;
   const sp = rest.indexOf(' ');
   if (sp < 0) return HANDOFF;
   const url = rest.slice(0, sp);
@@ -243,7 +248,10 @@ function parseHead(head: string): Parsed {
     switch (name.length) {
       // Dispatch on length first: most lines are neither of the few names that matter here.
       case 4:
-        if (name.toLowerCase() === 'host') (host = true), (hostValue ??= value);
+        if (name.toLowerCase() === 'host') {
+          host = true;
+          hostValue ??= value;
+        }
         break;
       case 6:
         // Expect (100-continue, or anything) is left to node:http, which knows the interim responses.

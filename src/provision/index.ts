@@ -19,7 +19,7 @@ import { digestFiles, Renderer } from './renderer.js';
 import { FirmwareStore } from './firmware.js';
 import { UploadStore } from './uploads.js';
 import { fetchesFile, resolveModel } from './catalogue.js';
-import { hostName, type RequestOrigin, type ServerDefaults } from './settings.js';
+import { type RequestOrigin, type ServerDefaults } from './settings.js';
 import { VendorSelector } from './select.js';
 import type { ProvisioningService } from './service.js';
 import { watchBuiltinTemplates } from './template-watch.js';

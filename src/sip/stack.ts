@@ -7,7 +7,6 @@ import {
   hasMandatoryHeaders,
   header,
   headerValues,
-  makeHeaders,
   parseCSeq,
   parseMessage,
   parseNameAddr,

@@ -135,7 +135,7 @@ export class Store implements Directory {
       }
     } catch (err) {
       if (err instanceof SecretKeyMismatchError) {
-        throw new Error(`account secrets in ${accountsDir(this.dataDir)} cannot be decrypted with the secrets key file (${err.message}): is SECRETS_KEY_FILE the key this data was written with?`);
+        throw new Error(`account secrets in ${accountsDir(this.dataDir)} cannot be decrypted with the secrets key file (${err.message}): is SECRETS_KEY_FILE the key this data was written with?`, { cause: err });
       }
       throw err;
     }

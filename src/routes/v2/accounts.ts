@@ -8,6 +8,7 @@ import { accountView, createAccount, newApiKey, updateAccount } from '../../acco
 import { deletedView, updatedFields } from '../../domain/docs.js';
 import { checkIfMatch } from './if-match.js';
 import { methodNotAllowedFor } from './method-guard.js';
+import { envelopeOf } from '../../http/request-body.js';
 
 /** /v2/accounts/:accountId (the account itself) and its api_key. Mounted after loadAccount. */
 export function createAccountRouter(deps: AppDeps): Router {
@@ -25,7 +26,7 @@ export function createAccountRouter(deps: AppDeps): Router {
   const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
     const account = newestAccount(res);
     checkIfMatch(req, account);
-    const saved = await updateAccount(store, account, updatedFields(account, (req.body as { data?: unknown }).data, mode));
+    const saved = await updateAccount(store, account, updatedFields(account, envelopeOf(req).data, mode));
     sendSuccess(req, res, accountView(saved), { revision: saved._rev });
   };
 
@@ -38,7 +39,7 @@ export function createAccountRouter(deps: AppDeps): Router {
     .put(async (req, res) => {
       // PUT on an account creates a child of it.
       const parent = accountFrom(res);
-      const child = await createAccount(store, (req.body as { data?: unknown }).data, parent);
+      const child = await createAccount(store, envelopeOf(req).data, parent);
       res.location(`/v2/accounts/${child.id}`);
       sendSuccess(req, res, accountView(child), { status: 201, revision: child._rev });
     })

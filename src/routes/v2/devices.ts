@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { createHash } from 'node:crypto';
-import type { AccountDoc, DeviceDoc, DeviceRef } from '../../domain/types.js';
+import type { DeviceRef } from '../../domain/types.js';
 import type { Caller, DeviceService, QuickCallArgs } from '../../devices/device-service.js';
 import { summaryRow } from '../../devices/device-views.js';
 import { deletedView } from '../../domain/docs.js';
