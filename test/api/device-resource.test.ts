@@ -55,6 +55,27 @@ describe('device actions through the one router (SIP on, phones offline)', () =>
     expect(kept.body.data._read_only.sip_notify).toMatchObject({ action: 'sync', event: 'check-sync;reboot=true', state: 'pending' });
   });
 
+  it('stored documents are frozen: an in-place change of one, however deep, throws instead of going unseen', async () => {
+    const id = await device({ name: 'frozen', sip: { username: 'frozen1', password: 'frozen-secret-1' } });
+    const stored = t.server.store.getDevice(A, id)!;
+    expect(() => {
+      (stored as { name?: string }).name = 'changed in place';
+    }).toThrow(TypeError);
+    expect(() => {
+      stored.sip!.password = 'changed in place';
+    }).toThrow(TypeError);
+    const account = t.server.store.getAccount(A)!;
+    expect(() => {
+      (account as { name?: string }).name = 'changed in place';
+    }).toThrow(TypeError);
+    // A write through the API replaces the document; the new one is frozen too.
+    expect((await t.http().patch(`/v2/accounts/${A}/devices/${id}`).set(auth()).send({ data: { name: 'renamed' } })).status).toBe(200);
+    const renamed = t.server.store.getDevice(A, id)!;
+    expect(renamed).not.toBe(stored);
+    expect(renamed.name).toBe('renamed');
+    expect(Object.isFrozen(renamed) && Object.isFrozen(renamed.sip)).toBe(true);
+  });
+
   it('notify goes through the devices_notify schema: over-long events and bodies without string data are 400', async () => {
     const id = await device({ name: 'notify', sip: { username: 'notify1', password: 'notify-secret-1' } });
     const long = await t.http().put(`/v2/accounts/${A}/devices/${id}`).set(auth()).send({ action: 'notify', data: { event: 'x'.repeat(257) } });
