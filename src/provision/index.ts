@@ -190,6 +190,9 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
           : undefined,
       };
     },
+    get renders() {
+      return renderer.renders;
+    },
     close() {
       closing ??= (async () => {
         unsubscribe();

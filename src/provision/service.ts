@@ -39,5 +39,7 @@ export interface ProvisioningService {
   autoAnswerHeaders(accountId: string, deviceId: string): Record<string, string>;
   /** Read-only provisioning facts for the device's API answer (vendor/model, files, last fetch). */
   describe(accountId: string, deviceId: string): Record<string, unknown> | undefined;
+  /** Templates run so far (a cache hit runs none): tests and diagnostics. */
+  readonly renders: number;
   close(): Promise<void>;
 }
