@@ -4,7 +4,8 @@
  *   2. Boot storm: phones fetching configs by MAC, ours vs nginx serving the same rendered files.
  *   3. SIP: REGISTER/s with digest (sipp) and the time to check-sync 1,000 registered phones.
  *   4. Render cost per vendor family (µs per file, nothing cached), beside a bare Handlebars floor.
- * Pick parts with `npm run bench -- api boot sip render` (default: all). Figures are for this machine at this moment;
+ *   5. PATCH storm: 1,000 concurrent PATCHes of one device, all kept in memory and after a restart.
+ * Pick parts with `npm run bench -- api boot sip render storm` (default: all). Figures are for this machine at this moment;
  * the bench never asserts on them.
  */
 import os from 'node:os';
@@ -54,5 +55,21 @@ if (run('render')) {
   const { runRenderCost } = await import('./render-cost.js');
   console.log('\n## Render cost per family (cold)\n');
   console.log((await runRenderCost()).report);
+}
+if (run('storm')) {
+  const { runPatchStorm } = await import('./patch-storm.js');
+  console.log('\n## PATCH storm: concurrent PATCHes of one device (fsync on)\n');
+  const r = await runPatchStorm();
+  console.log(
+    table(
+      ['figure', 'value'],
+      [
+        ['concurrent PATCHes, each of its own key', r.writes],
+        ['seconds until all were acknowledged', r.seconds.toFixed(2)],
+        ['PATCH/s', r.writesPerSecond],
+        ['keys in the device (memory / after restart)', `${r.keysInMemory} / ${r.keysAfterRestart}`],
+      ],
+    ),
+  );
 }
 process.exit(0);

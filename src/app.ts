@@ -3,7 +3,7 @@ import type { AppDeps } from './http/deps.js';
 import { requestContext } from './http/request-context.js';
 import { jsonBody } from './http/body.js';
 import { verbOverride } from './http/verb-override.js';
-import { loadAccount, readToken, requireAuth, type AuthLocals } from './http/auth.js';
+import { loadAccount, readToken, requireAuth } from './http/auth.js';
 import { sendError, sendSuccess } from './http/envelope.js';
 import { KazooError, notFound } from './http/errors.js';
 import { isParamDecodeError, undecodableParamError } from './http/path-params.js';
@@ -17,6 +17,10 @@ import { createKazooClientRouters } from './routes/v2/client-resources.js';
 import { accountView, createAccount } from './accounts/account-service.js';
 import { methodNotAllowedFor } from './routes/v2/method-guard.js';
 import { DatastoreError } from './store/store.js';
+import { DeviceService } from './devices/device-service.js';
+import { toKazooError } from './http/error-mapper.js';
+import { envelopeOf } from './http/request-body.js';
+import { claimsFrom } from './http/route-lookups.js';
 
 /** One line per API request. The path only: a query string may carry `auth_token`. */
 function accessLog(deps: AppDeps) {
@@ -59,9 +63,9 @@ export function createApp(deps: AppDeps): express.Express {
   // PUT /v2/accounts: a child of the caller's own account.
   v2.route('/accounts')
     .put(requireAuth, async (req, res) => {
-      const parent = deps.store.getAccount((res.locals as Required<AuthLocals>).auth.account_id);
+      const parent = deps.store.getAccount(claimsFrom(res).account_id);
       if (!parent) throw new KazooError(401, 'invalid credentials', {});
-      const child = await createAccount(deps.store, (req.body as { data?: unknown }).data, parent);
+      const child = await createAccount(deps.store, envelopeOf(req).data, parent);
       res.location(`/v2/accounts/${child.id}`);
       sendSuccess(req, res, accountView(child), { status: 201, revision: child._rev });
     })
@@ -72,7 +76,8 @@ export function createApp(deps: AppDeps): express.Express {
   account.use(createUsersRouter(deps));
   account.use(clientRouters.account);
   for (const router of deps.accountRouters ?? []) account.use(router);
-  account.use(createDevicesRouter(deps));
+  const devices = deps.devices ?? new DeviceService({ store: deps.store, log: deps.log });
+  account.use(createDevicesRouter({ store: deps.store, devices, provisioning: deps.provisioning }));
   v2.use('/accounts/:accountId', loadAccount(deps.store), account);
 
   v2.use(() => {
@@ -93,7 +98,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // Every error ends here: Kazoo's envelope for ours; a 500 (logged) only for a genuine server fault.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof KazooError) return sendError(req, res, err);
+    const kazoo = toKazooError(err);
+    if (kazoo) return sendError(req, res, kazoo);
     if (isParamDecodeError(err)) return sendError(req, res, undecodableParamError(req));
     if (err instanceof DatastoreError) {
       deps.log.error('datastore write failed', { method: req.method, path: req.path, error: err.cause });

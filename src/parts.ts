@@ -4,7 +4,8 @@ import { createSipPart } from './sip/wiring.js';
 
 /**
  * The production wiring of the optional parts: provisioning (templates, phone handler, template API) and
- * SIP (registrar, device actions, resync). Kept apart from server.ts so tests can start the API alone or
+ * SIP (registrar, device outbox). src/server.ts joins them: the DeviceService gets both, and the resync
+ * coordinator runs when both are present. Kept apart from server.ts so tests can start the API alone or
  * with their own parts.
  */
 export const productionParts: ServerParts = {

@@ -11,10 +11,12 @@ import { createApp } from './app.js';
 import { acquireOwnership, updateOwner } from './store/process-lock.js';
 import type { ProvisioningService } from './provision/service.js';
 import type { SipService } from './sip/service.js';
-import type { AppDeps, DeviceAnnotator } from './http/deps.js';
+import type { AppDeps } from './http/deps.js';
+import { DeviceService, type DeviceAnnotator } from './devices/device-service.js';
+import type { DeviceOutbox } from './sip/device-outbox.js';
+import { createResyncCoordinator } from './resync/index.js';
 import { CertificateReloader, readTlsPair, secureOptions } from './http/tls-files.js';
 import type { FrontDoor } from './provision/front-door.js';
-import type { Router } from 'express';
 import { LoopMonitor } from './health/loop-monitor.js';
 
 export interface RunningServer {
@@ -38,7 +40,7 @@ export interface ServerParts {
   provisioning?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents }) => Promise<ProvisioningService>;
   sip?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents; provisioning?: ProvisioningService }) => Promise<{
     service: SipService;
-    accountRouters: Router[];
+    outbox: DeviceOutbox;
     annotators: DeviceAnnotator[];
     stop(): Promise<void>;
   }>;
@@ -49,7 +51,12 @@ export interface ServerParts {
  * and listens. The HTTP server sends /provision/* straight to the provisioning service's lean handler and
  * everything else to the express API.
  */
-export async function startServer(config: Config, log: Logger, parts: ServerParts = {}): Promise<RunningServer> {
+/** Knobs for tests: the clock tokens are issued and checked by (default Date.now). */
+export interface ServerOptions {
+  now?: () => number;
+}
+
+export async function startServer(config: Config, log: Logger, parts: ServerParts = {}, options: ServerOptions = {}): Promise<RunningServer> {
   const controlSecret = randomBytes(24).toString('hex');
   // Before anything else: an unusable certificate is a configuration error, not a half-started server.
   const tlsPair = config.tls ? readTlsPair(config.tls) : undefined;
@@ -61,11 +68,14 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
   try {
     const events = new DomainEvents();
     const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile });
-    const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds);
+    const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds, { now: options.now });
     const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events }) : undefined;
     if (provisioning) cleanups.unshift(() => provisioning.close());
     const sip = parts.sip ? await parts.sip({ config, log, store, events, provisioning }) : undefined;
     if (sip) cleanups.unshift(() => sip.stop());
+    // Check-sync by itself when a registered phone's files change (needs both halves).
+    const resync = sip && provisioning ? createResyncCoordinator({ config, log, directory: store, events, sip: sip.service, provisioning }) : undefined;
+    if (resync) cleanups.unshift(async () => resync.stop());
 
     const annotators: DeviceAnnotator[] = [...(sip?.annotators ?? [])];
     if (provisioning) {
@@ -82,8 +92,14 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
       tokens,
       provisioning,
       sip: sip?.service,
-      accountRouters: [...(sip?.accountRouters ?? []), ...(provisioning ? [provisioning.accountRouter()] : [])],
-      deviceAnnotators: annotators,
+      accountRouters: provisioning ? [provisioning.templatesRouter()] : [],
+      devices: new DeviceService({
+        store,
+        log,
+        messaging: sip && { sip: sip.service, outbox: sip.outbox },
+        provisioning,
+        annotators,
+      }),
       controlSecret,
       loopMonitor,
     };

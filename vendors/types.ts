@@ -1,3 +1,4 @@
+import { cleanseMac } from '../src/devices/mac-address.js';
 /**
  * What a vendor profile declares. The provisioning core (src/provision/) only ever talks to this interface:
  * it never names a vendor. Adding a vendor = one profile file here (registered in vendors/index.ts) plus
@@ -241,11 +242,13 @@ export interface VendorProfile {
   commonVariables?(model: string): Record<string, unknown>;
 }
 
-/** Helper shared by profiles: "00:15:65:4a:a9:37" / "001565f429a4" → "0015654aa937". */
+/**
+ * Helper shared by profiles: "00:15:65:4a:a9:37" / "001565f429a4" → "0015654aa937". The one MAC rule is the
+ * device resource's (src/devices/mac-address.ts): a MAC read from a User-Agent and one saved through the API
+ * are the same form.
+ */
 export function cleanMac(raw: string | undefined): string | undefined {
-  if (!raw) return undefined;
-  const hex = raw.replace(/[:\-.]/g, '').toLowerCase();
-  return /^[0-9a-f]{12}$/.test(hex) ? hex : undefined;
+  return raw ? cleanseMac(raw) : undefined;
 }
 
 /**

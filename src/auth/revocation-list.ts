@@ -37,7 +37,7 @@ export class RevocationList {
         parsed = JSON.parse(text);
       } catch (err) {
         // Refuse to start rather than silently accept every revoked token again.
-        throw new Error(`token revocation file ${file} is not valid JSON (${(err as Error).message}); fix or remove it`);
+        throw new Error(`token revocation file ${file} is not valid JSON (${(err as Error).message}); fix or remove it`, { cause: err });
       }
       const now = nowSeconds();
       for (const [jti, exp] of Object.entries(parsed as Record<string, unknown>)) {

@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net';
 import type { AccountDoc, DeviceDoc } from '../domain/types.js';
 import { getPath, isPlainObject, setPath } from '../domain/docs.js';
-import { addValidationError, type ValidationErrors } from '../http/errors.js';
+import { addValidationError, type ValidationErrors } from '../domain/validation.js';
 import { validateDoc } from '../schema/validator.js';
 import type { Store } from '../store/store.js';
 import { cleanseMac } from './mac-address.js';

@@ -1,6 +1,6 @@
 import type { DeviceDoc } from '../domain/types.js';
 import { getPath, isPlainObject } from '../domain/docs.js';
-import { addValidationError, type ValidationErrors } from '../http/errors.js';
+import { addValidationError, type ValidationErrors } from '../domain/validation.js';
 import { vendorProfiles } from '../../vendors/index.js';
 import { keyCapacity } from '../provision/catalogue.js';
 import { VendorSelector } from '../provision/select.js';

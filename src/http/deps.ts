@@ -6,11 +6,10 @@ import type { DomainEvents } from '../domain/events.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { ProvisioningService } from '../provision/service.js';
 import type { SipService } from '../sip/service.js';
-import type { AccountDoc, DeviceDoc } from '../domain/types.js';
+import type { DeviceService } from '../devices/device-service.js';
 import type { LoopMonitor } from '../health/loop-monitor.js';
 
-/** Adds read-only facts to a device's API answer under `_read_only` (last config fetch, registration). */
-export type DeviceAnnotator = (account: AccountDoc, device: DeviceDoc) => Record<string, unknown> | undefined;
+export type { DeviceAnnotator } from '../devices/device-service.js';
 
 export interface AppDeps {
   config: Config;
@@ -20,9 +19,10 @@ export interface AppDeps {
   tokens: TokenService;
   provisioning?: ProvisioningService;
   sip?: SipService;
-  /** Routers mounted at /v2/accounts/:accountId after auth and scoping, before the devices CRUD routes. */
+  /** Routers mounted at /v2/accounts/:accountId after auth and scoping, before the device resource. */
   accountRouters?: Router[];
-  deviceAnnotators?: DeviceAnnotator[];
+  /** The device resource (src/routes/v2/devices.ts); a plain one (no SIP, no provisioning) when absent. */
+  devices?: DeviceService;
   /** Shared secret of the loopback control endpoint the CLI uses while the server owns DATA_DIR. */
   controlSecret?: string;
   /** Event-loop delay and memory figures, reported on the control endpoint. */

@@ -12,17 +12,10 @@ export class KazooError extends Error {
   }
 }
 
-/** Kazoo validation errors: `{"<dotted.path>": {"<code>": {"message": …, …}}}`. */
-export type ValidationErrors = Record<string, Record<string, Record<string, unknown>>>;
+import type { ValidationErrors } from '../domain/validation.js';
 
-export function addValidationError(
-  errors: ValidationErrors,
-  path: string,
-  code: string,
-  detail: Record<string, unknown>,
-): void {
-  (errors[path] ??= {})[code] = detail;
-}
+// The validation shape is the domain's (src/domain/validation.ts); kept importable from here for the routes.
+export { addValidationError, type ValidationErrors } from '../domain/validation.js';
 
 export const validationError = (errors: ValidationErrors) => new KazooError(400, 'validation error', errors);
 

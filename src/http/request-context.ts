@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { contextOf } from './envelope.js';
+import { envelopeOf } from './request-body.js';
 
 /** Kazoo's CORS headers, so browser UIs (Monster UI) can call the API directly. */
 const CORS: Record<string, string> = {
@@ -30,7 +31,7 @@ export function tokenFrom(req: Request): string | undefined {
   if (bearer) return bearer[1];
   const query = req.query.auth_token;
   if (typeof query === 'string' && query) return query;
-  const body = req.body as { auth_token?: unknown } | undefined;
+  const body = envelopeOf(req);
   if (body && typeof body.auth_token === 'string' && body.auth_token) return body.auth_token;
   return undefined;
 }

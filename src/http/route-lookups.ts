@@ -3,10 +3,16 @@ import type { AccountDoc, DeviceDoc } from '../domain/types.js';
 import type { Directory } from '../store/directory.js';
 import { badIdentifier } from './errors.js';
 import type { AuthLocals } from './auth.js';
+import type { TokenClaims } from '../auth/tokens.js';
 
-/** The account of a /v2/accounts/:accountId/... route, as loadAccount checked and stored it. */
-export function accountFrom(res: Response): AccountDoc {
+/** The account of a /v2/accounts/:accountId/... route, as loadAccount checked and stored it. The one reader. */
+export function accountFrom(res: Pick<Response, 'locals'>): AccountDoc {
   return (res.locals as Required<AuthLocals>).account;
+}
+
+/** The verified token's claims of a route behind requireAuth/loadAccount. */
+export function claimsFrom(res: Pick<Response, 'locals'>): TokenClaims {
+  return (res.locals as Required<AuthLocals>).auth;
 }
 
 /** The device named by `:deviceId` in that account, or Kazoo's 404 bad_identifier with the id as cause. */

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { methodNotAllowed } from './errors.js';
+import { envelopeOf } from './request-body.js';
 
 const VERBS = new Set(['GET', 'PUT', 'POST', 'PATCH', 'DELETE']);
 
@@ -11,7 +12,7 @@ const VERBS = new Set(['GET', 'PUT', 'POST', 'PATCH', 'DELETE']);
 export function verbOverride(req: Request, _res: Response, next: NextFunction): void {
   if (req.method !== 'POST') return next();
   const fromQuery = typeof req.query.verb === 'string' ? req.query.verb : undefined;
-  const envelope = (req.body as { verb?: unknown } | undefined)?.verb;
+  const envelope = envelopeOf(req).verb;
   const wanted = fromQuery ?? (typeof envelope === 'string' ? envelope : undefined) ?? req.get('x-http-method-override');
   if (wanted === undefined || wanted === '') return next();
   const verb = wanted.trim().toUpperCase();

@@ -25,6 +25,8 @@ export interface FrontDoorOptions {
   headTimeoutMs?: number;
   /** Keep-alive idle time between requests (default: the server's keepAliveTimeout). */
   idleTimeoutMs?: number;
+  /** Clock for the head and idle deadlines (default Date.now; tests move it by hand). */
+  now?: () => number;
   /** Complete answers kept for replay, one per device file (default 250k: every phone of a large install). */
   maxKeptAnswers?: number;
   /** Bytes the kept answers may hold in all, keys included (default 64 MiB); the oldest kept go first. */
@@ -58,6 +60,7 @@ export interface FrontDoor {
 const PREFIX = '/provision/';
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values: visible ASCII, SP, HTAB, obs-text. Any other control character (NUL, CR, LF, …) is refused. */
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's whole job
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Request-target: visible ASCII only (node:http would decide anything else; those requests are handed off). */
 const TARGET = /^\/provision\/[\x21-\x7e]*$/;
@@ -207,9 +210,13 @@ function parseHead(head: string): Parsed {
   const line = head.slice(0, eol);
   let method: 'GET' | 'HEAD';
   let rest: string;
-  if (line.startsWith('GET ')) (method = 'GET'), (rest = line.slice(4));
-  else if (line.startsWith('HEAD ')) (method = 'HEAD'), (rest = line.slice(5));
-  else return HANDOFF;
+  if (line.startsWith('GET ')) {
+    method = 'GET';
+    rest = line.slice(4);
+  } else if (line.startsWith('HEAD ')) {
+    method = 'HEAD';
+    rest = line.slice(5);
+  } else return HANDOFF;
   const sp = rest.indexOf(' ');
   if (sp < 0) return HANDOFF;
   const url = rest.slice(0, sp);
@@ -241,7 +248,10 @@ function parseHead(head: string): Parsed {
     switch (name.length) {
       // Dispatch on length first: most lines are neither of the few names that matter here.
       case 4:
-        if (name.toLowerCase() === 'host') (host = true), (hostValue ??= value);
+        if (name.toLowerCase() === 'host') {
+          host = true;
+          hostValue ??= value;
+        }
         break;
       case 6:
         // Expect (100-continue, or anything) is left to node:http, which knows the interim responses.
@@ -298,6 +308,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   const maxHead = options.maxHeadBytes ?? 8 * 1024;
   const clientAddress = options.clientAddress;
   const headTimeout = options.headTimeoutMs ?? 10_000;
+  const clock = options.now ?? Date.now;
   const idleTimeoutOf = () => options.idleTimeoutMs ?? server.keepAliveTimeout;
   let keepAliveFor = -1;
   let keepAliveText = '';
@@ -348,7 +359,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   function ensureSweeper(): void {
     if (sweeper) return;
     sweeper = setInterval(() => {
-      const now = Date.now();
+      const now = clock();
       for (const c of conns) if (now >= c.deadline) timedOut(c);
       if (conns.size === 0) {
         clearInterval(sweeper);
@@ -433,7 +444,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     while (!c.done) {
       if (start >= buf.length) {
         c.buf = undefined;
-        c.deadline = Date.now() + idleTimeoutOf();
+        c.deadline = clock() + idleTimeoutOf();
         return;
       }
       const end = buf.indexOf(CRLFCRLF, start);
@@ -456,7 +467,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (parsed.kind === 'handoff' || (parsed.kind === 'ok' && options.handsOff?.(parsed.url))) return handOff(c, buf.subarray(start));
       if (parsed.kind === 'error') return finish(c, errorResponse(parsed.status, STATUS_CODES[parsed.status]!));
       start = end + 4;
-      c.deadline = Date.now() + headTimeout;
+      c.deadline = clock() + headTimeout;
       const address = c.proxied ? clientAddress!.of(c.address, parsed.forwardedFor) : c.address;
       const replayable = parsed.keepAlive && parsed.method === 'GET';
       httpDate();
@@ -519,7 +530,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
         c.blocked = true;
         c.buf = start < buf.length ? buf.subarray(start) : undefined;
         c.scanned = 0;
-        c.deadline = Date.now() + idleTimeoutOf();
+        c.deadline = clock() + idleTimeoutOf();
         socket.pause();
         return;
       }
@@ -534,7 +545,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       proxied: clientAddress?.trusts(peer) ?? false,
       buf: undefined,
       scanned: 0,
-      deadline: Date.now() + headTimeout,
+      deadline: clock() + headTimeout,
       blocked: false,
       done: false,
       onData: () => undefined,
@@ -547,7 +558,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (c.buf === undefined) {
         c.buf = data;
         c.scanned = 0;
-        c.deadline = Date.now() + headTimeout; // a new head begins
+        c.deadline = clock() + headTimeout; // a new head begins
       } else {
         c.buf = Buffer.concat([c.buf, data]);
       }
@@ -556,10 +567,10 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     c.onDrain = () => {
       if (c.done || !c.blocked) return;
       c.blocked = false;
-      c.deadline = Date.now() + headTimeout;
+      c.deadline = clock() + headTimeout;
       socket.resume();
       if (c.buf) serve(c);
-      else c.deadline = Date.now() + idleTimeoutOf();
+      else c.deadline = clock() + idleTimeoutOf();
     };
     c.onClose = () => {
       c.done = true;

@@ -5,7 +5,9 @@ import type { Directory } from '../store/directory.js';
 import { vendorProfiles } from '../../vendors/index.js';
 import type { VendorProfile } from '../../vendors/types.js';
 import { ClientAddress } from '../http/client-address.js';
-import { createAccountRouter } from './api-router.js';
+import { createTemplatesRouter } from './templates-router.js';
+import { DeviceFiles } from './device-files.js';
+import { genericCheckSyncEvent } from '../devices/check-sync.js';
 import { FetchLog } from './fetch-log.js';
 import { HttpAuth } from './http-auth.js';
 import { attachPhoneFrontDoor } from './front-door.js';
@@ -16,7 +18,7 @@ import { digestFiles, Renderer } from './renderer.js';
 import { FirmwareStore } from './firmware.js';
 import { UploadStore } from './uploads.js';
 import { fetchesFile, resolveModel } from './catalogue.js';
-import { hostName, type RequestOrigin, type ServerDefaults } from './settings.js';
+import { type RequestOrigin, type ServerDefaults } from './settings.js';
 import { VendorSelector } from './select.js';
 import type { ProvisioningService } from './service.js';
 import { watchBuiltinTemplates } from './template-watch.js';
@@ -108,7 +110,8 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   // TRUST_PROXY: bans and the last-fetch address use the real client behind a proxy, on both transports.
   const clientAddress = new ClientAddress(config.trustProxy);
   const handlePhoneRequest = createPhoneHandler(phoneDeps, decidePhone, clientAddress);
-  let router: ReturnType<typeof createAccountRouter> | undefined;
+  let router: ReturnType<typeof createTemplatesRouter> | undefined;
+  const deviceFiles = new DeviceFiles({ templates, renderer, selector, fetchLog, originOf });
   let closing: Promise<void> | undefined;
 
   function refOf(accountId: string, deviceId: string) {
@@ -134,10 +137,14 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
         ...frontOptions,
       });
     },
-    accountRouter() {
-      router ??= createAccountRouter({ directory, templates, renderer, selector, fetchLog, events, uploads, originOf });
+    templatesRouter() {
+      router ??= createTemplatesRouter({ directory, templates, events });
       return router;
     },
+    deviceConfig: (ref) => deviceFiles.list(ref),
+    deviceConfigFile: (ref, name, host) => deviceFiles.render(ref, name, host),
+    deviceUploads: (deviceId) => uploads.list(deviceId),
+    deviceUpload: (deviceId, name) => uploads.read(deviceId, name),
     async fingerprint(accountId, deviceId) {
       const found = choiceOf(accountId, deviceId);
       if (!found || found.ref.device.enabled === false || found.ref.account.enabled === false) return null;
@@ -149,7 +156,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       }
     },
     checkSyncEvent(accountId, deviceId, reboot) {
-      return choiceOf(accountId, deviceId)?.choice.profile.checkSyncEvent(reboot) ?? 'check-sync';
+      return choiceOf(accountId, deviceId)?.choice.profile.checkSyncEvent(reboot) ?? genericCheckSyncEvent(reboot);
     },
     autoAnswerHeaders(accountId, deviceId) {
       const found = choiceOf(accountId, deviceId);
@@ -179,6 +186,9 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
           ? { time: new Date(last.time).toISOString(), address: last.address, user_agent: last.user_agent, file: last.file }
           : undefined,
       };
+    },
+    get renders() {
+      return renderer.renders;
     },
     close() {
       closing ??= (async () => {

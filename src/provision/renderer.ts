@@ -70,6 +70,7 @@ export class Renderer {
   private readonly devices = new Map<string, DeviceEntry>();
   private readonly shared = new Map<string, RenderedFile & { version: number }>();
   private readonly phonebooks = new Map<string, RenderedFile>();
+  private renderCount = 0;
 
   constructor(
     private readonly templates: TemplateStore,
@@ -85,6 +86,11 @@ export class Renderer {
 
   get size(): number {
     return this.devices.size;
+  }
+
+  /** Templates run so far: a cache hit runs none (tests, diagnostics). */
+  get renders(): number {
+    return this.renderCount;
   }
 
   /**
@@ -248,6 +254,7 @@ export class Renderer {
     accountId: string | undefined,
     deviceId: string | undefined,
   ): RenderedFile {
+    this.renderCount++;
     const tpl = this.templates.resolve(profile.id, file.template, accountId, deviceId);
     let text: string;
     try {

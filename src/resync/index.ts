@@ -5,7 +5,7 @@ import type { ProvisioningService } from '../provision/service.js';
 import type { RegistrationListener } from '../sip/registry.js';
 import type { SipService } from '../sip/service.js';
 import type { Directory } from '../store/directory.js';
-import { Pacer } from './pacer.js';
+import { Pacer, type PacerClock } from './pacer.js';
 import { changedOnlyOutsidePhoneFiles } from '../accounts/account-extras.js';
 
 /**
@@ -25,6 +25,8 @@ export interface ResyncDeps {
   events: DomainEvents;
   sip: SipService;
   provisioning: Pick<ProvisioningService, 'fingerprint' | 'checkSyncEvent'>;
+  /** The pacer's clock (tests drive it by hand; default: performance.now and real timers). */
+  clock?: PacerClock;
 }
 
 interface Job {
@@ -84,7 +86,7 @@ export function createResyncCoordinator(deps: ResyncDeps): ResyncCoordinator {
         if (previous === undefined) known.set(k, Promise.resolve(current)); // first sight: baseline only
         return;
       }
-      const event = provisioning.checkSyncEvent(job.accountId, job.deviceId, job.reboot) || 'check-sync';
+      const event = provisioning.checkSyncEvent(job.accountId, job.deviceId, job.reboot);
       const result = await sip.notify(job.accountId, job.deviceId, { event });
       if (result.sent) known.set(k, Promise.resolve(current));
       log.info('resync: check-sync', {
@@ -106,6 +108,7 @@ export function createResyncCoordinator(deps: ResyncDeps): ResyncCoordinator {
     run,
     (a, b) => ({ ...b, force: a.force || b.force, reboot: a.reboot || b.reboot }),
     (err) => log.error('resync job failed', { error: err }),
+    { clock: deps.clock },
   );
 
   const enqueue = (accountId: string, deviceId: string, force = false, reboot = false) => {

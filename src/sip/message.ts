@@ -259,11 +259,6 @@ export function parseNameAddr(value: string): NameAddr | undefined {
   return { uri, params: parseParams(semi < 0 ? '' : v.slice(semi)) };
 }
 
-export function formatNameAddr(addr: NameAddr): string {
-  const display = addr.displayName ? `"${addr.displayName.replace(/["\\\r\n]/g, '')}" ` : '';
-  return `${display}<${addr.uri}>${stringifyParams(addr.params)}`;
-}
-
 export interface SipUri {
   scheme: 'sip' | 'sips';
   user?: string;
@@ -319,7 +314,7 @@ export function parseCSeq(value: string | undefined): CSeq | undefined {
 }
 
 /** `Digest a=b, c="d"` → { scheme, params }: a linear tokenizer of its own (see auth-header.ts). */
-export { parseAuthHeader } from './auth-header.js';
+export { parseAuthHeader } from '../digest/auth-header.js';
 
 /** Mandatory headers every request and response we act on must carry (RFC 3261 §8.1.1). */
 export function hasMandatoryHeaders(message: SipMessage): boolean {

@@ -7,7 +7,7 @@ import { deliveryTarget } from './target.js';
 import { requestWithAuth, type Credentials } from './uac.js';
 
 /**
- * Quick call by third-party call control (sip.md §3): INVITE the phone without SDP (it makes the offer in
+ * Quick call by third-party call control: INVITE the phone without SDP (it makes the offer in
  * its 200), ACK with an inactive answer, then REFER it to sip:<number>@<realm> so the phone places the
  * real call itself. Our own ring timer sends CANCEL (npm `sip`'s INVITE transaction never times out in
  * "proceeding"). The dialog stays known until the phone hangs up, so its sipfrag NOTIFYs and BYE get 200.

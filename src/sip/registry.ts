@@ -104,8 +104,4 @@ export class RegistrationTable {
   sweep(): void {
     this.all();
   }
-
-  clear(): void {
-    this.byAccount.clear();
-  }
 }

@@ -7,7 +7,6 @@ import {
   hasMandatoryHeaders,
   header,
   headerValues,
-  makeHeaders,
   parseCSeq,
   parseMessage,
   parseNameAddr,
@@ -22,7 +21,7 @@ import type { Datagram, UdpTransport } from './transport.js';
 /**
  * A deliberately small RFC 3261 UDP transaction layer for the embedded backend.
  *
- * Why not npm `sip@0.0.6`'s transactions (sip.md §2.2): requests to a host equal to our own are turned
+ * Why not npm `sip@0.0.6`'s transactions: requests to a host equal to our own are turned
  * into local 404s, the INVITE client transaction has no timer in "proceeding", responses get no To-tag,
  * branches carry ~20 bits of randomness and bodies are length-counted in UTF-16. What the product needs
  * is narrow — answer REGISTER/OPTIONS/in-dialog requests, and originate NOTIFY, INVITE (+ACK/CANCEL)

@@ -4,7 +4,7 @@ import { SipMessageTooLargeError } from './service.js';
 
 /**
  * The UDP socket of the embedded backend. Exists because npm `sip@0.0.6` binds without an 'error'
- * listener, so a busy port kills the process (sip.md §2.2 bug 2). Here bind() resolves once listening and
+ * listener, so a busy port kills the process. Here bind() resolves once listening and
  * rejects with a message naming the address when the port is taken; later socket errors (ICMP
  * unreachable, EPERM on send, …) are reported, never thrown.
  */

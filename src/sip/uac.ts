@@ -1,10 +1,10 @@
-import { answerChallenge } from './digest.js';
+import { answerChallenge } from '../digest/digest.js';
 import { header, parseAuthHeader, parseCSeq, setHeader, type SipRequest, type SipResponse } from './message.js';
 import type { ClientTransactionOptions, Endpoint, SipStack } from './stack.js';
 
 /**
  * Send a request and, when the phone challenges it (401/407 — Grandstream and Polycom can be set to
- * digest-check NOTIFY), send it once more with the device's own credentials (sip.md §4.1). One retry
+ * digest-check NOTIFY), send it once more with the device's own credentials. One retry
  * only: a second challenge means the credentials are wrong, and looping would flood the phone.
  */
 export interface Credentials {

@@ -1,25 +1,23 @@
-import type { Router } from 'express';
 import type { Config } from '../config.js';
 import type { DomainEvents } from '../domain/events.js';
-import type { AccountDoc, DeviceDoc } from '../domain/types.js';
+import type { DeviceAnnotator } from '../devices/device-service.js';
 import type { Logger } from '../log.js';
 import type { ProvisioningService } from '../provision/service.js';
 import type { Directory } from '../store/directory.js';
-import { createResyncCoordinator } from '../resync/index.js';
-import { createDeviceActionsRouter } from '../routes/v2/device-actions.js';
 import { createSipService } from './index.js';
 import { DeviceOutbox } from './device-outbox.js';
 import type { SipService } from './service.js';
 
 /**
- * Everything SIP brings to the server in one call, shaped like ServerParts['sip'] in src/server.ts:
- * the started SipService, the device-actions router, a `_read_only.sip_registration` annotator for device
- * answers, and the resync coordinator (when provisioning is present). `stop()` undoes all of it.
+ * Everything SIP brings to the server, shaped like ServerParts['sip'] in src/server.ts: the started SipService,
+ * the outbox that delivers sync/notify, and `_read_only` annotators for device answers. No HTTP here: the
+ * device routes (src/routes/v2/devices.ts) reach SIP through DeviceService, wired in src/server.ts.
+ * `stop()` undoes all of it.
  */
 export interface SipPart {
   service: SipService;
-  accountRouters: Router[];
-  annotators: Array<(account: AccountDoc, device: DeviceDoc) => Record<string, unknown> | undefined>;
+  outbox: DeviceOutbox;
+  annotators: DeviceAnnotator[];
   stop(): Promise<void>;
 }
 
@@ -33,11 +31,10 @@ export async function createSipPart(ctx: {
   const { config, log, store: directory, events, provisioning } = ctx;
   const service = createSipService({ config, log, directory, provisioning });
   await service.start();
-  const resync = provisioning ? createResyncCoordinator({ config, log, directory, events, sip: service, provisioning }) : undefined;
   const outbox = new DeviceOutbox({ sip: service, directory, events, log });
   return {
     service,
-    accountRouters: [createDeviceActionsRouter({ directory, sip: service, outbox, provisioning, log })],
+    outbox,
     annotators: [
       (account, device) => {
         const last = outbox.outcomeOf(account.id, device.id);
@@ -59,7 +56,6 @@ export async function createSipPart(ctx: {
     ],
     async stop() {
       outbox.stop();
-      resync?.stop();
       await service.stop();
     },
   };

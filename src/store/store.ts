@@ -11,6 +11,7 @@ import { accountSecretsCodec, holdsSealedSecrets } from './account-secrets.js';
 import { PendingWrites } from './pending-writes.js';
 import { AccountFiles } from './account-files.js';
 import { deviceKeys, SortedIds, type DeviceKeys } from './device-index.js';
+import { deepFreeze } from '../domain/freeze.js';
 
 /**
  * Devices per account are spread over this many files (see ShardedCollection). Part of the on-disk layout.
@@ -131,11 +132,11 @@ export class Store implements Directory {
     try {
       for (const doc of await this.accountCollection.load()) {
         if (isTombstone(doc)) this.deletedAccounts.add(doc.id);
-        else this.indexAccount(doc as AccountDoc);
+        else this.indexAccount(deepFreeze(doc) as AccountDoc);
       }
     } catch (err) {
       if (err instanceof SecretKeyMismatchError) {
-        throw new Error(`account secrets in ${accountsDir(this.dataDir)} cannot be decrypted with the secrets key file (${err.message}): is SECRETS_KEY_FILE the key this data was written with?`);
+        throw new Error(`account secrets in ${accountsDir(this.dataDir)} cannot be decrypted with the secrets key file (${err.message}): is SECRETS_KEY_FILE the key this data was written with?`, { cause: err });
       }
       throw err;
     }
@@ -147,11 +148,11 @@ export class Store implements Directory {
       const data = this.dataOf(account.id);
       for (const doc of await data.users.load()) {
         if (isTombstone(doc)) data.deleted.add(doc.id);
-        else data.userDocs.set(doc.id, doc as UserDoc);
+        else data.userDocs.set(doc.id, deepFreeze(doc) as UserDoc);
       }
       for (const doc of await data.devices.load()) {
         if (isTombstone(doc)) data.deleted.add(doc.id);
-        else this.indexDevice(doc as DeviceDoc);
+        else this.indexDevice(deepFreeze(doc) as DeviceDoc);
       }
     }
   }
@@ -205,9 +206,6 @@ export class Store implements Directory {
   /** Device ids of an account in id order, from `startKey` inclusive. */
   deviceIdsFrom(accountId: string, startKey: string | undefined, descending = false): Iterable<string> {
     return this.perAccount.get(accountId)?.deviceOrder.from(startKey, descending) ?? [];
-  }
-  deviceCount(accountId: string): number {
-    return this.perAccount.get(accountId)?.deviceOrder.size ?? 0;
   }
   findDeviceByMac(mac: string): DeviceRef | undefined {
     return this.resolve(this.macs.get(mac));
@@ -478,6 +476,7 @@ export class Store implements Directory {
 
   /** Swaps `previous` for `next` in memory and in every index (either may be undefined). */
   private place(next: StoredDoc | undefined, previous: StoredDoc | undefined): void {
+    if (next) deepFreeze(next);
     const sample = next ?? previous;
     if (!sample) return;
     switch (sample.pvt_type) {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KazooError } from '../../src/http/errors.js';
+import { toKazooError } from '../../src/http/error-mapper.js';
 import { createSipPart } from '../../src/sip/wiring.js';
 import { MAX_NUMBER_LENGTH, parseQuickCall } from '../../src/sip/api/quickcall-request.js';
 import { loopDelayUnderLoadMs } from '../helpers/event-loop.js';
@@ -14,7 +15,9 @@ const MAX_DELAY_MS = 200;
 function errorsOf(fn: () => unknown): Record<string, Record<string, Record<string, unknown>>> {
   try {
     fn();
-  } catch (err) {
+  } catch (thrown) {
+    // parseQuickCall throws a domain error; the HTTP edge's one mapper makes the answer.
+    const err = toKazooError(thrown);
     expect(err).toBeInstanceOf(KazooError);
     expect((err as KazooError).status).toBe(400);
     return (err as KazooError).data as Record<string, Record<string, Record<string, unknown>>>;

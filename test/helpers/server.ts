@@ -27,11 +27,11 @@ export async function tempDir(prefix = 'prov-test-'): Promise<string> {
  * token for it. SIP is off unless the test passes parts and env for it.
  */
 export async function startTestServer(
-  options: { parts?: ServerParts; env?: Record<string, string>; dataDir?: string; log?: Logger } = {},
+  options: { parts?: ServerParts; env?: Record<string, string>; dataDir?: string; log?: Logger; now?: () => number } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await tempDir());
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SIP_BACKEND: 'none', LOG_LEVEL: 'silent', ...options.env });
-  const server = await startServer(config, options.log ?? createLogger(config.logLevel), options.parts);
+  const server = await startServer(config, options.log ?? createLogger(config.logLevel), options.parts, { now: options.now });
   const url = `http://127.0.0.1:${server.port}`;
   const http = () => request.agent(url);
   let master = server.store.masterAccount();

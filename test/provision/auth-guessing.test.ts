@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseAuthParams } from '../../src/provision/http-auth.js';
+import { parseAuthParams } from '../../src/digest/auth-header.js';
 import { ACCOUNT, REALM, seedFullDevice, startHarness, type Harness } from './support/harness.js';
 import { clientsFrom } from './support/from-address.js';
 

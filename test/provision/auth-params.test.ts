@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_AUTH_HEADER, parseAuthParams } from '../../src/provision/http-auth.js';
+import { MAX_AUTH_HEADER } from '../../src/provision/http-auth.js';
+import { parseAuthParams } from '../../src/digest/auth-header.js';
 import { ACCOUNT, seedFullDevice, startHarness, type Harness } from './support/harness.js';
 
 /**

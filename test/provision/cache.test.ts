@@ -14,22 +14,34 @@ describe('render cache', () => {
   it('re-renders when the device, a watched user or the account change, and only then', async () => {
     h = await startHarness();
     seedFullDevice(h, { id: 'd', mac: '001565aabbcc' });
-    const fetchKv = async () => readKeyValue((await h.get('001565aabbcc.cfg')).body);
-    const first = await h.get('001565aabbcc.cfg');
-    const again = await h.get('001565aabbcc.cfg');
+    /** Fetches the file; `rendered` says whether templates ran for it (a change) or the cache answered. */
+    const fetched = async () => {
+      const before = h.service.renders;
+      const res = await h.get('001565aabbcc.cfg');
+      return { body: res.body, rendered: h.service.renders > before };
+    };
+    const fetchKv = async (rendered: boolean) => {
+      const got = await fetched();
+      expect(got.rendered).toBe(rendered);
+      return readKeyValue(got.body);
+    };
+    const first = await fetched();
+    expect(first.rendered).toBe(true);
+    const again = await fetched();
     expect(again.body).toBe(first.body);
+    expect(again.rendered).toBe(false); // nothing changed: the cache answers
     const fp = await h.service.fingerprint(ACCOUNT, 'd');
 
     h.dir.updateUser('u0000000000000000000000000000b0b', { presence_id: '2002', first_name: 'Robert' });
-    expect((await fetchKv()).get('linekey.2.value')).toBe('2002');
-    expect((await fetchKv()).get('linekey.2.label')).toBe('Robert Builder');
+    expect((await fetchKv(true)).get('linekey.2.value')).toBe('2002');
+    expect((await fetchKv(false)).get('linekey.2.label')).toBe('Robert Builder');
     expect(await h.service.fingerprint(ACCOUNT, 'd')).not.toBe(fp);
 
     h.dir.updateAccount(ACCOUNT, { realm: 'new.realm.example.com' });
-    expect((await fetchKv()).get('account.1.sip_server.1.address')).toBe('new.realm.example.com');
+    expect((await fetchKv(true)).get('account.1.sip_server.1.address')).toBe('new.realm.example.com');
 
     h.dir.updateDevice('d', { sip: { username: 'user_1001', password: 'rotated', expire_seconds: 120 } });
-    const kv = await fetchKv();
+    const kv = await fetchKv(true);
     expect(kv.get('account.1.password')).toBe('rotated');
     expect(kv.get('account.1.sip_server.1.expires')).toBe('120');
   });

@@ -203,22 +203,32 @@ describe('lean front door', () => {
   });
 
   it('cuts off a client that does not finish its head in time (slowloris), and idle connections', async () => {
-    await lean({ frontDoor: { headTimeoutMs: 200, idleTimeoutMs: 400 } });
+    // The front door's deadlines run on this clock: moved by hand, no test waits for wall time to pass.
+    const clock = { t: 0 };
+    await lean({ frontDoor: { headTimeoutMs: 200, idleTimeoutMs: 400, now: () => clock.t } });
+    /** Moves the clock `stepMs` at a time, letting the sockets and the door's sweep run between steps, until `done`. */
+    const runClock = async (done: () => boolean, stepMs: number, eachStep?: () => void) => {
+      for (let moved = 0; !done() && moved < 60_000; moved += stepMs) {
+        clock.t += stepMs;
+        eachStep?.();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
     const slow = client(h);
     await slow.write(`GET ${MAC_FILE} HTTP/1.1\r\nHost: prov\r\n`);
-    const timer = setInterval(() => slow.socket.write('X-Drip: 1\r\n'), 50); // keeps sending, never finishes
-    try {
-      const r = await slow.next();
-      expect(r.status).toBe(408);
-      await slow.closed();
-    } finally {
-      clearInterval(timer);
-    }
+    let answered = false;
+    const reply = slow.next().finally(() => (answered = true));
+    await runClock(() => answered, 20, () => slow.socket.write('X-Drip: 1\r\n')); // keeps sending, never finishes
+    const r = await reply;
+    expect(r.status).toBe(408);
+    await slow.closed();
     const silent = client(h);
+    await runClock(() => silent.ended, 50);
     await silent.closed(); // connected, never sent a byte
     const idle = client(h);
     await idle.write(get(MAC_FILE));
     expect((await idle.next()).status).toBe(200);
+    await runClock(() => idle.ended, 50);
     await idle.closed(); // idle after its answer
     expect(h.front!.connections).toBe(0);
   });

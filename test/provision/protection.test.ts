@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACCOUNT, seedFullDevice, startHarness, type Harness } from './support/harness.js';
 import { readGrandstream, readKeyValue, readPolycom } from './support/readers.js';
-import { parseAuthParams } from '../../src/provision/http-auth.js';
+import { parseAuthParams } from '../../src/digest/auth-header.js';
 
 let h: Harness;
 afterEach(async () => {

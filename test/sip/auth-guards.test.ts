@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { NonceAuthority } from '../../src/sip/digest.js';
+import { NonceAuthority } from '../../src/digest/digest.js';
 import { GuessLimiter } from '../../src/sip/guess-limiter.js';
 import { RefusalLog } from '../../src/sip/refusal-log.js';
 import { SourceBan, sourceKey } from '../../src/sip/source-ban.js';

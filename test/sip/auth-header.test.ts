@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_AUTHORIZATION_LENGTH } from '../../src/sip/auth-header.js';
+import { MAX_AUTHORIZATION_LENGTH } from '../../src/digest/auth-header.js';
 import { EmbeddedSipService } from '../../src/sip/embedded.js';
 import { parseAuthHeader } from '../../src/sip/message.js';
 import { MemoryDirectory } from './helpers/memory-directory.js';

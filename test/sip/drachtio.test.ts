@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerChallenge, computeResponse } from '../../src/sip/digest.js';
+import { answerChallenge, computeResponse } from '../../src/digest/digest.js';
 import { createSipService } from '../../src/sip/index.js';
 import { parseAuthHeader } from '../../src/sip/message.js';
 import type { SipService } from '../../src/sip/service.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DomainEvents } from '../../src/domain/events.js';
 import { createResyncCoordinator } from '../../src/resync/index.js';
+import type { PacerClock } from '../../src/resync/pacer.js';
 import { RegistrationTable } from '../../src/sip/registry.js';
 import type { NotifyOptions, NotifyResult, QuickCallResult, Registration, SipService } from '../../src/sip/service.js';
 import { MemoryDirectory } from './helpers/memory-directory.js';
@@ -11,6 +12,28 @@ import { quietLog, sipTestConfig } from './helpers/config.js';
  * SIP service recording NOTIFYs. The wire side is covered by api.sipp.test.ts with real provisioning.
  */
 const ACC = 'acc1';
+
+/**
+ * The pacer's clock, fast-forwarded: each timer fires on the next turn of the event loop with time moved to
+ * its due moment, so pacing is exercised in full without waiting for wall time to pass.
+ */
+function fastForwardClock(): PacerClock {
+  let t = 0;
+  return {
+    now: () => t,
+    schedule(fn, ms) {
+      let cancelled = false;
+      setImmediate(() => {
+        if (cancelled) return;
+        t += ms;
+        fn();
+      });
+      return () => {
+        cancelled = true;
+      };
+    },
+  };
+}
 
 function setup(rate = 1000) {
   const directory = new MemoryDirectory();
@@ -40,7 +63,7 @@ function setup(rate = 1000) {
     const reg: Registration = { accountId: ACC, deviceId, username: deviceId.replace('d', 'u'), realm: 'r.test', contact: 'sip:x@127.0.0.2', source: { address: '127.0.0.2', port: 5060 }, expiresAt: Date.now() + 60_000 };
     table.upsert(reg);
   };
-  const coordinator = createResyncCoordinator({ config: sipTestConfig({ RESYNC_RATE: String(rate) }), log: quietLog, directory, events, sip, provisioning });
+  const coordinator = createResyncCoordinator({ config: sipTestConfig({ RESYNC_RATE: String(rate) }), log: quietLog, directory, events, sip, provisioning, clock: fastForwardClock() });
   const change = (deviceId: string, sync?: { reboot: boolean }) =>
     events.emit({ type: 'device.changed', accountId: ACC, deviceId, before: directory.devices.get(deviceId), after: directory.devices.get(deviceId), sync });
   /** Change a device and wait until the coordinator has done what it will do about it. */

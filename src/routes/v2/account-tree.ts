@@ -1,9 +1,9 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppDeps } from '../../http/deps.js';
 import type { AccountDoc } from '../../domain/types.js';
-import { mayActOn, type AuthLocals } from '../../http/auth.js';
+import { mayActOn } from '../../http/auth.js';
 import { sendSuccess } from '../../http/envelope.js';
-import { accountFrom } from '../../http/route-lookups.js';
+import { accountFrom, claimsFrom } from '../../http/route-lookups.js';
 import { methodNotAllowedFor } from './method-guard.js';
 
 /**
@@ -14,7 +14,7 @@ export function createAccountTreeRouter(deps: AppDeps): Router {
   const { store } = deps;
   const router = Router({ mergeParams: true });
   const visible = (res: Response) => {
-    const claims = (res.locals as Required<AuthLocals>).auth;
+    const claims = claimsFrom(res);
     return (a: AccountDoc | undefined): a is AccountDoc => a !== undefined && mayActOn(store, claims, a);
   };
   const ancestors = (res: Response) => accountFrom(res).pvt_tree.map((id) => store.getAccount(id)).filter(visible(res));

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppDeps } from '../../http/deps.js';
-import type { AuthLocals } from '../../http/auth.js';
+import { accountFrom } from '../../http/route-lookups.js';
 import type { AccountDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { badIdentifier, forbidden, KazooError } from '../../http/errors.js';
@@ -8,15 +8,15 @@ import { accountView, createAccount, newApiKey, updateAccount } from '../../acco
 import { deletedView, updatedFields } from '../../domain/docs.js';
 import { checkIfMatch } from './if-match.js';
 import { methodNotAllowedFor } from './method-guard.js';
+import { envelopeOf } from '../../http/request-body.js';
 
 /** /v2/accounts/:accountId (the account itself) and its api_key. Mounted after loadAccount. */
 export function createAccountRouter(deps: AppDeps): Router {
   const { store } = deps;
   const router = Router({ mergeParams: true });
-  const locals = (res: { locals: unknown }) => res.locals as Required<AuthLocals>;
   /** The route's account as a writer must see it: its newest version, counting writes not yet durable. */
   const newestAccount = (res: Response): AccountDoc => {
-    const id = locals(res).account.id;
+    const id = accountFrom(res).id;
     const account = store.latest.getAccount(id);
     if (!account) throw badIdentifier(id);
     return account;
@@ -26,20 +26,20 @@ export function createAccountRouter(deps: AppDeps): Router {
   const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
     const account = newestAccount(res);
     checkIfMatch(req, account);
-    const saved = await updateAccount(store, account, updatedFields(account, (req.body as { data?: unknown }).data, mode));
+    const saved = await updateAccount(store, account, updatedFields(account, envelopeOf(req).data, mode));
     sendSuccess(req, res, accountView(saved), { revision: saved._rev });
   };
 
   router
     .route('/')
     .get((req, res) => {
-      const account = locals(res).account;
+      const account = accountFrom(res);
       sendSuccess(req, res, accountView(account), { revision: account._rev });
     })
     .put(async (req, res) => {
       // PUT on an account creates a child of it.
-      const parent = locals(res).account;
-      const child = await createAccount(store, (req.body as { data?: unknown }).data, parent);
+      const parent = accountFrom(res);
+      const child = await createAccount(store, envelopeOf(req).data, parent);
       res.location(`/v2/accounts/${child.id}`);
       sendSuccess(req, res, accountView(child), { status: 201, revision: child._rev });
     })
@@ -60,7 +60,7 @@ export function createAccountRouter(deps: AppDeps): Router {
   // Kazoo's account listings, as Monster UI uses them: rows {id, name, realm, tree}.
   const accountRow = (a: AccountDoc) => ({ id: a.id, name: a.name, realm: a.realm, tree: a.pvt_tree });
   const listBelow = (predicate: (account: AccountDoc, self: AccountDoc) => boolean) => (req: Request, res: Response) => {
-    const self = locals(res).account;
+    const self = accountFrom(res);
     const rows = store
       .listAccounts()
       .filter((a) => predicate(a, self))
@@ -74,7 +74,7 @@ export function createAccountRouter(deps: AppDeps): Router {
   router
     .route('/api_key')
     .get((req, res) => {
-      sendSuccess(req, res, { api_key: locals(res).account.pvt_api_key });
+      sendSuccess(req, res, { api_key: accountFrom(res).pvt_api_key });
     })
     // Rotate: a new key replaces the old at once (the store seals it at rest and re-indexes it for api_auth);
     // tokens already issued stay valid until they expire, as in Kazoo.

@@ -8,6 +8,7 @@ import { isPlainObject } from '../../domain/docs.js';
 import { readExtra, writeExtra } from '../../accounts/account-extras.js';
 import { APP_CATALOGUE, findApp, type AppDefinition } from '../../apps/catalogue.js';
 import { methodNotAllowedFor } from './method-guard.js';
+import { envelopeOf } from '../../http/request-body.js';
 
 /** Who of the account's users may open an enabled app (Kazoo's apps_store install document). */
 interface AppGrant {
@@ -85,19 +86,19 @@ export function createAppsStoreRouter(deps: AppDeps): Router {
       if (grantsOf(accountFrom(res))[app.id] && readExtra(accountFrom(res), 'pvt_apps_store')) {
         throw new KazooError(409, 'conflict', { message: 'app already installed; POST to change who may use it' });
       }
-      const grant = parseGrant((req.body as { data?: unknown }).data);
+      const grant = parseGrant(envelopeOf(req).data);
       await saveGrant(res, app.id, grant);
       sendSuccess(req, res, view(app, grant), { status: 201 });
     })
     .post(async (req, res) => {
       const app = appOf(req);
-      const grant = parseGrant((req.body as { data?: unknown }).data);
+      const grant = parseGrant(envelopeOf(req).data);
       await saveGrant(res, app.id, grant);
       sendSuccess(req, res, view(app, grant));
     })
     .patch(async (req, res) => {
       const app = appOf(req);
-      const grant = parseGrant((req.body as { data?: unknown }).data, grantsOf(accountFrom(res))[app.id]);
+      const grant = parseGrant(envelopeOf(req).data, grantsOf(accountFrom(res))[app.id]);
       await saveGrant(res, app.id, grant);
       sendSuccess(req, res, view(app, grant));
     })

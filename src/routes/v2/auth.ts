@@ -3,9 +3,11 @@ import type { AppDeps } from '../../http/deps.js';
 import type { AccountDoc, UserDoc } from '../../domain/types.js';
 import { sendSuccess, contextOf } from '../../http/envelope.js';
 import { addValidationError, badToken, invalidCredentials, KazooError, validationError, type ValidationErrors } from '../../http/errors.js';
-import { requireAuth, type AuthLocals } from '../../http/auth.js';
+import { requireAuth } from '../../http/auth.js';
 import { methodNotAllowedFor } from './method-guard.js';
 import { RevocationListFullError } from '../../auth/tokens.js';
+import { dataObjectOf } from '../../http/request-body.js';
+import { claimsFrom } from '../../http/route-lookups.js';
 
 /** PUT /v2/api_auth, PUT /v2/user_auth, GET|DELETE /v2/token_auth. */
 export function createAuthRouter(deps: AppDeps): Router {
@@ -42,7 +44,7 @@ export function createAuthRouter(deps: AppDeps): Router {
   router
     .route('/api_auth')
     .put((req, res) => {
-      const data = (req.body as { data?: Record<string, unknown> }).data ?? {};
+      const data = dataObjectOf(req) ?? {};
       const apiKey = data.api_key;
       const errors: ValidationErrors = {};
       if (apiKey === undefined) addValidationError(errors, 'api_key', 'required', { message: 'Field is required but missing', value: 'api_key' });
@@ -64,7 +66,7 @@ export function createAuthRouter(deps: AppDeps): Router {
   router
     .route('/user_auth')
     .put((req, res) => {
-      const data = (req.body as { data?: Record<string, unknown> }).data ?? {};
+      const data = dataObjectOf(req) ?? {};
       const errors: ValidationErrors = {};
       const credentials = data.credentials;
       if (typeof credentials !== 'string' || credentials.length < 1 || credentials.length > 64) {
@@ -113,12 +115,12 @@ export function createAuthRouter(deps: AppDeps): Router {
   router
     .route('/token_auth')
     .get(requireAuth, (req, res) => {
-      const claims = (res.locals as AuthLocals).auth!;
+      const claims = claimsFrom(res);
       sendSuccess(req, res, { account_id: claims.account_id, owner_id: claims.owner_id, method: claims.method, exp: claims.exp });
     })
     .delete(requireAuth, async (req, res) => {
       try {
-        await tokens.revoke((res.locals as AuthLocals).auth!);
+        await tokens.revoke(claimsFrom(res));
       } catch (err) {
         if (err instanceof RevocationListFullError) throw new KazooError(503, 'revocation_list_full', { message: err.message });
         throw err;

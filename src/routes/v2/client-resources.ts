@@ -11,8 +11,8 @@ import { createUserHotdesksRouter } from './user-hotdesks.js';
 import { createWhitelabelRouters } from './whitelabel.js';
 
 /**
- * The resources Kazoo's own clients (Monster UI, SmartPBX, kazoo-php-sdk) call on their way to the devices
- * (reference: kazoo-clients.md): `top` is mounted at /v2, `account` at /v2/accounts/:accountId after scoping.
+ * The resources Kazoo's own clients (Monster UI, SmartPBX, kazoo-php-sdk) call on their way to the devices:
+ * `top` is mounted at /v2, `account` at /v2/accounts/:accountId after scoping.
  */
 export function createKazooClientRouters(deps: AppDeps): { top: Router; account: Router } {
   const whitelabel = createWhitelabelRouters(deps);

@@ -6,6 +6,7 @@ import { addValidationError, KazooError, validationError } from '../../http/erro
 import { deletedView, mergePatch, requestFields } from '../../domain/docs.js';
 import { readExtra, writeExtra } from '../../accounts/account-extras.js';
 import { methodNotAllowedFor } from './method-guard.js';
+import { envelopeOf } from '../../http/request-body.js';
 
 type Configs = Record<string, Record<string, unknown>>;
 
@@ -36,7 +37,7 @@ export function createConfigsRouter(deps: AppDeps): Router {
     if (!(category in configs) && Object.keys(configs).length >= MAX_CATEGORIES) {
       throw new KazooError(400, 'validation error', { category: { maxItems: { message: `an account keeps at most ${MAX_CATEGORIES} config categories`, target: MAX_CATEGORIES } } });
     }
-    const fields = requestFields((req.body as { data?: unknown }).data);
+    const fields = requestFields(envelopeOf(req).data);
     configs[category] = merge ? mergePatch(configs[category] ?? {}, fields) : fields;
     await writeExtra(store, accountFrom(res).id, 'pvt_configs', configs);
     sendSuccess(req, res, { ...configs[category], id: category }, { status });

@@ -1,89 +1,85 @@
 import { Router, type Request, type Response } from 'express';
 import { createHash } from 'node:crypto';
-import type { AppDeps } from '../../http/deps.js';
-import type { AuthLocals } from '../../http/auth.js';
-import type { AccountDoc, DeviceDoc } from '../../domain/types.js';
+import type { DeviceRef } from '../../domain/types.js';
+import type { Caller, DeviceService, QuickCallArgs } from '../../devices/device-service.js';
+import { summaryRow } from '../../devices/device-views.js';
+import { deletedView } from '../../domain/docs.js';
 import { sendSuccess } from '../../http/envelope.js';
-import { accountFrom, deviceFrom } from '../../http/route-lookups.js';
-import { addValidationError, badIdentifier, KazooError, validationError } from '../../http/errors.js';
-import { deletedView, privateFields, publicView, requestFields, updatedFields } from '../../domain/docs.js';
-import { newId } from '../../store/store.js';
-import { prepareDevice } from '../../devices/device-rules.js';
-import { isOwnedOrHotdesked, ownerRow, summaryRow, withoutPhoneSecrets } from '../../devices/device-views.js';
+import { methodNotAllowed, notFound } from '../../http/errors.js';
+import { dataObjectOf, envelopeOf, queryOf } from '../../http/request-body.js';
+import { accountFrom, claimsFrom } from '../../http/route-lookups.js';
 import { buildFilter } from '../../listing/query-filters.js';
 import { pageRequest, paginate } from '../../listing/paginate.js';
+import type { ProvisioningService } from '../../provision/service.js';
+import type { Store } from '../../store/store.js';
 import { checkIfMatch } from './if-match.js';
 import { methodNotAllowedFor } from './method-guard.js';
 
-/** /v2/accounts/:accountId/devices[/:deviceId] and /users/:userId/devices. Mounted after loadAccount. */
-export function createDevicesRouter(deps: AppDeps): Router {
-  const { store } = deps;
+/**
+ * The device resource, in the manner of Kazoo's cb_devices: one router for every path under
+ * /v2/accounts/:accountId/devices (and the user-scoped /users/:userId/devices and /quickcall), backed by one
+ * DeviceService. Mounted after loadAccount (auth, scoping and body parsing are done). The routes only read the
+ * request, call the service and answer; the service's domain errors become Kazoo's envelope in
+ * src/http/error-mapper.ts.
+ *
+ *   GET|PUT             /devices                                    list, create
+ *   GET                 /devices/status                             registered devices (with SIP)
+ *   GET|POST|PATCH|DELETE /devices/:deviceId                        read, replace, merge, delete
+ *   PUT                 /devices/:deviceId                          an action: {"action":"notify", "data":{"event"…}}
+ *   POST                /devices/:deviceId/sync                     check-sync ("sync request sent")
+ *   POST|PUT            /devices/:deviceId/notify                   the seed's notify (202 "NOTIFY sent")
+ *   GET|POST            /devices/:deviceId/quickcall/:number        and /users/:userId/quickcall/:number
+ *   GET                 /devices/:deviceId/config[/:file]           files the phone will fetch, one as it gets it
+ *   GET                 /devices/:deviceId/provision_uploads[/:name] files the phone uploaded
+ *   GET|PUT             /users/:userId/devices
+ * sync and notify answer as Kazoo does, at once; the outbox delivers them (now, or when the phone registers) and
+ * the device's `_read_only.sip_notify` tells what became of the last one.
+ */
+export interface DevicesRouterDeps {
+  store: Store;
+  devices: DeviceService;
+  provisioning?: Pick<ProvisioningService, 'deviceConfig' | 'deviceConfigFile' | 'deviceUploads' | 'deviceUpload'>;
+}
+
+type Handler = (req: Request, res: Response) => unknown;
+
+/** A path answering only the given methods; any other method gets Kazoo's 405 envelope. */
+function only(router: Router, path: string, handlers: Partial<Record<'get' | 'post' | 'put', Handler>>): void {
+  const route = router.route(path);
+  for (const [method, handler] of Object.entries(handlers)) route[method as 'get' | 'post' | 'put'](handler);
+  route.all(() => {
+    throw methodNotAllowed();
+  });
+}
+
+const truthy = (value: unknown): boolean | undefined => {
+  if (value === undefined || value === null || value === '') return undefined;
+  return value === true || value === 'true' || value === 1 || value === '1';
+};
+
+const listRevision = (rows: unknown[]) => (rows.length ? createHash('md5').update(JSON.stringify(rows)).digest('hex') : undefined);
+
+export function createDevicesRouter(deps: DevicesRouterDeps): Router {
+  const { store, devices } = deps;
   const router = Router({ mergeParams: true });
-  const accountOf = accountFrom;
-  const isMaster = (res: Response) => store.masterAccount()?.id === (res.locals as Required<AuthLocals>).auth.account_id;
-  const dataOf = (req: Request) => (req.body as { data?: unknown }).data;
-
-
-  /** The device's API answer: public fields, plus live facts (registration, last fetch) under _read_only. */
-  const view = (account: AccountDoc, device: DeviceDoc): Record<string, unknown> => {
-    const out = withoutPhoneSecrets(publicView(device));
-    out.id = device.id;
-    const readOnly: Record<string, unknown> = {};
-    for (const annotate of deps.deviceAnnotators ?? []) Object.assign(readOnly, annotate(account, device) ?? {});
-    if (Object.keys(readOnly).length) out._read_only = readOnly;
-    return out;
+  const caller = (res: Response): Caller => ({ account: accountFrom(res), isMaster: store.masterAccount()?.id === claimsFrom(res).account_id });
+  const deviceId = (req: Request) => String(req.params.deviceId ?? '');
+  /** `reboot` from the query, the envelope's data, or beside it (the seed's clients use all three). */
+  const rebootOf = (req: Request): boolean | undefined => {
+    const body = envelopeOf(req);
+    return truthy(req.query.reboot) ?? truthy(dataObjectOf(req)?.reboot) ?? truthy(body.reboot);
   };
-
-  /** Validate (synchronously) then store: nothing awaits in between, so concurrent writes never interleave. */
-  const save = async (res: Response, fields: Record<string, unknown>, id: string, stored?: DeviceDoc): Promise<DeviceDoc> => {
-    const account = accountOf(res);
-    const prepared = prepareDevice(fields, { store, account, stored, isMaster: isMaster(res) });
-    if (prepared.errors) throw validationError(prepared.errors);
-    const doc = {
-      ...prepared.fields,
-      ...(stored ? privateFields(stored) : {}),
-      id,
-      pvt_type: 'device',
-      pvt_account_id: account.id,
-    } as DeviceDoc;
-    return store.save(doc, { sync: prepared.sync });
-  };
-
-  const create = async (req: Request, res: Response) => {
-    const account = accountOf(res);
-    const data = dataOf(req) as { id?: unknown } | undefined;
-    let id = newId();
-    if (data?.id !== undefined) {
-      // Kazoo honours a client-chosen id.
-      if (typeof data.id !== 'string' || !/^[0-9a-zA-Z_-]{1,64}$/.test(data.id)) {
-        const errors = {};
-        addValidationError(errors, 'id', 'pattern', { message: "Failed to match pattern '^[0-9a-zA-Z_-]{1,64}$'", target: '^[0-9a-zA-Z_-]{1,64}$', value: data.id });
-        throw validationError(errors);
-      }
-      id = data.id;
-      if (store.idTaken('device', account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
-    }
-    const device = await save(res, requestFields(data), id);
-    res.location(`/v2/accounts/${account.id}/devices/${device.id}`);
-    sendSuccess(req, res, view(account, device), { status: 201, revision: device._rev });
-  };
-
-  /** POST replaces the public fields; PATCH merges into them (null deletes). Both then validate in full. */
-  const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
-    const account = accountOf(res);
-    const stored = deviceFrom(req, res, store.latest);
-    checkIfMatch(req, stored);
-    const device = await save(res, updatedFields(stored, dataOf(req), mode), stored.id, stored);
-    sendSuccess(req, res, view(account, device), { revision: device._rev });
-  };
-
-  const listRevision = (rows: unknown[]) => (rows.length ? createHash('md5').update(JSON.stringify(rows)).digest('hex') : undefined);
+  const quickCallArgs = (req: Request): QuickCallArgs => ({
+    number: String(req.params.number),
+    query: queryOf(req),
+    data: req.method === 'POST' ? (envelopeOf(req).data as Record<string, unknown> | undefined) : undefined,
+  });
 
   router
     .route('/devices')
     .get((req, res) => {
-      const account = accountOf(res);
-      const query = req.query as Record<string, unknown>;
+      const account = accountFrom(res);
+      const query = queryOf(req);
       const page = pageRequest(query);
       const filter = buildFilter(query);
       const { rows, envelope } = paginate(store.deviceIdsFrom(account.id, page.startKey, page.descending), page, (id) => {
@@ -92,51 +88,124 @@ export function createDevicesRouter(deps: AppDeps): Router {
       });
       sendSuccess(req, res, rows, { extra: envelope, revision: listRevision(rows) });
     })
-    .put(create)
+    .put((req, res) => create(req, res))
     .all(methodNotAllowedFor);
+
+  const create = async (req: Request, res: Response, forUser?: string) => {
+    const who = caller(res);
+    const device = await devices.create(who, envelopeOf(req).data, forUser);
+    res.location(`/v2/accounts/${who.account.id}/devices/${device.id}`);
+    sendSuccess(req, res, devices.view(who.account, device), { status: 201, revision: device._rev });
+  };
+
+  const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
+    const who = caller(res);
+    const stored = devices.get(who.account, deviceId(req), true);
+    checkIfMatch(req, stored);
+    const device = await devices.update(who, stored, envelopeOf(req).data, mode);
+    sendSuccess(req, res, devices.view(who.account, device), { revision: device._rev });
+  };
+
+  const notify = async (req: Request, res: Response) => {
+    await devices.notify(accountFrom(res), deviceId(req), { payload: dataObjectOf(req) ?? {}, reboot: rebootOf(req) });
+    sendSuccess(req, res, 'NOTIFY sent', { status: 202 });
+  };
+
+  if (devices.offersActions) {
+    only(router, '/devices/status', { get: (req, res) => sendSuccess(req, res, devices.status(accountFrom(res))) });
+  }
 
   router
     .route('/devices/:deviceId')
     .get((req, res) => {
-      const account = accountOf(res);
-      const device = deviceFrom(req, res, store);
-      sendSuccess(req, res, view(account, device), { revision: device._rev });
+      const account = accountFrom(res);
+      const device = devices.get(account, deviceId(req));
+      sendSuccess(req, res, devices.view(account, device), { revision: device._rev });
     })
     .post((req, res) => update(req, res, 'replace'))
     .patch((req, res) => update(req, res, 'merge'))
-    .put((req) => {
-      // Actions on a device (notify) are handled by the device-actions router mounted before this one.
-      const body = req.body as { action?: unknown; data?: { action?: unknown } };
-      const action = body.data?.action ?? body.action ?? req.query.action;
-      throw new KazooError(400, action === undefined ? 'action required' : 'invalid action', {});
+    .put(async (req, res) => {
+      // Kazoo's PUT on a device is an action request (cb_devices: put/2 with action=notify).
+      devices.action(envelopeOf(req).action ?? dataObjectOf(req)?.action ?? req.query.action);
+      await notify(req, res);
     })
     .delete(async (req, res) => {
-      const account = accountOf(res);
-      const stored = deviceFrom(req, res, store.latest);
+      const account = accountFrom(res);
+      const stored = devices.get(account, deviceId(req), true);
       checkIfMatch(req, stored);
-      await store.remove(stored);
-      sendSuccess(req, res, deletedView(view(account, stored)), { revision: stored._rev });
+      await devices.remove(stored);
+      sendSuccess(req, res, deletedView(devices.view(account, stored)), { revision: stored._rev });
     })
     .all(methodNotAllowedFor);
+
+  if (devices.offersActions) {
+    only(router, '/devices/:deviceId/sync', {
+      post: async (req, res) => {
+        await devices.sync(accountFrom(res), deviceId(req), rebootOf(req) ?? false);
+        sendSuccess(req, res, 'sync request sent');
+      },
+    });
+    only(router, '/devices/:deviceId/notify', { post: notify, put: notify });
+    const quickcall = async (req: Request, res: Response) => {
+      sendSuccess(req, res, await devices.quickCall(accountFrom(res), deviceId(req), quickCallArgs(req)));
+    };
+    const userQuickcall = async (req: Request, res: Response) => {
+      sendSuccess(req, res, await devices.userQuickCall(accountFrom(res), String(req.params.userId), quickCallArgs(req)));
+    };
+    only(router, '/devices/:deviceId/quickcall/:number', { get: quickcall, post: quickcall });
+    only(router, '/users/:userId/quickcall/:number', { get: userQuickcall, post: userQuickcall });
+  }
+
+  if (deps.provisioning) {
+    addDeviceProvisioningRoutes(router, { provisioning: deps.provisioning, refOf: (req, res) => {
+      const account = accountFrom(res);
+      return { account, device: devices.get(account, deviceId(req)) };
+    } });
+  }
 
   router
     .route('/users/:userId/devices')
     .get((req, res) => {
-      const account = accountOf(res);
-      const userId = String(req.params.userId);
-      if (!store.getUser(account.id, userId)) throw badIdentifier(userId);
-      const rows = [...store.deviceIdsFrom(account.id, undefined)]
-        .map((id) => store.getDevice(account.id, id)!)
-        .filter((d) => isOwnedOrHotdesked(d, userId))
-        .map((d) => ownerRow(d, userId));
+      const rows = devices.ofUser(accountFrom(res), String(req.params.userId));
       sendSuccess(req, res, rows, { revision: listRevision(rows) });
     })
-    .put(async (req, res) => {
-      const userId = String(req.params.userId);
-      if (!store.getUser(accountOf(res).id, userId)) throw badIdentifier(userId);
-      await create(req, res);
-    })
+    .put((req, res) => create(req, res, String(req.params.userId)))
     .all(methodNotAllowedFor);
 
   return router;
+}
+
+/**
+ * The device's provisioning views (what its phone fetches, and what it uploaded). Part of the device router;
+ * exported so the provisioning tests can serve them beside the template routes without a Store.
+ */
+export function addDeviceProvisioningRoutes(
+  router: Router,
+  deps: {
+    provisioning: NonNullable<DevicesRouterDeps['provisioning']>;
+    refOf: (req: Request, res: Response) => DeviceRef;
+  },
+): void {
+  const { provisioning, refOf } = deps;
+  router.get('/devices/:deviceId/config', (req, res) => {
+    sendSuccess(req, res, provisioning.deviceConfig(refOf(req, res)));
+  });
+
+  router.get('/devices/:deviceId/config/:file', (req, res) => {
+    const file = provisioning.deviceConfigFile(refOf(req, res), String(req.params.file ?? ''), req.headers.host);
+    if (!file) throw notFound();
+    res.status(200).set({ 'Content-Type': file.contentType, 'Cache-Control': 'no-store' }).send(file.body);
+  });
+
+  router.get('/devices/:deviceId/provision_uploads', (req, res) => {
+    const list = provisioning.deviceUploads(refOf(req, res).device.id);
+    sendSuccess(req, res, list.map((f) => ({ name: f.name, bytes: f.bytes, uploaded: new Date(f.modified).toISOString() })));
+  });
+
+  router.get('/devices/:deviceId/provision_uploads/:name', (req, res) => {
+    const body = provisioning.deviceUpload(refOf(req, res).device.id, String(req.params.name ?? ''));
+    if (!body) throw notFound();
+    // Text the phone wrote: shown as plain text, never interpreted by a browser.
+    res.status(200).set({ 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' }).send(body);
+  });
 }

@@ -5,6 +5,7 @@ import { accountFrom } from '../../http/route-lookups.js';
 import { mergePatch, requestFields } from '../../domain/docs.js';
 import { readExtra, writeExtra } from '../../accounts/account-extras.js';
 import { methodNotAllowedFor } from './method-guard.js';
+import { envelopeOf } from '../../http/request-body.js';
 
 /**
  * /v2/accounts/{A}/limits: the account's limits document, as stored (`{}` until set). This server places no
@@ -16,7 +17,7 @@ export function createLimitsRouter(deps: AppDeps): Router {
   const router = Router({ mergeParams: true });
   const current = (res: Response) => readExtra<Record<string, unknown>>(store.latest.getAccount(accountFrom(res).id) ?? accountFrom(res), 'pvt_limits') ?? {};
   const save = async (req: Request, res: Response, merge: boolean) => {
-    const fields = requestFields((req.body as { data?: unknown }).data);
+    const fields = requestFields(envelopeOf(req).data);
     const next = merge ? mergePatch(current(res), fields) : fields;
     await writeExtra(store, accountFrom(res).id, 'pvt_limits', next);
     sendSuccess(req, res, { ...next, id: 'limits' });

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppDeps } from '../../http/deps.js';
-import type { AuthLocals } from '../../http/auth.js';
+import { accountFrom } from '../../http/route-lookups.js';
 import type { UserDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
 import { badIdentifier, KazooError } from '../../http/errors.js';
@@ -9,12 +9,13 @@ import { saveUser, userView } from '../../accounts/user-service.js';
 import { newId } from '../../store/store.js';
 import { checkIfMatch } from './if-match.js';
 import { methodNotAllowedFor } from './method-guard.js';
+import { envelopeOf, dataObjectOf } from '../../http/request-body.js';
 
 /** /v2/accounts/:accountId/users[/:userId]. Mounted after loadAccount. */
 export function createUsersRouter(deps: AppDeps): Router {
   const { store } = deps;
   const router = Router({ mergeParams: true });
-  const accountOf = (res: { locals: unknown }) => (res.locals as Required<AuthLocals>).account;
+  const accountOf = accountFrom;
   /** Reads see committed users; writes build on the newest version (`store.latest`). */
   const userOf = (req: Request, accountId: string, directory: Pick<typeof store, 'getUser'> = store): UserDoc => {
     const id = String(req.params.userId);
@@ -28,7 +29,7 @@ export function createUsersRouter(deps: AppDeps): Router {
     const account = accountOf(res);
     const stored = userOf(req, account.id, store.latest);
     checkIfMatch(req, stored);
-    const user = await saveUser(store, account.id, stored.id, updatedFields(stored, (req.body as { data?: unknown }).data, mode), stored);
+    const user = await saveUser(store, account.id, stored.id, updatedFields(stored, envelopeOf(req).data, mode), stored);
     sendSuccess(req, res, userView(user), { revision: user._rev });
   };
 
@@ -46,8 +47,9 @@ export function createUsersRouter(deps: AppDeps): Router {
     })
     .put(async (req, res) => {
       const account = accountOf(res);
-      const data = (req.body as { data?: { id?: unknown } }).data;
-      const id = typeof data?.id === 'string' && /^[0-9a-f]{32}$/.test(data.id) ? data.id : newId();
+      const data = envelopeOf(req).data;
+      const chosen = dataObjectOf(req)?.id;
+      const id = typeof chosen === 'string' && /^[0-9a-f]{32}$/.test(chosen) ? chosen : newId();
       if (store.idTaken('user', account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
       const user = await saveUser(store, account.id, id, requestFields(data));
       res.location(`/v2/accounts/${account.id}/users/${user.id}`);

@@ -7,6 +7,7 @@ import { addValidationError, badIdentifier, validationError, type ValidationErro
 import { deletedView, mergePatch, requestFields } from '../../domain/docs.js';
 import { readExtra, writeExtra } from '../../accounts/account-extras.js';
 import { methodNotAllowedFor } from './method-guard.js';
+import { envelopeOf } from '../../http/request-body.js';
 
 type Whitelabel = Record<string, unknown> & { domain?: string };
 
@@ -44,7 +45,7 @@ export function createWhitelabelRouters(deps: AppDeps): { account: Router; looku
   };
   const write = async (req: Request, res: Response, merge: boolean, status = 200) => {
     const self = accountFrom(res);
-    const fields = requestFields((req.body as { data?: unknown }).data) as Whitelabel;
+    const fields = requestFields(envelopeOf(req).data) as Whitelabel;
     const stored = whitelabelOf(store.latest.getAccount(self.id) ?? self) ?? {};
     const next = (merge ? mergePatch(stored, fields) : fields) as Whitelabel;
     check(next, self.id);

@@ -1,5 +1,5 @@
 import RE2 from 're2';
-import { addValidationError, validationError, type ValidationErrors } from '../../http/errors.js';
+import { addValidationError, ValidationFailed, type ValidationErrors } from '../../domain/validation.js';
 
 /**
  * Kazoo quickcall options (cb_quickcall.erl; seed "Execute a quick call"): read from the query string, or
@@ -78,7 +78,7 @@ export function parseQuickCall(pathNumber: string, query: Record<string, unknown
       target: MAX_NUMBER_LENGTH,
       value: pathNumber.slice(0, MAX_NUMBER_LENGTH),
     });
-    throw validationError(errors);
+    throw new ValidationFailed(errors);
   }
   const number = filterNumber(pathNumber, opt('number_filter'), errors);
   if (number !== undefined && !DIALABLE.test(number)) {
@@ -87,7 +87,7 @@ export function parseQuickCall(pathNumber: string, query: Record<string, unknown
   const timeoutRaw = Number(str(opt('timeout')) ?? NaN);
   const timeoutSeconds = Number.isInteger(timeoutRaw) && timeoutRaw >= 3 ? Math.min(timeoutRaw, 300) : 30;
   const mediaRaw = str(opt('media'));
-  if (Object.keys(errors).length || number === undefined) throw validationError(errors);
+  if (Object.keys(errors).length || number === undefined) throw new ValidationFailed(errors);
   return {
     number,
     autoAnswer: bool(opt('auto_answer'), true),

@@ -130,7 +130,7 @@ export class DrachtioSipService extends RegistrarBackend {
         clearTimeout(guard);
         resolve(res);
       });
-      (req as unknown as { on(e: 'authenticate', l: () => void): void }).on('authenticate', () => {
+      req.on('authenticate', () => {
         challenged = true;
       });
     });

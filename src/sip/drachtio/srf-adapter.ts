@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 /**
  * Typed view of the few drachtio-srf calls we use. srf's bundled .d.ts has no `register()` and types
  * `request()` as (uri, opts, method, body) while the JS takes (uri, {method, headers, body, auth, proxy})
- * (sip.md §1.2), so we describe the run-time API ourselves and keep every cast in this file.
+ * (the typings lag the JS), so we describe the run-time API ourselves and keep every cast in this file.
  */
 export interface SrfRequestLike {
   method: string;
@@ -15,6 +15,8 @@ export interface SrfRequestLike {
   has(name: string): boolean;
   cancel?(): void;
   on(event: 'response', listener: (res: SrfResponseLike) => void): void;
+  /** srf emits this when it answered a 401/407 challenge with the credentials given in `auth`. */
+  on(event: 'authenticate', listener: () => void): void;
 }
 
 export interface SrfResponseLike {

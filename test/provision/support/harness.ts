@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { loadConfig } from '../../../src/config.js';
 import { DomainEvents, type DomainEvent } from '../../../src/domain/events.js';
-import { KazooError } from '../../../src/http/errors.js';
+import { badIdentifier, KazooError } from '../../../src/http/errors.js';
+import { toKazooError } from '../../../src/http/error-mapper.js';
+import { addDeviceProvisioningRoutes } from '../../../src/routes/v2/devices.js';
 import { sendError } from '../../../src/http/envelope.js';
 import { createLogger } from '../../../src/log.js';
 import { createProvisioning, type ProvisioningDeps } from '../../../src/provision/index.js';
@@ -58,15 +60,27 @@ export async function startHarness(
   const clock = { now: Date.now() };
   const service = await createProvisioning({ config, log, directory: dir, events: bus, options: { now: () => clock.now, ...opts.options } });
 
+  // The device resource's provisioning views, on the memory directory (the full router needs a Store).
+  const deviceRoutes = express.Router({ mergeParams: true });
+  addDeviceProvisioningRoutes(deviceRoutes, {
+    provisioning: service,
+    refOf: (req, res) => {
+      const account = res.locals.account as ReturnType<MemoryDirectory['getAccount']> & object;
+      const device = dir.getDevice(account.id, String(req.params.deviceId));
+      if (!device) throw badIdentifier(String(req.params.deviceId));
+      return { account, device };
+    },
+  });
   const app = express();
   app.use('/v2/accounts/:accountId', express.json({ type: 'application/json' }), (req, res, next) => {
     const account = dir.getAccount(String(req.params.accountId));
     if (!account) return next(new KazooError(404, 'bad_identifier', {}));
     res.locals.account = account;
     next();
-  }, service.accountRouter());
+  }, service.templatesRouter(), deviceRoutes);
   app.use((err: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    if (err instanceof KazooError) return sendError(req, res, err);
+    const kazoo = toKazooError(err);
+    if (kazoo) return sendError(req, res, kazoo);
     res.status(500).json({ error: String(err) });
   });
   const server = http.createServer((req, res) => {

@@ -1,20 +1,21 @@
+import { deepFreeze } from '../../../src/domain/freeze.js';
 import type { Directory } from '../../../src/store/directory.js';
 import type { AccountDoc, DeviceDoc, DeviceRef, UserDoc } from '../../../src/domain/types.js';
 
-/** A tiny in-memory Directory for SIP tests (the real store is built elsewhere). */
+/** A tiny in-memory Directory for SIP tests (the real store is built elsewhere). Documents are frozen, as the store's. */
 export class MemoryDirectory implements Directory {
   accounts = new Map<string, AccountDoc>();
   devices = new Map<string, DeviceDoc>();
 
   addAccount(id: string, realm: string): AccountDoc {
     const account = { id, _rev: '1-x', pvt_type: 'account', pvt_account_id: id, pvt_created: 0, pvt_modified: 0, name: id, realm, pvt_tree: [], pvt_api_key: 'k' } as AccountDoc;
-    this.accounts.set(id, account);
+    this.accounts.set(id, deepFreeze(account));
     return account;
   }
 
   addDevice(accountId: string, id: string, sip: DeviceDoc['sip'], extra: Partial<DeviceDoc> = {}): DeviceDoc {
     const device = { id, _rev: '1-x', pvt_type: 'device', pvt_account_id: accountId, pvt_created: 0, pvt_modified: 0, name: id, sip, ...extra } as DeviceDoc;
-    this.devices.set(id, device);
+    this.devices.set(id, deepFreeze(device));
     return device;
   }
 

@@ -1,9 +1,10 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
- * SIP digest (RFC 2617 / 3261 §22, MD5, qop=auth), both sides.
+ * Digest authentication (RFC 2617 / 7616 with MD5, qop=auth; RFC 3261 §22 for SIP), both sides, for both users:
+ * the SIP registrar (src/sip/registrar.ts) and phone-side HTTP auth for config files (src/provision/http-auth.ts).
  *
- * Server side replaces npm `sip/digest`'s (see sip.md §2.2 bug 4): nonces are random bytes plus a timestamp,
+ * Server side replaces npm `sip/digest`'s (whose nonces were neither signed nor expired): nonces are random bytes plus a timestamp,
  * HMAC-signed with a per-process key, so we can check that *we* issued a nonce and when, without storing
  * every challenge; they expire after `nonceTtlMs`; every nonce-count seen is tracked so a captured
  * Authorization header cannot be replayed; HA1 is recomputed from the current password on every request

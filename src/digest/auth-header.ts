@@ -1,10 +1,13 @@
 /**
- * `Authorization` / `WWW-Authenticate` values (RFC 3261 §25.1 / RFC 2617): `Digest a=b, c="d\"e"`.
+ * `Authorization` / `WWW-Authenticate` values (RFC 3261 §25.1 / RFC 2617 / RFC 7616): `Digest a=b, c="d\"e"`,
+ * for SIP and for the phones' HTTP requests alike.
  *
- * A single left-to-right pass over the value, each character looked at once: the value comes from an
- * unauthenticated (and spoofable) UDP datagram, and the regex this replaces went quadratic on a long run
- * of word characters without `=` (64 KB held the event loop for 4 s). Lenient like the regex was: a
- * parameter it cannot read (no `=`, empty value, junk) is skipped up to the next comma, never an error.
+ * A single left-to-right pass over the value, each character looked at a bounded number of times: the value
+ * comes from an unauthenticated (and, over UDP, spoofable) request, and the regexes this replaces went
+ * quadratic on a long run of word characters without `=` (64 KB held the event loop for 4 s). Lenient like
+ * the regexes were: a parameter it cannot read (no `=`, empty value, junk) is skipped up to the next comma,
+ * never an error. An unterminated quoted string ends the parse (its param is dropped); of repeated names the
+ * last one counts.
  */
 export interface AuthHeader {
   scheme: string;
@@ -13,7 +16,7 @@ export interface AuthHeader {
 }
 
 /**
- * Longest Authorization value the registrar reads. A real digest answer is ~300 bytes (long nonces and
+ * Longest Authorization value read (SIP and HTTP). A real digest answer is ~300 bytes (long nonces and
  * URIs stay well under 1 KB); anything past this is refused before it is parsed.
  */
 export const MAX_AUTHORIZATION_LENGTH = 4096;
@@ -29,8 +32,21 @@ const EQUALS = 0x3d;
 
 export function parseAuthHeader(raw: string): AuthHeader | undefined {
   const value = raw.trim();
-  const n = value.length;
   let i = 0;
+  while (i < value.length && isNameChar(value.charCodeAt(i))) i++;
+  const scheme = value.slice(0, i);
+  if (!scheme || i >= value.length || !isSpace(value.charCodeAt(i))) return undefined;
+  return { scheme, params: readParams(value, i) };
+}
+
+/** The params alone (`a="b", c=d`, what follows the scheme), lower-cased names, null prototype. */
+export function parseAuthParams(value: string): Record<string, string> {
+  return readParams(value, 0);
+}
+
+function readParams(value: string, from: number): Record<string, string> {
+  const n = value.length;
+  let i = from;
   const skipSpaces = () => {
     while (i < n && isSpace(value.charCodeAt(i))) i++;
   };
@@ -73,8 +89,6 @@ export function parseAuthHeader(raw: string): AuthHeader | undefined {
     return undefined;
   };
 
-  const scheme = readName();
-  if (!scheme || i >= n || !isSpace(value.charCodeAt(i))) return undefined;
   const params: Record<string, string> = Object.create(null);
   while (i < n) {
     skipSpaces();
@@ -107,5 +121,5 @@ export function parseAuthHeader(raw: string): AuthHeader | undefined {
     }
     params[name.toLowerCase()] = parsed;
   }
-  return { scheme, params };
+  return params;
 }
