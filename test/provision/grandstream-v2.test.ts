@@ -1,50 +1,21 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ACCOUNT, seedFullDevice, startHarness, type Harness } from './support/harness.js';
+import { ACCOUNT, type Harness } from './support/harness.js';
+import { fetchFullGrandstream, GS_AUTH, gsUserAgent } from './support/grandstream-device.js';
 import { readGrandstreamV2Strict } from './support/readers.js';
 
-const UA = (model: string, mac: string) => `Grandstream Model HW ${model} SW 1.0.5.15 DevId ${mac}`;
-const AUTH = { Authorization: `Basic ${Buffer.from('phones:Prov-Secret-1').toString('base64')}` };
+const UA = (model: string, mac: string) => gsUserAgent(model, mac, '1.0.5.15');
+const AUTH = GS_AUTH;
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
 });
 
+/** A device of `model` with every setting of issue 9 §2 (support/grandstream-device.ts), as GRP261x firmware asks. */
 async function fullDevice(model: string, mac: string, firmware?: string) {
-  h ??= await startHarness({ env: { SIP_PORT: '15362', PROVISION_BASE_URL: 'https://prov.example.com/provision/' } });
-  h.dir.updateAccount(ACCOUNT, { provisioning: { http_auth: { type: 'basic', username: 'phones', password: 'Prov-Secret-1' } } });
-  const d = seedFullDevice(h, { id: `dev-${model}`, mac, brand: 'grandstream', model });
-  h.dir.updateDevice(d.id, {
-    media: { audio: { codecs: ['G722', 'PCMU', 'OPUS'] }, encryption: { methods: ['srtp'], enforce_security: true } },
-    call_waiting: { enabled: false },
-    provision: {
-      ...h.dir.devices.get(d.id)!.provision,
-      settings: {
-        sip_server: { host: 'sip.example.net', port: 5080, transport: 'tls' },
-        outbound_proxy: 'sbc.example.net:5090',
-        nat_keepalive_seconds: 25,
-        registration_retry_seconds: 45,
-        dtmf_mode: 'info',
-        dial_plan: '{x+|*x+}',
-        resync: { interval_minutes: 120 },
-        admin_password: 'Adm1n-Pass',
-        user_password: 'Us3r-Pass',
-        ntp_server: 'ntp.example.net',
-        syslog_server: 'log.example.net',
-        vlan: { id: 42, priority: 5 },
-      },
-    },
-  });
-  if (firmware) {
-    mkdirSync(path.join(h.dataDir, 'firmware'), { recursive: true });
-    writeFileSync(path.join(h.dataDir, 'firmware', firmware), 'IMAGE');
-    h.clock.now += 2000;
-  }
-  const res = await h.get(`cfg${mac}.xml`, { 'User-Agent': UA(model, mac), ...AUTH });
-  expect(res.status).toBe(200);
-  return res.body;
+  const fetched = await fetchFullGrandstream(h, { model, mac, firmware, sw: '1.0.5.15' });
+  h = fetched.h;
+  return fetched.body;
 }
 
 /** Every item the v1 desk template writes, in its config v2 alias (GRP2614, firmware present). */
