@@ -9,7 +9,12 @@ import { timezoneInfo } from './timezone.js';
 /** Kazoo's voicemail feature code: where the phone's message key dials. */
 const VOICEMAIL_NUMBER = '*97';
 const KINDS = new Set<KeyKind>(['presence', 'speed_dial', 'parking', 'personal_parking', 'line']);
-const MAX_KEYS = 100;
+/**
+ * Highest key index read from a device's combo_keys/feature_keys: a guard against absurd slots only. Where a key
+ * may go is the model's business (placeKeys drops what it cannot hold, the save refuses it when the model is known);
+ * the largest catalogue model holds 240 feature keys, so the guard must not cut below that.
+ */
+const MAX_KEYS = 1000;
 
 /** Users whose documents shaped the output, with their revisions (part of the render cache key). */
 export type UserLookup = (accountId: string, userId: string) => UserDoc | undefined;

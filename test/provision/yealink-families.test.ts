@@ -358,3 +358,23 @@ describe('Yealink: no parameter written twice with different values', () => {
     }
   });
 });
+
+describe('keys on the last expansion module', () => {
+  it('a T27G with six EXP40 modules gets its 240th feature key on module 6, key 40 (nothing is cut at 100)', async () => {
+    const harness = await startHarness();
+    try {
+      const mac = '001565270240';
+      seedFullDevice(harness, { id: 'd-t27g', mac, brand: 'yealink', model: 'T27G' });
+      harness.dir.updateDevice('d-t27g', {
+        provision: { ...harness.dir.devices.get('d-t27g')!.provision, feature_keys: { '0': { type: 'speed_dial', value: '5550001' }, '239': { type: 'speed_dial', value: '5550240' } } },
+      });
+      const res = await harness.get(`${mac}.cfg`, { 'User-Agent': uaFor(mac, 'T27G') });
+      expect(res.status).toBe(200);
+      const p = readKeyValue(res.body);
+      expect(p.get('expansion_module.1.key.1.value')).toBe('5550001');
+      expect(p.get('expansion_module.6.key.40.value')).toBe('5550240');
+    } finally {
+      await harness.close();
+    }
+  });
+});
