@@ -12,7 +12,7 @@ import { fetchesFile, resolveModel } from './catalogue.js';
 import { FIRMWARE_NAME, type FirmwareStore } from './firmware.js';
 import type { RequestOrigin } from './settings.js';
 import type { UploadStore } from './uploads.js';
-import { accountUrlKey, splitPhonePath, urlKeyAccepted } from './url-key.js';
+import { accountUrlKey, splitPhonePath, urlKeyAccepted, type PhonePath } from './url-key.js';
 
 /**
  * GET/HEAD /provision/<file> (or /provision/<url_key>/<file>, see url-key.ts): the phone hot path. Plain
@@ -196,11 +196,8 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     if (guard.isBanned(address)) return FORBIDDEN;
 
     const url = req.url;
-    const q = url.indexOf('?');
-    const pathname = q < 0 ? url : url.slice(0, q);
-    if (!pathname.startsWith(PREFIX)) return NOT_FOUND;
-    const phonePath = splitPhonePath(pathname.slice(PREFIX.length));
-    if (!phonePath || !SAFE_NAME.test(phonePath.file) || phonePath.file.includes('..')) return NOT_FOUND;
+    const phonePath = phonePathOf(url);
+    if (!phonePath || !SAFE_NAME.test(phonePath.file)) return NOT_FOUND;
     const name = phonePath.file.toLowerCase();
     const matches = selector.match(name).filter((m) => !upload || (m.file.upload && m.file.perDevice));
     if (matches.length === 0) return upload ? METHOD_NOT_ALLOWED : NOT_FOUND;
@@ -313,15 +310,24 @@ export function createPhoneHandler(
 }
 
 /**
- * The firmware file a GET names, when it is one: /provision/[<key>/]<name> with a name of the firmware pattern
- * that no vendor file pattern claims (a config name is never answered from the firmware directory).
+ * The key and file a phone's URL names under /provision/ (query string dropped), or undefined when it is not such
+ * a path or the file name climbs (`..`). Callers then hold the name to their own pattern.
  */
-export function firmwareName(url: string, selector: VendorSelector, firmware: FirmwareStore): string | undefined {
+function phonePathOf(url: string): PhonePath | undefined {
   const q = url.indexOf('?');
   const pathname = q < 0 ? url : url.slice(0, q);
   if (!pathname.startsWith(PREFIX)) return undefined;
   const phonePath = splitPhonePath(pathname.slice(PREFIX.length));
-  if (!phonePath || !FIRMWARE_NAME.test(phonePath.file) || phonePath.file.includes('..')) return undefined;
+  return phonePath && !phonePath.file.includes('..') ? phonePath : undefined;
+}
+
+/**
+ * The firmware file a GET names, when it is one: /provision/[<key>/]<name> with a name of the firmware pattern
+ * that no vendor file pattern claims (a config name is never answered from the firmware directory).
+ */
+export function firmwareName(url: string, selector: VendorSelector, firmware: FirmwareStore): string | undefined {
+  const phonePath = phonePathOf(url);
+  if (!phonePath || !FIRMWARE_NAME.test(phonePath.file)) return undefined;
   // A Set lookup first: the phone hot path pays no pattern matching for config names (none is a firmware file).
   if (!firmware.has(phonePath.file)) return undefined;
   return selector.match(phonePath.file.toLowerCase()).length ? undefined : phonePath.file;
