@@ -2,7 +2,7 @@ import type { DeviceDoc } from '../domain/types.js';
 import { getPath, isPlainObject } from '../domain/docs.js';
 import { addValidationError, type ValidationErrors } from '../domain/validation.js';
 import { vendorProfiles } from '../../vendors/index.js';
-import { keyCapacity } from '../provision/catalogue.js';
+import { keyCapacity, resolveModel } from '../provision/catalogue.js';
 import { VendorSelector } from '../provision/select.js';
 
 /**
@@ -22,8 +22,8 @@ export function checkKeyCapacity(fields: Record<string, unknown>, errors: Valida
   const device = fields as unknown as DeviceDoc;
   if (typeof device.provision?.endpoint_brand !== 'string' || !device.provision.endpoint_model) return;
   const choice = selector.choose(device);
-  const model = choice && choice.profile.catalogue?.find((m) => m.model === choice.model);
-  if (!model) return;
+  const model = choice && resolveModel(choice.profile, choice.model, '');
+  if (!model?.known) return;
   const capacity = keyCapacity(model);
   for (const [path, limit, where] of [
     ['provision.combo_keys', capacity.combo, 'line keys'],

@@ -1,5 +1,7 @@
 import type { ModelInfo, VendorProfile } from '../../vendors/types.js';
-import { keyCapacity } from './catalogue.js';
+import type { DeviceDoc } from '../domain/types.js';
+import { keyCapacity, resolveModel } from './catalogue.js';
+import type { VendorSelector } from './select.js';
 
 /**
  * The vendor catalogues as Monster UI's provisioner API shows them (monster-ui chooseModel, SmartPBX devices):
@@ -27,11 +29,14 @@ export function phoneListing(profiles: readonly VendorProfile[]): PhoneListing {
   return out;
 }
 
-/** The model a picker's brand/family/model names, or undefined. Model names match as the selector normalises them. */
-export function findModel(profiles: readonly VendorProfile[], brand: string, family: string, model: string): ModelInfo | undefined {
-  const profile = profiles.find((p) => p.id === brand.toLowerCase() || p.brands.includes(brand.toLowerCase()));
-  const wanted = model.toUpperCase().replace(/[^A-Z0-9_]/g, '');
-  return profile?.catalogue?.find((m) => m.family === family.toLowerCase() && m.model === wanted);
+/**
+ * The catalogue model a picker's brand/family/model names, or undefined: found the way a device saved with those
+ * three values is provisioned (the selector's brand lookup and model normalisation), in that family.
+ */
+export function findModel(selector: VendorSelector, brand: string, family: string, model: string): ModelInfo | undefined {
+  const choice = selector.choose({ provision: { endpoint_brand: brand.toLowerCase(), endpoint_family: family, endpoint_model: model } } as DeviceDoc);
+  const resolved = choice && resolveModel(choice.profile, choice.model, choice.family);
+  return resolved?.known && resolved.family === family.toLowerCase() ? resolved : undefined;
 }
 
 /** What SmartPBX's device dialog reads from `ui/{brand}/{family}/{model}`: `template.<keys>.iterate`. */

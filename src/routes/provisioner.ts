@@ -6,6 +6,7 @@ import { mayActOn, type AuthLocals } from '../http/auth.js';
 import { cleanseMac } from '../devices/mac-address.js';
 import { findModel, modelTemplate, phoneListing } from '../provision/phone-catalogue.js';
 import { vendorProfiles } from '../../vendors/index.js';
+import { VendorSelector } from '../provision/select.js';
 import { methodNotAllowedFor } from './v2/method-guard.js';
 
 /**
@@ -18,6 +19,7 @@ import { methodNotAllowedFor } from './v2/method-guard.js';
 export function createProvisionerRouter(deps: AppDeps): Router {
   const router = Router();
   const listing = phoneListing(vendorProfiles);
+  const selector = new VendorSelector(vendorProfiles);
 
   router.route('/phones').get((req, res) => sendSuccess(req, res, listing)).all(methodNotAllowedFor);
 
@@ -25,7 +27,7 @@ export function createProvisionerRouter(deps: AppDeps): Router {
     .route('/ui/:brand/:family/:model')
     .get((req: Request, res: Response) => {
       const { brand, family, model } = req.params as Record<string, string>;
-      const found = findModel(vendorProfiles, brand!, family!, model!);
+      const found = findModel(selector, brand!, family!, model!);
       if (!found) throw new KazooError(404, 'bad_identifier', { cause: `${brand}/${family}/${model}`, message: 'no such phone model in this server\'s catalogue' });
       sendSuccess(req, res, modelTemplate(found));
     })
