@@ -9,7 +9,7 @@ import type { ProbeGuard } from './probe-guard.js';
 import { RenderError, type RenderedFile, type Renderer } from './renderer.js';
 import type { Choice, UaMatch, VendorSelector } from './select.js';
 import { fetchesFile, resolveModel } from './catalogue.js';
-import { FIRMWARE_NAME, type FirmwareStore } from './firmware.js';
+import type { FirmwareStore } from './firmware.js';
 import type { RequestOrigin } from './settings.js';
 import type { UploadStore } from './uploads.js';
 import { accountUrlKey, splitPhonePath, urlKeyAccepted, type PhonePath } from './url-key.js';
@@ -327,8 +327,8 @@ function phonePathOf(url: string): PhonePath | undefined {
  */
 export function firmwareName(url: string, selector: VendorSelector, firmware: FirmwareStore): string | undefined {
   const phonePath = phonePathOf(url);
-  if (!phonePath || !FIRMWARE_NAME.test(phonePath.file)) return undefined;
-  // A Set lookup first: the phone hot path pays no pattern matching for config names (none is a firmware file).
-  if (!firmware.has(phonePath.file)) return undefined;
+  // The listing holds only names of the firmware pattern, so one Set lookup decides: the phone hot path pays no
+  // pattern matching for config names (none is a firmware file).
+  if (!phonePath || !firmware.has(phonePath.file)) return undefined;
   return selector.match(phonePath.file.toLowerCase()).length ? undefined : phonePath.file;
 }
