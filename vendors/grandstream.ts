@@ -1,4 +1,4 @@
-import { alertInfoText, cleanMac, pickLanguage, type ProvisionInput, type ResolvedModel, type VendorProfile } from './types.js';
+import { alertInfoText, cleanMac, pickLanguage, type ProvisionInput, type ResolvedModel, type VendorFile, type VendorProfile } from './types.js';
 import { grandstreamFamilies, grandstreamModels } from './grandstream-models.js';
 import { aliasKeys, lineKeyParams, moduleKeyParams, mpkParams } from './grandstream-keys.js';
 import { posixTimezone } from './grandstream-timezone.js';
@@ -48,6 +48,22 @@ const LANGUAGES: Record<string, string> = {
 };
 
 /** "Grandstream Model HW GXP2135 SW 1.0.7.97 DevId 000b828aa872", or "Grandstream GXP2000 (…) DevId 000b822726c8". */
+/**
+ * The phone's own `cfg<mac>.xml`: every family asks for this one name, each gets its family's template (absent
+ * `families`: the desk layout for every family without its own).
+ */
+function phoneConfig(template: string, families?: string[]): VendorFile {
+  return {
+    template,
+    pattern: /^cfg(?<mac>[0-9a-f]{12})\.xml$/,
+    perDevice: true,
+    ...(families ? { families } : {}),
+    format: 'xml',
+    contentType: 'text/xml; charset=utf-8',
+    nameFor: ({ mac }) => `cfg${mac}.xml`,
+  };
+}
+
 const UA = /^Grandstream\s+(?:Model\s+HW\s+)?([A-Za-z]+\d+\w*)/i;
 const DEVID = /DevId\s+([0-9a-fA-F:]{12,17})/;
 
@@ -104,43 +120,11 @@ export const grandstream: VendorProfile = {
   catalogue: grandstreamModels,
   families: grandstreamFamilies,
   files: [
-    // ATA and DECT first: a model fetches the one its catalogue entry names (the desk file is every other one's).
-    {
-      template: 'cfgmac-ata.xml',
-      pattern: /^cfg(?<mac>[0-9a-f]{12})\.xml$/,
-      perDevice: true,
-      families: ['ht80x'],
-      format: 'xml',
-      contentType: 'text/xml; charset=utf-8',
-      nameFor: ({ mac }) => `cfg${mac}.xml`,
-    },
-    {
-      template: 'cfgmac-dect.xml',
-      pattern: /^cfg(?<mac>[0-9a-f]{12})\.xml$/,
-      perDevice: true,
-      families: ['dp75x'],
-      format: 'xml',
-      contentType: 'text/xml; charset=utf-8',
-      nameFor: ({ mac }) => `cfg${mac}.xml`,
-    },
-    {
-      // GRP261x: config version 2 alias items.
-      template: 'cfgmac-v2.xml',
-      pattern: /^cfg(?<mac>[0-9a-f]{12})\.xml$/,
-      perDevice: true,
-      families: ['grp261x'],
-      format: 'xml',
-      contentType: 'text/xml; charset=utf-8',
-      nameFor: ({ mac }) => `cfg${mac}.xml`,
-    },
-    {
-      template: 'cfgmac.xml',
-      pattern: /^cfg(?<mac>[0-9a-f]{12})\.xml$/,
-      perDevice: true,
-      format: 'xml',
-      contentType: 'text/xml; charset=utf-8',
-      nameFor: ({ mac }) => `cfg${mac}.xml`,
-    },
+    // ATA, DECT and config v2 first: a model fetches the one its family names (the desk file is every other one's).
+    phoneConfig('cfgmac-ata.xml', ['ht80x']),
+    phoneConfig('cfgmac-dect.xml', ['dp75x']),
+    phoneConfig('cfgmac-v2.xml', ['grp261x']), // GRP261x: config version 2 alias items
+    phoneConfig('cfgmac.xml'),
     {
       // P331 points at the provisioning directory; the phone appends /phonebook.xml. Account from the UA's DevId.
       template: 'phonebook.xml',
