@@ -1,13 +1,21 @@
 #!/usr/bin/env node
-// pretest: the tests drive real peers: SIPp phones (Debian's sip-tester) and, for the HTTPS tests, certificates
-// made with openssl. On a fresh Debian machine (root, as CI runs) install what is missing, so that
+// pretest: the tests drive real peers: SIPp phones (Debian's sip-tester), certificates made with openssl for the
+// HTTPS tests, a real PostgreSQL server (Debian's postgresql) for the PostgreSQL store and the cluster tests, and
+// nginx as the cluster's load balancer. On a fresh Debian machine (root, as CI runs) install what is missing, so that
 // `npm install && npm test` passes as written.
 import { execSync, spawnSync } from 'node:child_process';
 
-/** Command the tests run → the Debian package that provides it. */
-const NEEDED = { sipp: 'sip-tester', openssl: 'openssl' };
+/** What the tests run (a command on PATH, or a shell glob for binaries off PATH) → the Debian package providing it. */
+const NEEDED = {
+  sipp: 'sip-tester',
+  openssl: 'openssl',
+  nginx: 'nginx',
+  // Debian keeps the server binaries off PATH, one directory per major version.
+  '/usr/lib/postgresql/*/bin/postgres': 'postgresql',
+};
 
-const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const has = (cmd) =>
+  spawnSync('sh', ['-c', cmd.startsWith('/') ? `for f in ${cmd}; do [ -x "$f" ] && exit 0; done; exit 1` : `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
 const missing = Object.entries(NEEDED).filter(([cmd]) => !has(cmd));
 if (missing.length === 0) process.exit(0);
