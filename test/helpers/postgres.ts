@@ -28,7 +28,8 @@ export function postgresBinDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
   const majors = readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'postgres'))).sort((a, b) => Number(b) - Number(a));
-  return majors.length ? path.join(root, majors[0], 'bin') : undefined;
+  const newest = majors[0];
+  return newest ? path.join(root, newest, 'bin') : undefined;
 }
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {

@@ -13,8 +13,8 @@ describe('the test PostgreSQL server', () => {
       const { rows } = await client.query<{ v: string; tables: string }>(
         "SELECT current_setting('server_version_num') AS v, (SELECT count(*) FROM pg_tables WHERE schemaname = 'public') AS tables",
       );
-      expect(Number(rows[0].v)).toBeGreaterThanOrEqual(150000);
-      expect(Number(rows[0].tables)).toBe(0);
+      expect(Number(rows[0]?.v)).toBeGreaterThanOrEqual(150000);
+      expect(Number(rows[0]?.tables)).toBe(0);
     } finally {
       await client.end();
     }
