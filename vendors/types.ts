@@ -54,6 +54,11 @@ export interface ProvisionInput {
   /** `server` is the SIP domain (device sip.realm over the account realm). */
   sip: { server: string; username: string; password: string; expireSeconds: number };
   displayName: string;
+  /**
+   * The phone's extra SIP accounts (provision.lines of a DECT base or ATA): `account` is 1-based (2 = the second
+   * account, handset 2 / FXS port 2), in account order, only accounts the model has. Secrets: per-device files only.
+   */
+  lines: ProvisionLine[];
   /** Kazoo codec names (PCMU, PCMA, G722, G729, OPUS, …) in the device's order. */
   codecs: string[];
   comboKeys: ResolvedKey[];
@@ -79,6 +84,15 @@ export interface ProvisionInput {
   /** Kazoo mwi_unsolicited_updates (default true): the server pushes MWI, the phone need not subscribe. */
   mwiUnsolicited: boolean;
   voicemailNumber: string;
+}
+
+/** One extra SIP account of a multi-account phone, from the Kazoo device its provision.lines slot names. */
+export interface ProvisionLine {
+  account: number;
+  deviceId: string;
+  /** `server` is the SIP domain (the line device's sip.realm over the account realm). */
+  sip: { server: string; username: string; password: string; expireSeconds: number };
+  displayName: string;
 }
 
 /** A key placed on the phone: on the body (`n` = line-key position), in its feature-key bank, or on a module. */

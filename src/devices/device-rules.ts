@@ -6,6 +6,7 @@ import { validateDoc } from '../schema/validator.js';
 import type { Store } from '../store/store.js';
 import { cleanseMac } from './mac-address.js';
 import { checkKeyCapacity } from './key-capacity.js';
+import { checkLines } from './device-lines.js';
 import { checkVendorParams } from '../provision/declared-params.js';
 import { generatedPhonePasswords, keepStoredPasswords } from './phone-passwords.js';
 
@@ -50,6 +51,7 @@ export function prepareDevice(input: Record<string, unknown>, ctx: DeviceContext
 
   Object.assign(errors, validateDoc('devices', fields) ?? {});
   checkKeyCapacity(fields, errors);
+  checkLines(fields, { store: ctx.store, accountId: ctx.account.id, selfId: ctx.stored?.id, storedMac: ctx.stored?.mac_address }, errors);
   checkVendorParams(getPath(fields, 'provision.settings'), 'provision.settings', errors);
   checkMacUnique(fields, ctx, errors);
   checkCredentials(fields, ctx, errors);

@@ -12,6 +12,7 @@ import { newId, type Store } from '../store/store.js';
 import { genericCheckSyncEvent } from './check-sync.js';
 import { BadDeviceAction, IdTaken, NotRegistered, QuickCallFailed, UnknownId } from './device-errors.js';
 import { prepareDevice } from './device-rules.js';
+import { lineCopies, phonesUsing, withoutLine } from './device-lines.js';
 import { isOwnedOrHotdesked, ownerRow, withoutPhoneSecrets } from './device-views.js';
 
 /** Adds read-only facts to a device's API answer under `_read_only` (last config fetch, registration). */
@@ -98,8 +99,10 @@ export class DeviceService {
     return this.save(caller, updatedFields(stored, data, mode), stored.id, stored);
   }
 
-  remove(stored: DeviceDoc): Promise<void> {
-    return this.deps.store.remove(stored);
+  async remove(stored: DeviceDoc): Promise<void> {
+    await this.deps.store.remove(stored);
+    // A phone that had it as a line drops that slot (and re-syncs: its file changes).
+    if (!stored.mac_address) await this.refreshPhonesUsing(stored, (phone) => withoutLine(phone, stored.id));
   }
 
   /** The devices a user owns or is hotdesked on, as Kazoo's users/{U}/devices rows. */
@@ -199,7 +202,24 @@ export class DeviceService {
       pvt_type: 'device',
       pvt_account_id: account.id,
     } as DeviceDoc;
-    return this.deps.store.save(doc, { sync: prepared.sync });
+    withLineCopies(doc, this.deps.store);
+    const saved = this.deps.store.save(doc, { sync: prepared.sync });
+    // Only a device without a MAC can be another phone's line: that phone's file carries its credentials.
+    return doc.mac_address ? saved : saved.then(async (d) => (await this.refreshPhonesUsing(d), d));
+  }
+
+  /**
+   * Re-saves the phones whose provision.lines name `line` with fresh copies of its credentials, so their files
+   * (cached by the phone document's revision) change and the phones re-sync. Skipped when nothing they carry changed.
+   */
+  private async refreshPhonesUsing(line: DeviceDoc, edit: (phone: DeviceDoc) => DeviceDoc = (p) => p): Promise<void> {
+    const { store } = this.deps;
+    for (const found of phonesUsing(store, line.pvt_account_id, line.id)) {
+      const phone = store.latest.getDevice(found.pvt_account_id, found.id) ?? found;
+      const next = withLineCopies({ ...edit(phone) } as DeviceDoc, store);
+      if (JSON.stringify(next.provision?.lines) === JSON.stringify(phone.provision?.lines) && JSON.stringify(next.pvt_lines) === JSON.stringify(phone.pvt_lines)) continue;
+      await store.save(next);
+    }
   }
 
   private user(account: AccountDoc, userId: string): void {
@@ -210,6 +230,14 @@ export class DeviceService {
     if (!this.deps.messaging) throw new Error('device actions need SIP (the routes are not offered without it)');
     return this.deps.messaging;
   }
+}
+
+/** Sets (or clears) the phone's private copies of its lines' credentials from the devices as they are now. */
+function withLineCopies(doc: DeviceDoc, store: Store): DeviceDoc {
+  const copies = lineCopies(doc, doc.pvt_account_id, store.latest);
+  if (copies?.length) doc.pvt_lines = copies;
+  else delete doc.pvt_lines;
+  return doc;
 }
 
 export interface QuickCallArgs {

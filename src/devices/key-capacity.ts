@@ -4,6 +4,7 @@ import { addValidationError, type ValidationErrors } from '../domain/validation.
 import { vendorProfiles } from '../../vendors/index.js';
 import { keyCapacity, resolveModel } from '../provision/catalogue.js';
 import { VendorSelector } from '../provision/select.js';
+import type { ResolvedModel } from '../../vendors/types.js';
 
 /**
  * A key the device's model cannot hold is refused on save, naming the model and its capacity. Only for a model the
@@ -18,12 +19,18 @@ function featureKeysWhere(capacity: ReturnType<typeof keyCapacity>): string {
   return capacity.expansion ? 'expansion-module keys' : 'line keys';
 }
 
-export function checkKeyCapacity(fields: Record<string, unknown>, errors: ValidationErrors): void {
+/** The catalogue model a device names (provision.endpoint_brand + endpoint_model), only when the catalogue knows it. */
+export function knownModelOf(fields: Record<string, unknown>): ResolvedModel | undefined {
   const device = fields as unknown as DeviceDoc;
-  if (typeof device.provision?.endpoint_brand !== 'string' || !device.provision.endpoint_model) return;
+  if (typeof device.provision?.endpoint_brand !== 'string' || !device.provision.endpoint_model) return undefined;
   const choice = selector.choose(device);
   const model = choice && resolveModel(choice.profile, choice.model, '');
-  if (!model?.known) return;
+  return model?.known ? model : undefined;
+}
+
+export function checkKeyCapacity(fields: Record<string, unknown>, errors: ValidationErrors): void {
+  const model = knownModelOf(fields);
+  if (!model) return;
   const capacity = keyCapacity(model);
   for (const [path, limit, where] of [
     ['provision.combo_keys', capacity.combo, 'line keys'],

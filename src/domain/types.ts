@@ -91,6 +91,21 @@ export interface DeviceDoc extends StoredDoc {
     [key: string]: unknown;
   };
   hotdesk?: { users?: Record<string, unknown> };
+  /** Private copies of the SIP identities provision.lines names (src/devices/device-lines.ts). */
+  pvt_lines?: DeviceLineCopy[];
+}
+
+/** One extra account of a multi-account phone, as its file needs it (see src/devices/device-lines.ts). */
+export interface DeviceLineCopy {
+  /** 0-based account slot, as in provision.lines. */
+  slot: number;
+  device_id: string;
+  username: string;
+  password: string;
+  /** The referenced device's own sip.realm, '' when it uses the account's. */
+  realm: string;
+  name: string;
+  expire_seconds?: number;
 }
 
 export interface DeviceRef {

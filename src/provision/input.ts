@@ -1,5 +1,5 @@
-import type { FeatureKey, DeviceRef, UserDoc } from '../domain/types.js';
-import type { KeyKind, ProvisionInput, ResolvedKey, VendorProfile } from '../../vendors/types.js';
+import type { DeviceDoc, FeatureKey, DeviceRef, UserDoc } from '../domain/types.js';
+import type { KeyKind, ProvisionInput, ProvisionLine, ResolvedKey, VendorProfile } from '../../vendors/types.js';
 import { placeKeys, resolveModel } from './catalogue.js';
 import type { FirmwareStore } from './firmware.js';
 import { clean } from './sanitize.js';
@@ -79,6 +79,31 @@ function resolveKeys(
   return out.sort((a, b) => a.index - b.index);
 }
 
+/**
+ * The phone's extra accounts from the copies its document keeps (src/devices/device-lines.ts): slot n (0-based) is
+ * account n+1. Accounts beyond what the model has are left out (a fallback family may hold fewer than was saved).
+ */
+function linesOf(device: DeviceDoc, accountRealm: string, accounts: number | undefined, baseExpire: number): ProvisionLine[] {
+  const out: ProvisionLine[] = [];
+  for (const copy of device.pvt_lines ?? []) {
+    const account = copy.slot + 1;
+    if (!Number.isInteger(account) || account < 2 || (accounts !== undefined && account > accounts)) continue;
+    const expire = Number(copy.expire_seconds ?? baseExpire);
+    out.push({
+      account,
+      deviceId: copy.device_id,
+      sip: {
+        server: clean(copy.realm) || clean(accountRealm),
+        username: clean(copy.username, 64),
+        password: clean(copy.password, 64),
+        expireSeconds: Number.isFinite(expire) && expire > 0 ? Math.round(expire) : 300,
+      },
+      displayName: clean(copy.name, 64),
+    });
+  }
+  return out;
+}
+
 /** What the input needs beyond the documents: the server's defaults, the request's origin, the firmware present. */
 export interface InputEnv {
   server: ServerDefaults;
@@ -119,6 +144,7 @@ export function buildInput(
       expireSeconds: Number.isFinite(expire) && expire > 0 ? Math.round(expire) : 300,
     },
     displayName: clean(device.caller_id?.internal?.name, 64) || clean(device.name, 64),
+    lines: linesOf(device, account.realm, modelInfo?.sipAccounts, expire),
     codecs: codecs.length ? codecs : ['PCMU', 'PCMA'],
     comboKeys,
     featureKeys,

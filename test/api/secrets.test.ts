@@ -116,3 +116,51 @@ describe('phone admin/user passwords and phone-side HTTP credentials stay where 
     expect(holders[HTTP_PW]).toEqual([]);
   });
 });
+
+describe('a handset\'s SIP password (provision.lines) appears only in its base\'s file', () => {
+  const LINE_PW = 'Ln-unique-handset-pw-44';
+  const seenLines: string[] = [];
+  let s: TestServer;
+  const sAuth = () => ({ 'X-Auth-Token': s.master.token });
+
+  beforeAll(async () => {
+    s = await startTestServer({ parts: productionParts, env: { SIP_BACKEND: 'none' }, log: createLogger('debug', (l) => seenLines.push(l)) });
+  });
+  afterAll(() => s.close());
+
+  it('in the base\'s file; not in logs, views, listings, shared files or another phone\'s file', async () => {
+    const A = s.master.accountId;
+    const line = await s.http().put(`/v2/accounts/${A}/devices`).set(sAuth()).send({ data: { name: 'Handset 2', sip: { username: 'hset2', password: LINE_PW } } });
+    expect(line.status).toBe(201);
+    const base = await s.http().put(`/v2/accounts/${A}/devices`).set(sAuth()).send({
+      data: { name: 'Base', mac_address: '00:15:65:dd:00:01', sip: { username: 'hset1', password: 'hset1-sip' }, provision: { endpoint_brand: 'yealink', endpoint_model: 'W60B', lines: { '1': { device_id: line.body.data.id } } } },
+    });
+    expect(base.status).toBe(201);
+    await s.http().put(`/v2/accounts/${A}/devices`).set(sAuth()).send({
+      data: { name: 'Desk', mac_address: '00:15:65:dd:00:02', sip: { username: 'desk2', password: 'desk2-sip' }, provision: { endpoint_brand: 'yealink', endpoint_model: 'T46S' } },
+    }).expect(201);
+    const baseUa = 'Yealink W60B 77.83.0.85 00:15:65:dd:00:01';
+    const own = await s.http().get('/provision/001565dd0001.cfg').set('User-Agent', baseUa);
+    expect(own.status).toBe(200);
+    expect(own.text).toContain(LINE_PW);
+
+    const seen: string[] = [];
+    seen.push((await s.http().get('/provision/001565dd0002.cfg').set('User-Agent', 'Yealink SIP-T46S 66.86.0.15 00:15:65:dd:00:02')).text);
+    seen.push((await s.http().get('/provision/y000000000077.cfg').set('User-Agent', baseUa)).text);
+    seen.push((await s.http().get('/provision/001565dd0001.boot').set('User-Agent', baseUa)).text);
+    seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}/devices`).set(sAuth())).body));
+    seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}/devices?accept=csv`).set(sAuth())).text));
+    seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}/devices/${base.body.data.id}`).set(sAuth())).body));
+    seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}/devices/${base.body.data.id}/config`).set(sAuth())).body));
+    seen.push(JSON.stringify(base.body));
+    for (const text of seen) expect(text).not.toContain(LINE_PW);
+    await s.server.close();
+    expect(seenLines.join('\n')).not.toContain(LINE_PW);
+    // On disk only in device shards: the handset's own document and the base's private copy.
+    const files = (await readdir(s.dataDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    const holders: string[] = [];
+    for (const file of files) if ((await readFile(file, 'utf8')).includes(LINE_PW)) holders.push(path.relative(s.dataDir, file));
+    expect(holders.length).toBeGreaterThan(0);
+    for (const h of holders) expect(h).toMatch(/^accounts\/[0-9a-f]{32}\/devices\/shard-\d{4}\.json$/);
+  });
+});

@@ -122,10 +122,11 @@ describe('vparam declarations are collected at compile time', () => {
   it('the shipped templates declare the UNCONFIRMED parameters of each vendor', () => {
     const declared = declaredVendorParams();
     const grandstream = [...declared.get('grandstream')!].sort();
-    expect(grandstream.filter((n) => /^P\d+$/.test(n))).toEqual(['P183', 'P2301', 'P2302', 'P2303', 'P285', 'P330', 'P332', 'P4200', 'P52', 'P6767']);
+    expect(grandstream.filter((n) => /^P\d+$/.test(n))).toEqual(['P183', 'P191', 'P2301', 'P2302', 'P2303', 'P2344', 'P2345', 'P26013', 'P26014', 'P285', 'P330', 'P332', 'P4200', 'P52', 'P6767']);
     // Config v2 (GRP261x): every alias item with one source behind it, outside the key loops (plus the VPK account form).
     expect(grandstream.filter((n) => !/^P\d+$/.test(n))).toEqual([
-      'account.1.audio.srtpMode', ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => `account.1.codec.choice.${n}`), 'account.1.network.dnsMode',
+      'account.1.audio.srtpMode', ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => `account.1.codec.choice.${n}`),
+      ...['callForwardUnconditionallyOff', 'callForwardUnconditionallyOn', 'dndOff', 'dndOn'].map((c) => `account.1.featureCodes.${c}`), 'account.1.network.dnsMode',
       'account.1.network.natTraversal', 'account.1.ring.match.1.callerId', 'account.1.ring.match.1.ringtone', 'account.1.ring.match.2.callerId',
       'account.1.ring.match.2.ringtone', 'account.1.sip.outboundProxy.1.address', 'account.1.sip.registerExpiration',
       'account.1.sip.registrationFailureRetryWaitTime', 'account.1.sip.subscribe.forMwi', 'call.callWaiting.enable', 'maintain.syslog.level',

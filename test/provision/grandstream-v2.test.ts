@@ -27,7 +27,10 @@ const FULL: Record<string, string> = {
   'account.1.sip.registrationFailureRetryWaitTime': '45', 'account.1.sip.voicemail.number': '*97', 'account.1.sip.subscribe.forMwi': 'Yes',
   'account.1.network.natTraversal': 'KeepAlive', 'sip.keepAliveInterval': '25',
   'account.1.dtmf.sendInAudio': 'No', 'account.1.dtmf.sendInRtp': 'No', 'account.1.dtmf.sendInSip': 'Yes',
-  'account.1.audio.srtpMode': 'EnabledAndForced', 'call.callWaiting.enable': 'No', 'account.1.intercom.allowAutoAnswer': 'Yes',
+  'account.1.audio.srtpMode': 'EnabledAndForced', 'call.callWaiting.enable': 'No', 
+  // DND / call-forward keys dial Kazoo's feature codes (grandstream-call-features.test.ts)
+  'account.1.featureCodes.dndOn': '*78', 'account.1.featureCodes.dndOff': '*79', 'account.1.featureCodes.callForwardUnconditionallyOn': '*72', 'account.1.featureCodes.callForwardUnconditionallyOff': '*73',
+  'account.1.intercom.allowAutoAnswer': 'Yes',
   'account.1.call.dialplan': '{x+|*x+}',
   // The device's codecs (G722, PCMU, OPUS), then the factory order without repeats.
   'account.1.codec.choice.1': 'G.722', 'account.1.codec.choice.2': 'PCMU', 'account.1.codec.choice.3': 'OPUS', 'account.1.codec.choice.4': 'PCMA',

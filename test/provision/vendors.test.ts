@@ -64,7 +64,7 @@ describe('time zones', () => {
     const v = (tz: string) =>
       grandstream.variables({
         mac: '', account: { id: '', name: '', realm: '' }, device: { id: '', name: '' }, model: '', family: '',
-        sip: { server: '', username: '', password: '', expireSeconds: 300 }, displayName: '', codecs: [], comboKeys: [], featureKeys: [],
+        sip: { server: '', username: '', password: '', expireSeconds: 300 }, displayName: '', lines: [], codecs: [], comboKeys: [], featureKeys: [],
         lineKeys: [], bankKeys: [], expansionKeys: [], directory: [], settings: buildInputSettings(),
         ringtones: { internal: '', external: '' }, timezone: timezoneInfo(tz, 2025), language: '', mwiUnsolicited: true, voicemailNumber: '*97',
       }).timezone;
