@@ -5,7 +5,9 @@
  *   3. SIP: REGISTER/s with digest (sipp) and the time to check-sync 1,000 registered phones.
  *   4. Render cost per vendor family (µs per file, nothing cached), beside a bare Handlebars floor.
  *   5. PATCH storm: 1,000 concurrent PATCHes of one device, all kept in memory and after a restart.
- * Pick parts with `npm run bench -- api boot sip render storm` (default: all). Figures are for this machine at this moment;
+ *   6. Listing load (with boot, or alone as `listing`): phone p99 while paginate=false / non-matching filters run
+ *      (sizes: --listing-sizes=10000,100000).
+ * Pick parts with `npm run bench -- api boot listing sip render storm` (default: all). Figures are for this machine at this moment;
  * the bench never asserts on them.
  */
 import os from 'node:os';
@@ -28,6 +30,13 @@ if (run('boot')) {
   // Pinned (servers on CPU 0, wrk on CPU 1): unpinned, the scheduler sometimes puts wrk on the server's core
   // and halves a run at random. Progress lines go to stderr; the report once to stdout.
   console.log(await runBootStorm({ pin: true, log: (line) => process.stderr.write(`${line}\n`) }));
+}
+
+if (run('boot') || run('listing')) {
+  const { runListingLoad } = await import('./listing-load.js');
+  console.log('\n## Phones during big API reads: phone p99 while paginate=false and non-matching filters run\n');
+  const sizes = process.argv.find((a) => a.startsWith('--listing-sizes='))?.slice('--listing-sizes='.length).split(',').map(Number);
+  console.log(await runListingLoad({ sizes, log: (line) => process.stderr.write(`${line}\n`) }));
 }
 
 if (run('sip')) {

@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps): express.Express {
   account.use(clientRouters.account);
   for (const router of deps.accountRouters ?? []) account.use(router);
   const devices = deps.devices ?? new DeviceService({ store: deps.store, log: deps.log });
-  account.use(createDevicesRouter({ store: deps.store, devices, provisioning: deps.provisioning }));
+  account.use(createDevicesRouter({ store: deps.store, devices, provisioning: deps.provisioning, events: deps.events, listingSliceDocs: deps.config.listingSliceDocs }));
   v2.use('/accounts/:accountId', loadAccount(deps.store), account);
 
   v2.use(() => {

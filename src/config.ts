@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseTrustedProxies } from './http/client-address.js';
+import { DEFAULT_LISTING_SLICE } from './listing/slices.js';
 
 /**
  * The only reader of process.env. Every knob is listed in the README; bad values stop startup with a
@@ -15,6 +16,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** LISTING_SLICE_DOCS: documents a listing handles between two turns of the event loop (src/listing/slices.ts). */
+  listingSliceDocs: number;
   /** TLS_CERT / TLS_KEY (PEM files): when set, the API and phone files are served over HTTPS only. */
   tls?: { certFile: string; keyFile: string };
   /** TRUST_PROXY: proxy addresses/CIDR blocks whose X-Forwarded-For names the client (default none). */
@@ -128,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 3600, 1),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024),
+    listingSliceDocs: int(env, 'LISTING_SLICE_DOCS', DEFAULT_LISTING_SLICE, 1),
     tls: tlsFiles(env),
     trustProxy: trustedProxies(env),
     sip: {

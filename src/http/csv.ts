@@ -24,23 +24,34 @@ function cell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** The rows of a listing as CSV text (rows that are not objects become a single `value` column). */
+/** A row's cells by flattened column name (rows that are not objects become a single `value` column). */
+export function flatRow(row: unknown): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  if (isPlainObject(row)) flatten(row, '', out);
+  else out.set('value', row);
+  return out;
+}
+
+/** Adds a flattened row's keys to the columns, in first-seen order. */
+export function addColumns(columns: string[], seen: Set<string>, row: Map<string, unknown>): void {
+  for (const key of row.keys()) {
+    if (seen.has(key)) continue;
+    seen.add(key);
+    columns.push(key);
+  }
+}
+
+/** One CSV line (no line end): the header when given the columns as cells, or a flattened row's cells. */
+export function csvLine(columns: string[], row?: Map<string, unknown>): string {
+  return columns.map((c) => cell(row ? row.get(c) : c)).join(',');
+}
+
+/** The rows of a listing as CSV text. src/http/stream-listing.ts writes the same text row by row. */
 export function toCsv(rows: unknown[]): string {
-  const flat = rows.map((row) => {
-    const out = new Map<string, unknown>();
-    if (isPlainObject(row)) flatten(row, '', out);
-    else out.set('value', row);
-    return out;
-  });
+  const flat = rows.map(flatRow);
   const columns: string[] = [];
   const seen = new Set<string>();
-  for (const row of flat) {
-    for (const key of row.keys()) {
-      if (seen.has(key)) continue;
-      seen.add(key);
-      columns.push(key);
-    }
-  }
-  const lines = [columns.map(cell).join(','), ...flat.map((row) => columns.map((c) => cell(row.get(c))).join(','))];
+  for (const row of flat) addColumns(columns, seen, row);
+  const lines = [csvLine(columns), ...flat.map((row) => csvLine(columns, row))];
   return `${lines.join('\r\n')}\r\n`;
 }

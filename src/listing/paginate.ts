@@ -32,28 +32,14 @@ export function pageRequest(query: Record<string, unknown>): PageRequest {
 }
 
 /**
- * Walks ordered ids from the start key, keeps the rows that match, and stops after one row past the page
- * so `next_start_key` can be given. Returns rows plus the envelope keys Kazoo adds.
+ * The envelope keys Kazoo adds to a page: `page_size` (rows returned), `start_key` (when the client sent one)
+ * and `next_start_key` (the first matching id after the page). None for paginate=false.
+ * The walk itself is src/listing/device-listing.ts.
  */
-export function paginate<Row>(
-  ids: Iterable<string>,
-  request: PageRequest,
-  rowFor: (id: string) => Row | undefined,
-): { rows: Row[]; envelope: Record<string, unknown> } {
-  const rows: Row[] = [];
-  let nextKey: string | undefined;
-  for (const id of ids) {
-    const row = rowFor(id);
-    if (row === undefined) continue;
-    if (request.pageSize !== undefined && rows.length === request.pageSize) {
-      nextKey = id;
-      break;
-    }
-    rows.push(row);
-  }
-  if (request.pageSize === undefined) return { rows, envelope: {} };
-  const envelope: Record<string, unknown> = { page_size: rows.length };
+export function pageEnvelope(request: PageRequest, rowCount: number, nextKey: string | undefined): Record<string, unknown> {
+  if (request.pageSize === undefined) return {};
+  const envelope: Record<string, unknown> = { page_size: rowCount };
   if (request.startKey !== undefined) envelope.start_key = encodeStartKey(request.startKey);
   if (nextKey !== undefined) envelope.next_start_key = encodeStartKey(nextKey);
-  return { rows, envelope };
+  return envelope;
 }

@@ -13,8 +13,7 @@ type Predicate = (doc: StoredDoc) => boolean;
 export function buildFilter(query: Record<string, unknown>): Predicate | undefined {
   const predicates: Predicate[] = [];
   for (const [key, raw] of Object.entries(query)) {
-    const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is string => typeof v === 'string');
-    for (const value of values) {
+    for (const value of queryValues(raw)) {
       const predicate = predicateFor(key, value);
       if (predicate) predicates.push(predicate);
     }
@@ -51,23 +50,33 @@ function predicateFor(key: string, value: string): Predicate | undefined {
   }
 }
 
-function matcher(path: string, wanted: string): Predicate {
-  let options: string[] | undefined;
-  if (wanted.startsWith('[')) {
-    try {
-      const parsed = JSON.parse(wanted) as unknown;
-      if (Array.isArray(parsed)) options = parsed.map(String);
-    } catch {
-      // not a JSON list: compare literally
-    }
+/** The values a `filter_{path}` accepts: a JSON list string means any of its items, anything else itself. */
+export function filterOptions(wanted: string): string[] | undefined {
+  if (!wanted.startsWith('[')) return undefined;
+  try {
+    const parsed = JSON.parse(wanted) as unknown;
+    if (Array.isArray(parsed)) return parsed.map(String);
+  } catch {
+    // not a JSON list: compare literally
   }
+  return undefined;
+}
+
+/** The query's string values of one key (the extended parser gives an array for a repeated key). */
+export function queryValues(raw: unknown): string[] {
+  return (Array.isArray(raw) ? raw : [raw]).filter((v): v is string => typeof v === 'string');
+}
+
+function matcher(path: string, wanted: string): Predicate {
+  const options = filterOptions(wanted);
   return (doc) => {
     const actual = asText(getPath(doc, path));
     return options ? options.includes(actual) : actual === wanted;
   };
 }
 
-function asText(value: unknown): string {
+/** A stored value as filter_ compares it (kz_json:get_binary_value with default ""). */
+export function asText(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);

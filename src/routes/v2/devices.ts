@@ -1,5 +1,4 @@
 import { Router, type Request, type Response } from 'express';
-import { createHash } from 'node:crypto';
 import type { DeviceRef } from '../../domain/types.js';
 import type { Caller, DeviceService, QuickCallArgs } from '../../devices/device-service.js';
 import { summaryRow } from '../../devices/device-views.js';
@@ -9,7 +8,13 @@ import { methodNotAllowed, notFound } from '../../http/errors.js';
 import { dataObjectOf, envelopeOf, queryOf } from '../../http/request-body.js';
 import { accountFrom, claimsFrom } from '../../http/route-lookups.js';
 import { buildFilter } from '../../listing/query-filters.js';
-import { pageRequest, paginate } from '../../listing/paginate.js';
+import { pageEnvelope, pageRequest } from '../../listing/paginate.js';
+import { listDevices } from '../../listing/device-listing.js';
+import { deviceFieldLookups } from '../../listing/device-lookups.js';
+import { indexedCandidates } from '../../listing/indexed-filters.js';
+import { DEFAULT_LISTING_SLICE } from '../../listing/slices.js';
+import { clientGone, listRevision, sendListing } from '../../http/stream-listing.js';
+import type { DomainEvents } from '../../domain/events.js';
 import type { ProvisioningService } from '../../provision/service.js';
 import type { Store } from '../../store/store.js';
 import { checkIfMatch } from './if-match.js';
@@ -39,6 +44,10 @@ export interface DevicesRouterDeps {
   store: Store;
   devices: DeviceService;
   provisioning?: Pick<ProvisioningService, 'deviceConfig' | 'deviceConfigFile' | 'deviceUploads' | 'deviceUpload'>;
+  /** The store's events: with them, `filter_owner_id` and `filter_sip.username` are answered from an index. */
+  events?: DomainEvents;
+  /** Documents a listing handles between two turns of the loop (LISTING_SLICE_DOCS). */
+  listingSliceDocs?: number;
 }
 
 type Handler = (req: Request, res: Response) => unknown;
@@ -57,11 +66,11 @@ const truthy = (value: unknown): boolean | undefined => {
   return value === true || value === 'true' || value === 1 || value === '1';
 };
 
-const listRevision = (rows: unknown[]) => (rows.length ? createHash('md5').update(JSON.stringify(rows)).digest('hex') : undefined);
-
 export function createDevicesRouter(deps: DevicesRouterDeps): Router {
   const { store, devices } = deps;
   const router = Router({ mergeParams: true });
+  const lookups = deviceFieldLookups(store, deps.events);
+  const sliceSize = deps.listingSliceDocs ?? DEFAULT_LISTING_SLICE;
   const caller = (res: Response): Caller => ({ account: accountFrom(res), isMaster: store.masterAccount()?.id === claimsFrom(res).account_id });
   const deviceId = (req: Request) => String(req.params.deviceId ?? '');
   /** `reboot` from the query, the envelope's data, or beside it (the seed's clients use all three). */
@@ -77,16 +86,17 @@ export function createDevicesRouter(deps: DevicesRouterDeps): Router {
 
   router
     .route('/devices')
-    .get((req, res) => {
+    .get(async (req, res) => {
       const account = accountFrom(res);
       const query = queryOf(req);
       const page = pageRequest(query);
       const filter = buildFilter(query);
-      const { rows, envelope } = paginate(store.deviceIdsFrom(account.id, page.startKey, page.descending), page, (id) => {
-        const device = store.getDevice(account.id, id);
-        return device && (!filter || filter(device)) ? summaryRow(device) : undefined;
-      });
-      sendSuccess(req, res, rows, { extra: envelope, revision: listRevision(rows) });
+      const stopped = clientGone(res);
+      const candidates = filter && indexedCandidates(query, account.id, lookups);
+      const listing = await listDevices(store, { accountId: account.id, page, filter, candidates, sliceSize, stopped });
+      if (!listing) return void res.destroy();
+      const { docs, nextKey } = listing;
+      await sendListing(req, res, { count: docs.length, rowAt: (i) => summaryRow(docs[i]!), extra: pageEnvelope(page, docs.length, nextKey), sliceSize, stopped });
     })
     .put((req, res) => create(req, res))
     .all(methodNotAllowedFor);
