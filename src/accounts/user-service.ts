@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { UserDoc } from '../domain/types.js';
 import { privateFields, publicView } from '../domain/docs.js';
-import { addValidationError, validationError } from '../http/errors.js';
+import { addValidationError, ValidationFailed } from '../domain/validation.js';
 import { validateDoc } from '../schema/validator.js';
 import type { Store } from '../store/store.js';
 
@@ -29,7 +29,7 @@ export async function saveUser(store: Store, accountId: string, id: string, fiel
       addValidationError(errors, 'password', 'required', { message: 'The password must be provided when updating the username', value: 'password' });
     }
   }
-  if (Object.keys(errors).length) throw validationError(errors);
+  if (Object.keys(errors).length) throw new ValidationFailed(errors);
   const { password: _secret, ...publicFields } = fields;
   const doc = {
     ...publicFields,

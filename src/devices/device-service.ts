@@ -10,7 +10,8 @@ import { parseQuickCall } from '../sip/api/quickcall-request.js';
 import { quickCallView } from '../sip/api/quickcall-view.js';
 import { newId, type Store } from '../store/store.js';
 import { genericCheckSyncEvent } from './check-sync.js';
-import { BadDeviceAction, IdTaken, NotRegistered, QuickCallFailed, UnknownId } from './device-errors.js';
+import { IdTaken, UnknownId } from '../domain/errors.js';
+import { BadDeviceAction, NotRegistered, QuickCallFailed } from './device-errors.js';
 import { prepareDevice } from './device-rules.js';
 import { isOwnedOrHotdesked, ownerRow, withoutPhoneSecrets } from './device-views.js';
 
