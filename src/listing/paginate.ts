@@ -16,7 +16,7 @@ function flag(value: unknown): boolean | undefined {
   return undefined;
 }
 
-/** Reads Kazoo's paging knobs from the query string; a bad page_size is Kazoo's 404 faulty_request. */
+/** Reads Kazoo's paging knobs from the query string; a bad page_size is BadPageSize (Kazoo's 404 faulty_request). */
 export function pageRequest(query: Record<string, unknown>): PageRequest {
   const descending = flag(query.descending) === true || flag(query.ascending) === false;
   const startKey = typeof query.start_key === 'string' && query.start_key ? decodeStartKey(query.start_key) : undefined;

@@ -10,8 +10,8 @@ import { requestWithAuth, type Credentials } from './uac.js';
 /**
  * Quick call by third-party call control: INVITE the phone without SDP (it makes the offer in
  * its 200), ACK with an inactive answer, then REFER it to sip:<number>@<realm> so the phone places the
- * real call itself. Our own ring timer sends CANCEL (npm `sip`'s INVITE transaction never times out in
- * "proceeding"). The dialog stays known until the phone hangs up, so its sipfrag NOTIFYs and BYE get 200.
+ * real call itself. Our own ring timer sends CANCEL: the INVITE client transaction (stack.ts) only stops
+ * waiting, and telling the phone to stop ringing is the caller's job (RFC 3261 §9.1). The dialog stays known until the phone hangs up, so its sipfrag NOTIFYs and BYE get 200.
  */
 export interface DialogState {
   callId: string;
