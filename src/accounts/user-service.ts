@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { UserDoc } from '../domain/types.js';
 import { privateFields, publicView } from '../domain/docs.js';
+import { IdTaken } from '../domain/errors.js';
 import { addValidationError, ValidationFailed } from '../domain/validation.js';
 import { validateDoc } from '../schema/validator.js';
 import type { Store } from '../store/store.js';
@@ -14,8 +15,12 @@ export function userView(user: UserDoc): Record<string, unknown> {
   return shown;
 }
 
-/** Validates and stores a user (`fields` = public fields, already merged for PATCH). */
+/**
+ * Validates and stores a user (`fields` = public fields, already merged for PATCH). Without `stored` it is a
+ * new user, and an id given out before (also to a deleted user) is IdTaken.
+ */
 export async function saveUser(store: Store, accountId: string, id: string, fields: Record<string, unknown>, stored?: UserDoc): Promise<UserDoc> {
+  if (!stored && store.idTaken('user', accountId, id)) throw new IdTaken(id);
   const errors = validateDoc('users', fields) ?? {};
   const username = typeof fields.username === 'string' ? fields.username : undefined;
   const password = typeof fields.password === 'string' ? fields.password : undefined;

@@ -72,6 +72,12 @@ describe('account service', () => {
 });
 
 describe('user service', () => {
+  it('a taken id is IdTaken: 409 datastore_conflict', async () => {
+    const err = await domainError(IdTaken, () => saveUser(t.server.store, A(), t.master.userId, { first_name: 'Again', last_name: 'Admin' }));
+    const answer = await t.http().put(`/v2/accounts/${A()}/users`).set(auth()).send({ data: { id: t.master.userId, first_name: 'Again', last_name: 'Admin' } });
+    expectEnvelope(err, answer, { status: 409, error: '409', message: 'datastore_conflict', data: { message: 'conflicting documents' } });
+  });
+
   it('a username in use is ValidationFailed: 400 validation error with the username rule', async () => {
     const err = await domainError(ValidationFailed, () => saveUser(t.server.store, A(), newId(), { first_name: 'Second', last_name: 'Admin', username: 'admin' }));
     const answer = await t.http().put(`/v2/accounts/${A()}/users`).set(auth()).send({ data: { first_name: 'Second', last_name: 'Admin', username: 'admin' } });
