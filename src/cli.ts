@@ -5,7 +5,7 @@ import { DomainEvents } from './domain/events.js';
 import { Store } from './store/store.js';
 import { acquireOwnership, readOwner } from './store/process-lock.js';
 import { bootstrapAccount, type BootstrapRequest, type BootstrapResult } from './accounts/bootstrap.js';
-import { KazooError } from './http/errors.js';
+import { toKazooError } from './http/error-mapper.js';
 
 const USAGE = 'usage: npm run --silent cli -- create-account <name> <realm> <username> <password>';
 
@@ -80,7 +80,9 @@ function postJson(url: string, secret: string, payload: unknown): Promise<{ stat
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  const data = err instanceof KazooError ? err.data : (err as { data?: unknown }).data;
-  process.stderr.write(`create-account failed: ${(err as Error).message}${data ? ` ${JSON.stringify(data)}` : ''}\n`);
+  // A domain error (a taken realm) is told as the API would tell it; the server's answer carries its data.
+  const kazoo = toKazooError(err);
+  const data = kazoo ? kazoo.data : (err as { data?: unknown }).data;
+  process.stderr.write(`create-account failed: ${(kazoo ?? (err as Error)).message}${data ? ` ${JSON.stringify(data)}` : ''}\n`);
   process.exit(1);
 });

@@ -1,6 +1,6 @@
 import type { AccountDoc } from '../domain/types.js';
-import { KazooError } from '../http/errors.js';
-import { badIdentifier } from '../http/errors.js';
+import { UnknownId } from '../domain/errors.js';
+import { ExtrasTooLarge } from './account-errors.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -26,13 +26,11 @@ const extrasBytes = (account: AccountDoc) =>
  */
 export async function writeExtra(store: Store, accountId: string, key: ExtraKey, value: unknown): Promise<AccountDoc> {
   const stored = store.latest.getAccount(accountId);
-  if (!stored) throw badIdentifier(accountId);
+  if (!stored) throw new UnknownId(accountId);
   const next = { ...stored } as AccountDoc;
   if (value === undefined) delete next[key];
   else next[key] = structuredClone(value);
-  if (extrasBytes(next) > EXTRAS_MAX_BYTES) {
-    throw new KazooError(413, 'request_entity_too_large', { message: `an account's limits, configs, apps and whitelabel documents may hold at most ${EXTRAS_MAX_BYTES} bytes in all` });
-  }
+  if (extrasBytes(next) > EXTRAS_MAX_BYTES) throw new ExtrasTooLarge(EXTRAS_MAX_BYTES);
   return store.save(next);
 }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { AccountDoc } from '../domain/types.js';
 import { privateFields, publicView, requestFields } from '../domain/docs.js';
-import { addValidationError, KazooError, validationError, type ValidationErrors } from '../http/errors.js';
+import { IdTaken } from '../domain/errors.js';
+import { addValidationError, ValidationFailed, type ValidationErrors } from '../domain/validation.js';
 import { validateDoc } from '../schema/validator.js';
 import { newId, type Store } from '../store/store.js';
 import { hiddenSettings, keepStoredPasswords } from '../devices/phone-passwords.js';
@@ -43,7 +44,7 @@ function checkAccount(store: Store, fields: Record<string, unknown>, selfId?: st
 export async function createAccount(store: Store, data: unknown, parent?: AccountDoc): Promise<AccountDoc> {
   const fields = requestFields(data);
   const id = typeof (data as { id?: unknown })?.id === 'string' && /^[0-9a-f]{32}$/.test((data as { id: string }).id) ? (data as { id: string }).id : newId();
-  if (store.idTaken('account', id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
+  if (store.idTaken('account', id, id)) throw new IdTaken(id);
   if (fields.realm === undefined) fields.realm = `${id.slice(0, 8)}.sip.local`;
   const provisioning = fields.provisioning;
   if (provisioning && typeof provisioning === 'object') {
@@ -51,7 +52,7 @@ export async function createAccount(store: Store, data: unknown, parent?: Accoun
     keepStoredPasswords((provisioning as Record<string, unknown>).settings, undefined);
   }
   const errors = checkAccount(store, fields);
-  if (errors) throw validationError(errors);
+  if (errors) throw new ValidationFailed(errors);
   const doc = {
     ...fields,
     id,
@@ -82,6 +83,6 @@ export async function updateAccount(store: Store, stored: AccountDoc, fields: Re
     if (auth.password === undefined && storedAuth?.password && storedAuth.username === auth.username) auth.password = storedAuth.password;
   }
   const errors = checkAccount(store, fields, stored.id);
-  if (errors) throw validationError(errors);
+  if (errors) throw new ValidationFailed(errors);
   return store.save({ ...fields, ...privateFields(stored) } as AccountDoc);
 }

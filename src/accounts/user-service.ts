@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { UserDoc } from '../domain/types.js';
 import { privateFields, publicView } from '../domain/docs.js';
-import { addValidationError, validationError } from '../http/errors.js';
+import { IdTaken } from '../domain/errors.js';
+import { addValidationError, ValidationFailed } from '../domain/validation.js';
 import { validateDoc } from '../schema/validator.js';
 import type { Store } from '../store/store.js';
 
@@ -14,8 +15,12 @@ export function userView(user: UserDoc): Record<string, unknown> {
   return shown;
 }
 
-/** Validates and stores a user (`fields` = public fields, already merged for PATCH). */
+/**
+ * Validates and stores a user (`fields` = public fields, already merged for PATCH). Without `stored` it is a
+ * new user, and an id given out before (also to a deleted user) is IdTaken.
+ */
 export async function saveUser(store: Store, accountId: string, id: string, fields: Record<string, unknown>, stored?: UserDoc): Promise<UserDoc> {
+  if (!stored && store.idTaken('user', accountId, id)) throw new IdTaken(id);
   const errors = validateDoc('users', fields) ?? {};
   const username = typeof fields.username === 'string' ? fields.username : undefined;
   const password = typeof fields.password === 'string' ? fields.password : undefined;
@@ -29,7 +34,7 @@ export async function saveUser(store: Store, accountId: string, id: string, fiel
       addValidationError(errors, 'password', 'required', { message: 'The password must be provided when updating the username', value: 'password' });
     }
   }
-  if (Object.keys(errors).length) throw validationError(errors);
+  if (Object.keys(errors).length) throw new ValidationFailed(errors);
   const { password: _secret, ...publicFields } = fields;
   const doc = {
     ...publicFields,

@@ -1,23 +1,8 @@
 /**
  * What can go wrong with a device request, said in the domain's words. DeviceService throws these; the HTTP
- * edge (src/http/error-mapper.ts) alone turns them into Kazoo's status codes and envelopes.
+ * edge (src/http/error-mapper.ts) alone turns them into Kazoo's status codes and envelopes. The ones every
+ * resource shares (UnknownId, IdTaken) are in src/domain/errors.ts.
  */
-
-/** No device (or user) by that id in the account. */
-export class UnknownId extends Error {
-  constructor(readonly id: string) {
-    super(`no document ${id}`);
-    this.name = 'UnknownId';
-  }
-}
-
-/** A client-chosen id that was given out before (also to a deleted document). */
-export class IdTaken extends Error {
-  constructor(readonly id: string) {
-    super(`id ${id} is taken`);
-    this.name = 'IdTaken';
-  }
-}
 
 /** The phone is not registered, so nothing was sent (quickcall). */
 export class NotRegistered extends Error {

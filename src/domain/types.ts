@@ -2,9 +2,6 @@
  * Shapes of the stored documents. Public fields are whatever Kazoo's schema allows (unknown keys are kept,
  * as Kazoo does); private bookkeeping lives in `_rev` and `pvt_*` keys, which are never returned by the API.
  */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
-
 export interface DocMeta {
   id: string;
   /** "<generation>-<32 hex>", changes on every write; the API's `revision`. */

@@ -11,8 +11,8 @@ export function addValidationError(
 }
 
 /**
- * A request's data broke the rules. Thrown by domain code (devices, quickcall parsing); the HTTP edge turns
- * it into Kazoo's 400 "validation error" envelope (src/http/error-mapper.ts).
+ * A request's data broke the rules. Thrown by domain code (accounts, users, devices, quickcall parsing); the
+ * HTTP edge turns it into Kazoo's 400 "validation error" envelope (src/http/error-mapper.ts).
  */
 export class ValidationFailed extends Error {
   constructor(readonly errors: ValidationErrors) {

@@ -1,5 +1,8 @@
 import { ValidationFailed } from '../domain/validation.js';
-import { BadDeviceAction, IdTaken, NotRegistered, QuickCallFailed, UnknownId } from '../devices/device-errors.js';
+import { IdTaken, UnknownId } from '../domain/errors.js';
+import { BadDeviceAction, NotRegistered, QuickCallFailed } from '../devices/device-errors.js';
+import { ExtrasTooLarge } from '../accounts/account-errors.js';
+import { BadPageSize } from '../listing/listing-errors.js';
 import { SipMessageTooLargeError } from '../sip/service.js';
 import { RenderError } from '../provision/renderer.js';
 import { addValidationError, badIdentifier, KazooError, validationError, type ValidationErrors } from './errors.js';
@@ -18,6 +21,9 @@ export function toKazooError(err: unknown): KazooError | undefined {
   }
   if (err instanceof QuickCallFailed) return new KazooError(err.outcome === 'timeout' ? 504 : 502, 'quickcall initiation failed', err.view);
   if (err instanceof BadDeviceAction) return new KazooError(400, err.message, {});
+  if (err instanceof ExtrasTooLarge) return new KazooError(413, 'request_entity_too_large', { message: err.message });
+  // A bad page_size is Kazoo's 404 faulty_request, not a 400.
+  if (err instanceof BadPageSize) return new KazooError(404, 'faulty_request', { message: err.message });
   if (err instanceof SipMessageTooLargeError) return messageTooLarge(err);
   // A template that does not render for this device (config preview): told with the template's line.
   if (err instanceof RenderError) return new KazooError(500, 'template_error', { message: err.message, template: err.template, layer: err.layer, line: err.line });

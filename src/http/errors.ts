@@ -1,6 +1,7 @@
 /**
- * Every API error is a KazooError; one error middleware turns it into Kazoo's error envelope
- * `{"data":…,"error":"<code>","message":…,"status":"error"}`. Handlers just throw.
+ * An API error as Kazoo tells it: HTTP status, message and data. Routes throw it; domain code throws its own
+ * errors, which src/http/error-mapper.ts turns into one. The error middleware (app.ts) sends it as Kazoo's
+ * envelope `{"data":…,"error":"<status>","message":…,"status":"error"}`.
  */
 export class KazooError extends Error {
   constructor(

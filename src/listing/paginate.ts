@@ -1,4 +1,4 @@
-import { KazooError } from '../http/errors.js';
+import { BadPageSize } from './listing-errors.js';
 import { decodeStartKey, encodeStartKey } from './start-key.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -16,7 +16,7 @@ function flag(value: unknown): boolean | undefined {
   return undefined;
 }
 
-/** Reads Kazoo's paging knobs from the query string; a bad page_size is Kazoo's 404 faulty_request. */
+/** Reads Kazoo's paging knobs from the query string; a bad page_size is BadPageSize (Kazoo's 404 faulty_request). */
 export function pageRequest(query: Record<string, unknown>): PageRequest {
   const descending = flag(query.descending) === true || flag(query.ascending) === false;
   const startKey = typeof query.start_key === 'string' && query.start_key ? decodeStartKey(query.start_key) : undefined;
@@ -24,9 +24,9 @@ export function pageRequest(query: Record<string, unknown>): PageRequest {
   let pageSize = DEFAULT_PAGE_SIZE;
   if (query.page_size !== undefined) {
     const raw = String(query.page_size);
-    if (!/^-?\d+$/.test(raw)) throw new KazooError(404, 'faulty_request', { message: 'invalid page size' });
+    if (!/^-?\d+$/.test(raw)) throw new BadPageSize('invalid page size');
     pageSize = Number(raw);
-    if (pageSize < 1) throw new KazooError(404, 'faulty_request', { message: 'page size must be at least 1' });
+    if (pageSize < 1) throw new BadPageSize('page size must be at least 1');
   }
   return { pageSize, startKey, descending };
 }

@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { AppDeps } from '../http/deps.js';
 import { ClientAddress } from '../http/client-address.js';
 import { bootstrapAccount, type BootstrapRequest } from '../accounts/bootstrap.js';
+import { toKazooError } from '../http/error-mapper.js';
 
 /**
  * Loopback-only control endpoint: while a server owns DATA_DIR, the CLI sends its writes here instead of
@@ -37,7 +38,8 @@ export function createControlRouter(deps: AppDeps): Router {
     try {
       res.json(await bootstrapAccount(deps.store, req.body as BootstrapRequest));
     } catch (err) {
-      res.status(400).json({ error: (err as Error).message, data: (err as { data?: unknown }).data });
+      const kazoo = toKazooError(err);
+      res.status(400).json({ error: (kazoo ?? (err as Error)).message, data: kazoo?.data });
     }
   });
   return router;

@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { buildRequest, header, parseNameAddr, parseUri, type SipRequest, type SipResponse } from './message.js';
 import { LOCAL_USER } from './notify.js';
+import { quickCallFrom, sipUser } from './quickcall-from.js';
 import type { QuickCallOptions, QuickCallResult, Registration } from './service.js';
 import { hostPort, randomToken, syntheticResponse, T1, type Endpoint, type Respond, type SipStack } from './stack.js';
 import { deliveryTarget } from './target.js';
@@ -9,8 +10,8 @@ import { requestWithAuth, type Credentials } from './uac.js';
 /**
  * Quick call by third-party call control: INVITE the phone without SDP (it makes the offer in
  * its 200), ACK with an inactive answer, then REFER it to sip:<number>@<realm> so the phone places the
- * real call itself. Our own ring timer sends CANCEL (npm `sip`'s INVITE transaction never times out in
- * "proceeding"). The dialog stays known until the phone hangs up, so its sipfrag NOTIFYs and BYE get 200.
+ * real call itself. Our own ring timer sends CANCEL: the INVITE client transaction (stack.ts) only stops
+ * waiting, and telling the phone to stop ringing is the caller's job (RFC 3261 §9.1). The dialog stays known until the phone hangs up, so its sipfrag NOTIFYs and BYE get 200.
  */
 export interface DialogState {
   callId: string;
@@ -49,8 +50,7 @@ export async function quickCall(
   const realm = registration.realm;
   const callId = `${randomToken(12)}@${stack.local.address}`;
   const localTag = randomToken(6);
-  const cidNumber = sanitize(options.callerIdNumber) || number;
-  const from = `"${sanitize(options.callerIdName)}" <sip:${encodeUser(cidNumber)}@${realm}>;tag=${localTag}`;
+  const from = `${quickCallFrom(options.callerIdName, options.callerIdNumber, number, realm)};tag=${localTag}`;
   const to = `<sip:${registration.username}@${realm}>`;
   const dialog: DialogState = {
     callId,
@@ -176,7 +176,7 @@ export async function quickCall(
 
   dialog.cseq++;
   const refer = inDialogRequest(stack, dialog, 'REFER', [
-    ['Refer-To', `<sip:${encodeUser(number)}@${realm}>`],
+    ['Refer-To', `<sip:${sipUser(number)}@${realm}>`],
     ['Referred-By', `<sip:${LOCAL_USER}@${realm}>`],
     ['Contact', `<sip:${LOCAL_USER}@${hostPort(stack.local)}>`],
   ]);
@@ -207,12 +207,4 @@ export function sdpAnswer(offer: string, address: string): string {
     lines.push('a=inactive');
   }
   return lines.join('\r\n') + '\r\n';
-}
-
-function sanitize(s: string): string {
-  return s.replace(/["\\\r\n<>]/g, '').slice(0, 64);
-}
-
-function encodeUser(s: string): string {
-  return s.replace(/[^A-Za-z0-9\-_.!~*'()&=+$,;?/]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -6,6 +6,7 @@ import { heldDisk } from '../helpers/held-disk.js';
 import { DomainEvents } from '../../src/domain/events.js';
 import { DatastoreError, newId, Store } from '../../src/store/store.js';
 import { createAccount } from '../../src/accounts/account-service.js';
+import { toKazooError } from '../../src/http/error-mapper.js';
 import { saveUser } from '../../src/accounts/user-service.js';
 import type { AccountDoc, DeviceDoc } from '../../src/domain/types.js';
 
@@ -94,7 +95,8 @@ describe('deleting an account is all or nothing', () => {
     expect(await readdir(path.join(dataDir, 'accounts'))).toEqual(expect.not.arrayContaining([doomed.id, `.removing-${doomed.id}`]));
     // The deleted id is never given out again (its tombstone stays, as Kazoo's soft delete), and nothing of it
     // comes back after another reopen.
-    await expect(createAccount(again, { name: 'Reborn', realm: 'reborn.test', id: doomed.id })).rejects.toMatchObject({ status: 409 });
+    const reborn = await createAccount(again, { name: 'Reborn', realm: 'reborn.test', id: doomed.id }).catch((err: unknown) => err);
+    expect(toKazooError(reborn)).toMatchObject({ status: 409 });
     const last = await reopen();
     expect(last.getAccount(doomed.id)).toBeUndefined();
     expect(last.listDevices(doomed.id)).toEqual([]);

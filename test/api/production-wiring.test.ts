@@ -37,9 +37,24 @@ describe('the server as npm start wires it (provisioning + embedded SIP)', () =>
     const made = await t.http().put(`/v2/accounts/${t.master.accountId}/devices`).set(auth()).send({ data: { name: 'Offline', sip: { username: 'off1', password: 'off-secret' } } });
     const sync = await t.http().post(`/v2/accounts/${t.master.accountId}/devices/${made.body.data.id}/sync`).set(auth());
     expect(sync.status).toBe(200);
-    expect(sync.body.data).toBe('sync request sent');
+    expect(sync.body).toMatchObject({ status: 'success', data: 'sync request sent' });
+    expect(sync.body).not.toHaveProperty('error');
     const got = await t.http().get(`/v2/accounts/${t.master.accountId}/devices/${made.body.data.id}`).set(auth());
     expect(got.body.data._read_only.sip_notify).toMatchObject({ action: 'sync', state: 'pending' });
+  });
+
+  it('a quick call to a phone that is not registered is 409 device_not_registered in the Kazoo envelope (404 if SIP were not wired)', async () => {
+    const made = await t.http().put(`/v2/accounts/${t.master.accountId}/devices`).set(auth()).send({ data: { name: 'Silent', sip: { username: 'silent1', password: 'silent-secret' } } });
+    const call = await t.http().get(`/v2/accounts/${t.master.accountId}/devices/${made.body.data.id}/quickcall/100`).set(auth());
+    expect(call.status).toBe(409);
+    expect(call.headers['content-type']).toBe('application/json');
+    const { data, error, message, status } = call.body;
+    expect({ data, error, message, status }).toEqual({
+      data: { cause: made.body.data.id, message: 'device is not registered; nothing was sent' },
+      error: '409',
+      message: 'device_not_registered',
+      status: 'error',
+    });
   });
 
   it('a template uploaded as raw text/plain through the full API is accepted and served', async () => {

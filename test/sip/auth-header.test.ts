@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_AUTHORIZATION_LENGTH } from '../../src/digest/auth-header.js';
 import { EmbeddedSipService } from '../../src/sip/embedded.js';
 import { parseAuthHeader } from '../../src/sip/message.js';
-import { MemoryDirectory } from './helpers/memory-directory.js';
+import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { quietLog, sipTestConfig } from './helpers/config.js';
 import { UdpPhone } from './helpers/udp-phone.js';
 
@@ -105,8 +105,8 @@ describe('registrar: oversized Authorization on the wire', () => {
   let calls = 0;
 
   beforeAll(async () => {
-    directory.addAccount(ACC, REALM);
-    directory.addDevice(ACC, 'dev5001', { username: '5001', password: 'pw5001' });
+    directory.addAccount({ id: ACC, realm: REALM });
+    directory.addDevice(ACC, { id: 'dev5001', sip: { username: '5001', password: 'pw5001' } });
     sip = new EmbeddedSipService({ config: sipTestConfig(), log: quietLog, directory });
     await sip.start();
     phone = await UdpPhone.open('127.0.0.50', { address: '127.0.0.1', port: sip.address()!.port });

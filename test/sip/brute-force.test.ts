@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { EmbeddedSipService } from '../../src/sip/embedded.js';
-import { MemoryDirectory } from './helpers/memory-directory.js';
+import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { sipTestConfig } from './helpers/config.js';
 import { challengeOf, digestAuthorization, UdpPhone, type Reply } from './helpers/udp-phone.js';
 
@@ -29,8 +29,8 @@ describe('registrar: brute-force limits', () => {
   const phones = new Map<string, UdpPhone>();
 
   beforeAll(async () => {
-    directory.addAccount(ACC, REALM);
-    for (const user of ['6101', '6102', '6103', '6104', '6105', '6106', '6107', '6110', '6130']) directory.addDevice(ACC, `dev${user}`, { username: user, password: `pw${user}` });
+    directory.addAccount({ id: ACC, realm: REALM });
+    for (const user of ['6101', '6102', '6103', '6104', '6105', '6106', '6107', '6110', '6130']) directory.addDevice(ACC, { id: `dev${user}`, sip: { username: user, password: `pw${user}` } });
     sip = new EmbeddedSipService({
       config: sipTestConfig({
         SIP_AUTH_FAIL_LIMIT: String(LIMIT),
@@ -118,7 +118,7 @@ describe('registrar: brute-force limits', () => {
 
   it('counts an unknown username like a known one (its burst is spent before the device even exists)', async () => {
     for (let i = 80; i < 80 + LIMIT; i++) expect((await guess(`127.0.0.${i}`, '6120', `guess-${i}`)).status).toBe(403);
-    directory.addDevice(ACC, 'dev6120', { username: '6120', password: 'pw6120' });
+    directory.addDevice(ACC, { id: 'dev6120', sip: { username: '6120', password: 'pw6120' } });
     expect((await guess('127.0.0.85', '6120', 'pw6120')).status).toBe(403);
     skew += 60_000 / RATE_PER_MINUTE;
     expect((await guess('127.0.0.85', '6120', 'pw6120')).status).toBe(200);

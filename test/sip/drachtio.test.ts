@@ -4,7 +4,7 @@ import { createSipService } from '../../src/sip/index.js';
 import { parseAuthHeader } from '../../src/sip/message.js';
 import type { SipService } from '../../src/sip/service.js';
 import { FakeDrachtio, phoneResponse, type SentRequest } from './helpers/fake-drachtio.js';
-import { MemoryDirectory } from './helpers/memory-directory.js';
+import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { quietLog, sipTestConfig } from './helpers/config.js';
 
 /**
@@ -38,8 +38,8 @@ describe('drachtio-srf backend with a fake drachtio-server', () => {
   let port = 0;
 
   beforeAll(async () => {
-    directory.addAccount(ACC, REALM);
-    directory.addDevice(ACC, 'dev4001', { username: '4001', password: 'pw4001' });
+    directory.addAccount({ id: ACC, realm: REALM });
+    directory.addDevice(ACC, { id: 'dev4001', sip: { username: '4001', password: 'pw4001' } });
     port = await fake.listen();
     sip = createSipService({
       config: sipTestConfig({ SIP_BACKEND: 'drachtio', DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: String(port), DRACHTIO_SECRET: 'cymru' }),
@@ -153,7 +153,7 @@ describe('drachtio-srf backend with a fake drachtio-server', () => {
   });
 
   it('does not send to an unregistered device', async () => {
-    directory.addDevice(ACC, 'dev4002', { username: '4002', password: 'x' });
+    directory.addDevice(ACC, { id: 'dev4002', sip: { username: '4002', password: 'x' } });
     expect(await sip.notify(ACC, 'dev4002', { event: 'check-sync' })).toEqual({ sent: false, reason: 'not registered' });
   });
 

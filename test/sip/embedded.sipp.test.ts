@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedSipService } from '../../src/sip/embedded.js';
 import type { QuickCallOptions } from '../../src/sip/service.js';
-import { MemoryDirectory } from './helpers/memory-directory.js';
+import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { quietLog, sipTestConfig } from './helpers/config.js';
 import { sipp, waitFor } from './helpers/sipp.js';
 
@@ -20,15 +20,15 @@ describe('embedded SIP backend with SIPp phones', () => {
   let remote = '';
 
   beforeAll(async () => {
-    directory.addAccount(ACC, REALM);
-    directory.addDevice(ACC, 'dev1001', { username: '1001', password: 's3cret', method: 'password' });
-    directory.addDevice(ACC, 'dev1002', { username: '1002', method: 'ip', ip: '127.0.0.3' });
-    directory.addDevice(ACC, 'dev1003', { username: '1003', password: 'pw1003' });
-    directory.addDevice(ACC, 'dev1004', { username: '1004', password: 'pw1004' });
-    directory.addDevice(ACC, 'dev1005', { username: '1005', method: 'ip', ip: '127.0.0.6' }, { enabled: false });
-    directory.addDevice(ACC, 'dev1006', { username: '1006', password: 'pw1006' });
-    directory.addDevice(ACC, 'dev1007', { username: '1007', password: 'pw1007' });
-    directory.addDevice(ACC, 'dev1008', { username: '1008', password: 'pw1008' });
+    directory.addAccount({ id: ACC, realm: REALM });
+    directory.addDevice(ACC, { id: 'dev1001', sip: { username: '1001', password: 's3cret', method: 'password' } });
+    directory.addDevice(ACC, { id: 'dev1002', sip: { username: '1002', method: 'ip', ip: '127.0.0.3' } });
+    directory.addDevice(ACC, { id: 'dev1003', sip: { username: '1003', password: 'pw1003' } });
+    directory.addDevice(ACC, { id: 'dev1004', sip: { username: '1004', password: 'pw1004' } });
+    directory.addDevice(ACC, { id: 'dev1005', sip: { username: '1005', method: 'ip', ip: '127.0.0.6' }, enabled: false });
+    directory.addDevice(ACC, { id: 'dev1006', sip: { username: '1006', password: 'pw1006' } });
+    directory.addDevice(ACC, { id: 'dev1007', sip: { username: '1007', password: 'pw1007' } });
+    directory.addDevice(ACC, { id: 'dev1008', sip: { username: '1008', password: 'pw1008' } });
     sip = new EmbeddedSipService({ config: sipTestConfig(), log: quietLog, directory });
     await sip.start();
     remote = `127.0.0.1:${sip.address()!.port}`;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedSipService } from '../../src/sip/embedded.js';
-import { MemoryDirectory } from './helpers/memory-directory.js';
+import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { quietLog, sipTestConfig } from './helpers/config.js';
 import { challengeOf, digestAuthorization, UdpPhone } from './helpers/udp-phone.js';
 
@@ -66,8 +66,8 @@ describe('registrar: known and unknown users answered alike', () => {
   let calls = 0;
 
   beforeAll(async () => {
-    directory.addAccount(ACC, REALM);
-    directory.addDevice(ACC, 'dev6001', { username: KNOWN, password: 'pw6001-right' });
+    directory.addAccount({ id: ACC, realm: REALM });
+    directory.addDevice(ACC, { id: 'dev6001', sip: { username: KNOWN, password: 'pw6001-right' } });
     sip = new EmbeddedSipService({ config: sipTestConfig(), log: quietLog, directory, now: () => Date.now() + skew, nonceTtlMs: NONCE_TTL });
     await sip.start();
     phone = await UdpPhone.open('127.0.0.100', { address: '127.0.0.1', port: sip.address()!.port });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedSipService } from '../../src/sip/embedded.js';
-import { MemoryDirectory } from './helpers/memory-directory.js';
+import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { quietLog, sipTestConfig } from './helpers/config.js';
 import { sipp } from './helpers/sipp.js';
 import { challengeOf, digestAuthorization, UdpPhone, type Reply } from './helpers/udp-phone.js';
@@ -23,8 +23,8 @@ describe('embedded registrar: expiry limits and digest edge cases', () => {
   let calls = 0;
 
   beforeAll(async () => {
-    directory.addAccount(ACC, REALM);
-    for (const user of ['3201', '3202', '3203', '3204', '3205', '3206']) directory.addDevice(ACC, `dev${user}`, { username: user, password: `pw${user}` });
+    directory.addAccount({ id: ACC, realm: REALM });
+    for (const user of ['3201', '3202', '3203', '3204', '3205', '3206']) directory.addDevice(ACC, { id: `dev${user}`, sip: { username: user, password: `pw${user}` } });
     sip = new EmbeddedSipService({
       config: sipTestConfig({ SIP_MIN_EXPIRES: '60', SIP_MAX_EXPIRES: '600' }),
       log: quietLog,

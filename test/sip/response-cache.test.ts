@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedSipService } from '../../src/sip/embedded.js';
-import { MemoryDirectory } from './helpers/memory-directory.js';
+import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { quietLog, sipTestConfig } from './helpers/config.js';
 import { UdpPhone } from './helpers/udp-phone.js';
 
@@ -25,7 +25,7 @@ describe('SIP response cache', () => {
   let phone: UdpPhone;
 
   beforeAll(async () => {
-    directory.addAccount(ACC, REALM);
+    directory.addAccount({ id: ACC, realm: REALM });
     sip = new EmbeddedSipService({ config: sipTestConfig({ SIP_RESPONSE_CACHE_BYTES: String(BUDGET) }), log: quietLog, directory });
     await sip.start();
     phone = await UdpPhone.open('127.0.0.120', { address: '127.0.0.1', port: sip.address()!.port });

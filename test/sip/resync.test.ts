@@ -4,7 +4,7 @@ import { createResyncCoordinator } from '../../src/resync/index.js';
 import type { PacerClock } from '../../src/resync/pacer.js';
 import { RegistrationTable } from '../../src/sip/registry.js';
 import type { NotifyOptions, NotifyResult, QuickCallResult, Registration, SipService } from '../../src/sip/service.js';
-import { MemoryDirectory } from './helpers/memory-directory.js';
+import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { quietLog, sipTestConfig } from './helpers/config.js';
 
 /**
@@ -37,8 +37,8 @@ function fastForwardClock(): PacerClock {
 
 function setup(rate = 1000) {
   const directory = new MemoryDirectory();
-  directory.addAccount(ACC, 'r.test');
-  for (let i = 0; i < 50; i++) directory.addDevice(ACC, `d${i}`, { username: `u${i}`, password: 'p' }, { owner_id: i < 3 ? 'user1' : undefined });
+  directory.addAccount({ id: ACC, realm: 'r.test' });
+  for (let i = 0; i < 50; i++) directory.addDevice(ACC, { id: `d${i}`, sip: { username: `u${i}`, password: 'p' }, owner_id: i < 3 ? 'user1' : undefined });
   const table = new RegistrationTable(directory);
   const sent: Array<{ deviceId: string; event: string }> = [];
   const sip: SipService & { onRegistration: RegistrationTable['onChange'] } = {

@@ -3,7 +3,7 @@ import type { AppDeps } from '../../http/deps.js';
 import { accountFrom } from '../../http/route-lookups.js';
 import type { UserDoc } from '../../domain/types.js';
 import { sendSuccess } from '../../http/envelope.js';
-import { badIdentifier, KazooError } from '../../http/errors.js';
+import { badIdentifier } from '../../http/errors.js';
 import { deletedView, requestFields, updatedFields } from '../../domain/docs.js';
 import { saveUser, userView } from '../../accounts/user-service.js';
 import { newId } from '../../store/store.js';
@@ -50,7 +50,6 @@ export function createUsersRouter(deps: AppDeps): Router {
       const data = envelopeOf(req).data;
       const chosen = dataObjectOf(req)?.id;
       const id = typeof chosen === 'string' && /^[0-9a-f]{32}$/.test(chosen) ? chosen : newId();
-      if (store.idTaken('user', account.id, id)) throw new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
       const user = await saveUser(store, account.id, id, requestFields(data));
       res.location(`/v2/accounts/${account.id}/users/${user.id}`);
       sendSuccess(req, res, userView(user), { status: 201, revision: user._rev });

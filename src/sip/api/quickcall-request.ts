@@ -1,5 +1,6 @@
 import RE2 from 're2';
 import { addValidationError, ValidationFailed, type ValidationErrors } from '../../domain/validation.js';
+import { DIALABLE_CHARS } from '../quickcall-from.js';
 
 /**
  * Kazoo quickcall options (cb_quickcall.erl; seed "Execute a quick call"): read from the query string, or
@@ -20,7 +21,7 @@ export const MAX_NUMBER_LENGTH = 64;
 /** The longest caller-supplied `number_filter` regex. */
 export const MAX_FILTER_LENGTH = 200;
 
-const DIALABLE = new RegExp(`^[A-Za-z0-9*#+._~-]{1,${MAX_NUMBER_LENGTH}}$`);
+const DIALABLE = new RegExp(`^[${DIALABLE_CHARS}]{1,${MAX_NUMBER_LENGTH}}$`);
 
 function bool(value: unknown, fallback: boolean): boolean {
   if (value === undefined || value === null || value === '') return fallback;

@@ -3,6 +3,7 @@ import { autoAnswerFor, credentialsFor } from '../device-credentials.js';
 import { splitCommas } from '../message.js';
 import { LOCAL_USER } from '../notify.js';
 import { sdpAnswer } from '../quickcall.js';
+import { quickCallFrom, sipUser } from '../quickcall-from.js';
 import type { NotifyOptions, NotifyResult, QuickCallOptions, QuickCallResult } from '../service.js';
 import { randomToken } from '../stack.js';
 import { deliveryTarget } from '../target.js';
@@ -147,7 +148,7 @@ export class DrachtioSipService extends RegistrarBackend {
     const callId = `${randomToken(12)}@drachtio`;
     const headers: Record<string, string> = {
       'Call-ID': callId,
-      From: `"${options.callerIdName.replace(/["\\\r\n<>]/g, '')}" <sip:${(options.callerIdNumber || number).replace(/[^\w.+*#-]/g, '')}@${realm}>`,
+      From: quickCallFrom(options.callerIdName, options.callerIdNumber, number, realm),
       To: `<sip:${registration.username}@${realm}>`,
       Subject: 'QuickCall',
       'X-Kazoo-AOR': `sip:${registration.username}@${realm}`,
@@ -180,7 +181,7 @@ export class DrachtioSipService extends RegistrarBackend {
     }
     dialog.on('notify', (_req, res) => res.send(200));
     try {
-      const refer = await dialog.request({ method: 'REFER', headers: { 'Refer-To': `<sip:${number}@${realm}>`, 'Referred-By': `<sip:${LOCAL_USER}@${realm}>` } });
+      const refer = await dialog.request({ method: 'REFER', headers: { 'Refer-To': `<sip:${sipUser(number)}@${realm}>`, 'Referred-By': `<sip:${LOCAL_USER}@${realm}>` } });
       if (refer.status >= 200 && refer.status < 300) {
         const hangup = setTimeout(() => void Promise.resolve(dialog.destroy()).catch(() => undefined), options.timeoutSeconds * 1000 + 60_000);
         hangup.unref();

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 /**
  * Typed view of the few drachtio-srf calls we use. srf's bundled .d.ts has no `register()` and types
  * `request()` as (uri, opts, method, body) while the JS takes (uri, {method, headers, body, auth, proxy})
- * (the typings lag the JS), so we describe the run-time API ourselves and keep every cast in this file.
+ * (the typings lag the JS), so we describe the run-time API ourselves and keep every cast of srf's objects in this file.
  */
 export interface SrfRequestLike {
   method: string;

@@ -14,7 +14,7 @@ import { createLogger } from '../../../src/log.js';
 import { createProvisioning, type ProvisioningDeps } from '../../../src/provision/index.js';
 import type { FrontDoor, FrontDoorOptions } from '../../../src/provision/front-door.js';
 import type { ProvisioningService } from '../../../src/provision/service.js';
-import { MemoryDirectory } from './memory-directory.js';
+import { MemoryDirectory } from '../../helpers/memory-directory.js';
 
 export const ACCOUNT = 'a0000000000000000000000000000001';
 export const REALM = 'acme.sip.example.com';
