@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { AccountDoc, StoredDoc } from '../../domain/types.js';
-import { StaleWriteError, UniqueKeyTaken, type DocChange } from '../backend.js';
+import { StaleWriteError, UniqueKeyTaken, type DocChange, type DurableClaim } from '../backend.js';
 import { generationOf, isTombstone } from '../tombstones.js';
 import { inTransaction } from './connection.js';
 
@@ -145,5 +145,60 @@ export class DocumentTable {
       await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, JSON.stringify(notice)]);
       return notice;
     });
+  }
+
+  /**
+   * Copies documents into an empty table in one transaction (the upgrade from DATA_DIR): refused, changing
+   * nothing, when the table already holds documents. No NOTIFY: no node runs on a database being filled.
+   */
+  async importInto(docs: ReadonlyArray<{ doc: StoredDoc; claims: readonly DurableClaim[] }>): Promise<void> {
+    await inTransaction(this.pool, async (client) => {
+      // Two copies started at once: the second waits here, then finds the table full.
+      await client.query('LOCK TABLE docs IN EXCLUSIVE MODE');
+      const held = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM docs')).rows[0]!.n);
+      if (held) throw new TargetNotEmptyError(held);
+      for (let at = 0; at < docs.length; at += 1000) {
+        const batch = docs.slice(at, at + 1000);
+        await client.query(
+          `INSERT INTO docs (type, account_id, id, rev, generation, deleted, doc)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::boolean[], $7::json[])`,
+          [
+            batch.map((d) => d.doc.pvt_type),
+            batch.map((d) => d.doc.pvt_account_id),
+            batch.map((d) => d.doc.id),
+            batch.map((d) => d.doc._rev),
+            batch.map((d) => generationOf(d.doc._rev)),
+            batch.map((d) => isTombstone(d.doc)),
+            batch.map((d) => JSON.stringify(d.doc.pvt_type === 'account' ? this.codec.encode(d.doc) : d.doc)),
+          ],
+        );
+        const claims = batch.flatMap((d) => d.claims.map((c) => ({ ...c, doc: d.doc })));
+        try {
+          await client.query(
+            `INSERT INTO claims (key, type, account_id, id, via_account_realm, username)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[])`,
+            [
+              claims.map((c) => c.key),
+              claims.map((c) => c.doc.pvt_type),
+              claims.map((c) => c.doc.pvt_account_id),
+              claims.map((c) => c.doc.id),
+              claims.map((c) => c.viaAccountRealm === true),
+              claims.map((c) => (c.viaAccountRealm ? c.key.slice(c.key.lastIndexOf('|') + 1) : null)),
+            ],
+          );
+        } catch (err) {
+          if ((err as { code?: string }).code === '23505') throw new Error(`the data holds a unique key twice (${(err as { detail?: string }).detail ?? 'claims'}): fix it in DATA_DIR first`, { cause: err });
+          throw err;
+        }
+      }
+    });
+  }
+}
+
+/** migrate-to-postgres copies into an empty database only. */
+export class TargetNotEmptyError extends Error {
+  constructor(readonly documents: number) {
+    super(`the target database already holds ${documents} documents: migrate-to-postgres copies into an empty database only (nothing was copied)`);
+    this.name = 'TargetNotEmptyError';
   }
 }
