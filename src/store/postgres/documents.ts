@@ -74,8 +74,9 @@ export class DocumentTable {
     const key = [target.pvt_type, target.pvt_account_id, target.id] as const;
     return inTransaction(this.pool, async (client) => {
       if (target.pvt_type !== 'account') {
-        // Shared lock on the account row: its removal (FOR UPDATE) waits for this write, or this for it.
-        const account = await client.query<{ deleted: boolean }>(`SELECT deleted FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR SHARE`, [target.pvt_account_id]);
+        // Key-share lock on the account row: its removal (FOR UPDATE) waits for this write, or this for it;
+        // account updates and other writes in the account do not.
+        const account = await client.query<{ deleted: boolean }>(`SELECT deleted FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR KEY SHARE`, [target.pvt_account_id]);
         if (!account.rows[0] || account.rows[0].deleted) throw new Error(`account ${target.pvt_account_id} does not exist`);
       }
       const stored = JSON.stringify(next.pvt_type === 'account' ? this.codec.encode(next) : next);
@@ -94,26 +95,38 @@ export class DocumentTable {
             );
       const seq = written.rows[0]?.seq;
       if (seq === undefined) throw new StaleWriteError(key.join('|'));
-      await client.query('DELETE FROM claims WHERE type = $1 AND account_id = $2 AND id = $3', [...key]);
-      // Sorted: two writes claiming the same keys wait for each other instead of deadlocking.
-      const claims = [...change.claims].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      if (claims.length) {
-        const taken = await client.query<{ key: string }>(
-          `INSERT INTO claims (key, type, account_id, id, via_account_realm, username)
-             SELECT k, $2, $3, $4, v, u FROM unnest($1::text[], $5::boolean[], $6::text[]) AS c(k, v, u)
-             ON CONFLICT (key) DO NOTHING RETURNING key`,
-          [claims.map((c) => c.key), ...key, claims.map((c) => c.viaAccountRealm === true), claims.map((c) => (c.viaAccountRealm ? c.key.slice(c.key.lastIndexOf('|') + 1) : null))],
-        );
-        if (taken.rows.length < claims.length) {
-          const got = new Set(taken.rows.map((r) => r.key));
-          throw new UniqueKeyTaken(claims.find((c) => !got.has(c.key))!.key);
-        }
-      }
+      await this.replaceClaims(client, key, change.claims);
       if (next.pvt_type === 'account' && !isTombstone(next)) await this.rekeyRealmClaims(client, next as AccountDoc);
       const notice: ChangeNotice = { node: this.node, type: target.pvt_type, account: target.pvt_account_id, id: target.id, rev: next._rev, seq: Number(seq) };
       await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, JSON.stringify(notice)]);
       return notice;
     });
+  }
+
+  /**
+   * Makes the document's claims `claims`: drops those it no longer holds, inserts the new ones (most writes, a
+   * PATCH of a name, change none and write nothing here). A new key held by another document refuses the write.
+   */
+  private async replaceClaims(client: pg.PoolClient, key: readonly [string, string, string], claims: readonly DurableClaim[]): Promise<void> {
+    const same = (k: string, via: boolean) => `${k}\u0000${via}`;
+    const rows = (await client.query<{ key: string; via: boolean }>('SELECT key, via_account_realm AS via FROM claims WHERE type = $1 AND account_id = $2 AND id = $3', [...key])).rows;
+    const held = new Set(rows.map((r) => same(r.key, r.via)));
+    const wanted = new Set(claims.map((c) => same(c.key, c.viaAccountRealm === true)));
+    const dropped = rows.filter((r) => !wanted.has(same(r.key, r.via))).map((r) => r.key);
+    if (dropped.length) await client.query('DELETE FROM claims WHERE type = $1 AND account_id = $2 AND id = $3 AND key = ANY($4::text[])', [...key, dropped]);
+    // Sorted: two writes claiming the same keys wait for each other instead of deadlocking.
+    const added = claims.filter((c) => !held.has(same(c.key, c.viaAccountRealm === true))).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    if (!added.length) return;
+    const taken = await client.query<{ key: string }>(
+      `INSERT INTO claims (key, type, account_id, id, via_account_realm, username)
+         SELECT k, $2, $3, $4, v, u FROM unnest($1::text[], $5::boolean[], $6::text[]) AS c(k, v, u)
+         ON CONFLICT (key) DO NOTHING RETURNING key`,
+      [added.map((c) => c.key), ...key, added.map((c) => c.viaAccountRealm === true), added.map((c) => (c.viaAccountRealm ? c.key.slice(c.key.lastIndexOf('|') + 1) : null))],
+    );
+    if (taken.rows.length < added.length) {
+      const got = new Set(taken.rows.map((r) => r.key));
+      throw new UniqueKeyTaken(added.find((c) => !got.has(c.key))!.key);
+    }
   }
 
   private async rekeyRealmClaims(client: pg.PoolClient, account: AccountDoc): Promise<void> {
