@@ -112,6 +112,22 @@ describe('PostgreSQL store shared by two nodes', () => {
     expect(Object.keys((refused.reason as ValidationFailed).errors)).toEqual(['sip.username']);
   });
 
+  it('a realm change moves the usernames its devices hold under it: the new realm\'s own-realm devices then collide', async () => {
+    const { a, b, account } = await cluster();
+    const other = await a.store.save(childAccount(account, 'Other', 'old.test'));
+    await a.store.save(device(other, { sip: { username: 'bob', password: 'p' } }));
+    await b.store.save({ ...other, realm: 'new.test' } as AccountDoc).catch(async (err: unknown) => {
+      // B may not have learnt the account yet: then it retries on the stored version, as the API does.
+      if (!(err instanceof StaleWriteError)) throw err;
+      await b.store.save({ ...b.store.latest.getAccount(other.id)!, realm: 'new.test' } as AccountDoc);
+    });
+    // Under the old realm the name is free now; under the new one it is taken.
+    await b.store.save(device(account, { sip: { username: 'bob', password: 'p', realm: 'old.test' } }));
+    const refused = await a.store.save(device(account, { sip: { username: 'BOB', password: 'p', realm: 'new.test' } })).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ValidationFailed);
+    expect(Object.keys((refused as ValidationFailed).errors)).toEqual(['sip.username']);
+  });
+
   it('a write built on a revision another node replaced commits nothing and brings the newer version in', async () => {
     const { a, b, account, url: dbUrl } = await cluster();
     const saved = await a.store.save(device(account));

@@ -70,4 +70,22 @@ describe('two nodes on one PostgreSQL database', () => {
     const refused = x.status === 400 ? x : y;
     expect(refused.body).toMatchObject({ error: '400', message: 'validation error', data: { mac_address: { unique: { message: 'MAC address already in use', cause: 'aabbcc001122' } } } });
   });
+
+  it('concurrent PATCHes of an account\'s limits and of the account itself on both nodes all survive', async () => {
+    const account = `/v2/accounts/${a.master.accountId}`;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => {
+        const [t, h] = i % 2 ? [b, auth.b] : [a, auth.a];
+        return i % 4 < 2
+          ? t.http().patch(`${account}/limits`).set(h).send({ data: { [`limit_${i}`]: i } })
+          : t.http().patch(account).set(h).send({ data: { [`field_${i}`]: i } });
+      }),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
+    // Once B has learnt A's last write, it answers every key that any of the 20 requests set.
+    await expect.poll(async () => (await b.http().get(account).set(auth.b)).body.revision).toBe((await a.http().get(account).set(auth.a)).body.revision);
+    const limits = (await b.http().get(`${account}/limits`).set(auth.b)).body.data as Record<string, number>;
+    const fields = (await b.http().get(account).set(auth.b)).body.data as Record<string, number>;
+    for (let i = 0; i < 20; i++) expect(i % 4 < 2 ? limits[`limit_${i}`] : fields[`field_${i}`], `key ${i}`).toBe(i);
+  });
 });
