@@ -73,11 +73,18 @@ export class DocumentTable {
     const { target, next, base } = change;
     const key = [target.pvt_type, target.pvt_account_id, target.id] as const;
     return inTransaction(this.pool, async (client) => {
+      let claims = change.claims;
       if (target.pvt_type !== 'account') {
-        // Key-share lock on the account row: its removal (FOR UPDATE) waits for this write, or this for it;
-        // account updates and other writes in the account do not.
-        const account = await client.query<{ deleted: boolean }>(`SELECT deleted FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR KEY SHARE`, [target.pvt_account_id]);
-        if (!account.rows[0] || account.rows[0].deleted) throw new Error(`account ${target.pvt_account_id} does not exist`);
+        // Share lock on the account row: its removal, or a realm change re-keying its devices' claims, waits for
+        // this write, or this write for it (and then reads the new realm).
+        const account = await client.query<{ deleted: boolean; realm: string | null }>(
+          `SELECT deleted, lower(doc->>'realm') AS realm FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR SHARE`,
+          [target.pvt_account_id],
+        );
+        const row = account.rows[0];
+        if (!row || row.deleted) throw new Error(`account ${target.pvt_account_id} does not exist`);
+        // The realm the database holds decides, not this node's copy (another node may have just changed it).
+        claims = claims.map((c) => (c.viaAccountRealm ? { ...c, key: `sip-realm-user|${row.realm}|${usernameOf(c.key)}` } : c));
       }
       const stored = JSON.stringify(next.pvt_type === 'account' ? this.codec.encode(next) : next);
       const values = [...key, next._rev, generationOf(next._rev), isTombstone(next), stored];
@@ -95,7 +102,7 @@ export class DocumentTable {
             );
       const seq = written.rows[0]?.seq;
       if (seq === undefined) throw new StaleWriteError(key.join('|'));
-      await this.replaceClaims(client, key, change.claims);
+      await this.replaceClaims(client, key, claims);
       if (next.pvt_type === 'account' && !isTombstone(next)) await this.rekeyRealmClaims(client, next as AccountDoc);
       const notice: ChangeNotice = { node: this.node, type: target.pvt_type, account: target.pvt_account_id, id: target.id, rev: next._rev, seq: Number(seq) };
       await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, JSON.stringify(notice)]);
@@ -121,7 +128,7 @@ export class DocumentTable {
       `INSERT INTO claims (key, type, account_id, id, via_account_realm, username)
          SELECT k, $2, $3, $4, v, u FROM unnest($1::text[], $5::boolean[], $6::text[]) AS c(k, v, u)
          ON CONFLICT (key) DO NOTHING RETURNING key`,
-      [added.map((c) => c.key), ...key, added.map((c) => c.viaAccountRealm === true), added.map((c) => (c.viaAccountRealm ? c.key.slice(c.key.lastIndexOf('|') + 1) : null))],
+      [added.map((c) => c.key), ...key, added.map((c) => c.viaAccountRealm === true), added.map((c) => (c.viaAccountRealm ? usernameOf(c.key) : null))],
     );
     if (taken.rows.length < added.length) {
       const got = new Set(taken.rows.map((r) => r.key));
@@ -196,7 +203,7 @@ export class DocumentTable {
               claims.map((c) => c.doc.pvt_account_id),
               claims.map((c) => c.doc.id),
               claims.map((c) => c.viaAccountRealm === true),
-              claims.map((c) => (c.viaAccountRealm ? c.key.slice(c.key.lastIndexOf('|') + 1) : null)),
+              claims.map((c) => (c.viaAccountRealm ? usernameOf(c.key) : null)),
             ],
           );
         } catch (err) {
@@ -207,6 +214,9 @@ export class DocumentTable {
     });
   }
 }
+
+/** The username of a `sip-realm-user|<realm>|<username>` claim (a realm holds no `|`). */
+const usernameOf = (claimKey: string) => claimKey.split('|').slice(2).join('|');
 
 /** migrate-to-postgres copies into an empty database only. */
 export class TargetNotEmptyError extends Error {
