@@ -352,8 +352,8 @@ export class Store implements Directory {
     doc.pvt_created = previous?.pvt_created ?? doc.pvt_created ?? now;
     doc.pvt_modified = now;
     doc._rev = newRevision(generation);
-    const before = await this.commit(doc, doc, previous?._rev);
-    this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, doc, 'local', options.sync);
+    const { before, superseded } = await this.commit(doc, doc, previous?._rev);
+    if (!superseded) this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, doc, 'local', options.sync);
     return doc;
   }
 
@@ -365,26 +365,31 @@ export class Store implements Directory {
     this.checkWritable(doc);
     const previous = this.newestOf(doc.pvt_type, doc.pvt_account_id, doc.id, () => this.current(doc));
     if (!previous) return;
-    const before = await this.commit(doc, tombstoneOf(previous), previous._rev);
-    if (before) this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, undefined, 'local');
+    const { before, superseded } = await this.commit(doc, tombstoneOf(previous), previous._rev);
+    if (before && !superseded) this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, undefined, 'local');
   }
 
   /**
    * Queues `next` (a tombstone for a removal), built on revision `base`, and once durable swaps it into memory
-   * and the indexes. Resolves with the committed version it replaced. A write another node beat (StaleWriteError)
+   * and the indexes. Resolves with the committed version it replaced (`superseded`: a newer one was already in
+   * memory, which stays). A write another node beat (StaleWriteError)
    * first brings that node's version into memory, so the caller's retry builds on it; a unique key another node
    * holds is told as the in-memory check tells it (ValidationFailed).
    */
-  private async commit(target: StoredDoc, next: StoredDoc, base: string | undefined): Promise<StoredDoc | undefined> {
+  private async commit(target: StoredDoc, next: StoredDoc, base: string | undefined): Promise<{ before: StoredDoc | undefined; superseded: boolean }> {
     const key = docKey(target.pvt_type, target.pvt_account_id, target.id);
     const finish = this.pending.begin(key, next, target.id, claimKeys(next));
     let before: StoredDoc | undefined;
+    let superseded = false;
     const accountRealm = target.pvt_type === 'device' ? this.accounts.get(target.pvt_account_id)?.realm : undefined;
     try {
       await this.backend.commit({ target, next, base, claims: durableClaims(next, accountRealm) }, (durable) => {
         if (durable) {
           before = this.current(target);
-          this.place(isTombstone(next) ? undefined : next, before);
+          // Another node's newer version, built on this one, may have arrived through the change feed first: it
+          // stays (and was announced); this version is committed history, never shown.
+          if (before && generationOf(before._rev) > generationOf(next._rev)) superseded = true;
+          else this.place(isTombstone(next) ? undefined : next, before);
           if (isTombstone(next)) this.dataOf(target.pvt_account_id).deleted.add(target.id);
         }
         finish();
@@ -399,7 +404,7 @@ export class Store implements Directory {
       if (err instanceof UniqueKeyTaken) throw uniqueKeyError(err.key, next);
       throw err instanceof DatastoreError ? err : new DatastoreError(err);
     }
-    return before;
+    return { before, superseded };
   }
 
   /**

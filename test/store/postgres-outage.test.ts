@@ -46,7 +46,7 @@ describe('PostgreSQL lost while running', () => {
     const created = await a.http().put(`/v2/accounts/${accountId}/devices`).set(auth).send({ data: { name: 'Before', mac_address: '00:11:22:33:44:55' } });
     expect(created.status, created.text).toBe(201);
     const id = created.body.data.id as string;
-    await expect.poll(() => b.server.store.getDevice(accountId, id)?.name).toBe('Before');
+    await expect.poll(() => b.server.store.getDevice(accountId, id)?.name, { timeout: 15_000 }).toBe('Before');
 
     await postgres.kill();
     const refused = await a.http().patch(`/v2/accounts/${accountId}/devices/${id}`).set(auth).send({ data: { name: 'During' } });
