@@ -424,6 +424,11 @@ export class Store implements Directory {
         if (durable) removed = this.forgetAccount(id);
       });
     } catch (err) {
+      if (err instanceof StaleWriteError) {
+        // Another node removed it first: learn that (409 for this request, as a lost race).
+        await this.refresh(account).catch(() => undefined);
+        throw err;
+      }
       throw err instanceof DatastoreError ? err : new DatastoreError(err);
     } finally {
       finish();
