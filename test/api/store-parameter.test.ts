@@ -23,7 +23,7 @@ describe(`the ${testStore} store under test`, () => {
       const client = new pg.Client({ connectionString: t.config.databaseUrl });
       await client.connect();
       try {
-        const rows = (await client.query(`SELECT doc->>'name' AS name FROM docs WHERE type = 'device' AND id = $1`, [id])).rows;
+        const rows = (await client.query(`SELECT doc::json->>'name' AS name FROM docs WHERE type = 'device' AND id = $1`, [id])).rows;
         expect(rows).toEqual([{ name: 'Where am I' }]);
       } finally {
         await client.end();

@@ -49,7 +49,7 @@ describe('migrate-to-postgres', () => {
       try {
         const keys = (await client.query<{ key: string }>('SELECT key FROM claims ORDER BY key')).rows.map((r) => r.key);
         expect(keys).toEqual(expect.arrayContaining(['mac|001122334455', `sip-user|${child.id}|keep1`, 'sip-realm-user|child.test|keep1', `username|${child.id}|alice`, 'realm|child.test']));
-        const sealed = (await client.query<{ doc: string }>(`SELECT doc::text FROM docs WHERE type = 'account'`)).rows.map((r) => r.doc).join('\n');
+        const sealed = (await client.query<{ doc: string }>(`SELECT doc FROM docs WHERE type = 'account'`)).rows.map((r) => r.doc).join('\n');
         expect(sealed).not.toContain('Prov-Secret-77');
         expect(sealed).not.toContain(childKey);
       } finally {

@@ -75,7 +75,7 @@ describe('PostgreSQL lost while running', () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      const names = (await client.query<{ name: string }>(`SELECT doc->>'name' AS name FROM docs WHERE type = 'device' ORDER BY name`)).rows.map((r) => r.name);
+      const names = (await client.query<{ name: string }>(`SELECT doc::json->>'name' AS name FROM docs WHERE type = 'device' ORDER BY name`)).rows.map((r) => r.name);
       expect(names).toEqual(['After', 'From B']);
     } finally {
       await client.end();

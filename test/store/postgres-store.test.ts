@@ -164,11 +164,20 @@ describe('PostgreSQL store shared by two nodes', () => {
     await b.store.save(device(account, { mac_address: '0a0b0c0d0e0f' }));
   });
 
+  it('documents holding what JSON allows but PostgreSQL json refuses (NUL, lone surrogates) are stored and read back as written', async () => {
+    const { a, b, account } = await cluster();
+    const odd = 'nul\u0000 lone\ud800 pair\ud83d\ude00 end';
+    const saved = await a.store.save(device(account, { name: odd, [`key\u0000`]: 'v' } as Partial<DeviceDoc>));
+    await nextEvent(b, (e) => e.type === 'device.changed' && e.deviceId === saved.id);
+    expect(b.store.getDevice(account.id, saved.id)?.name).toBe(odd);
+    expect(JSON.stringify(b.store.getDevice(account.id, saved.id))).toBe(JSON.stringify(a.store.getDevice(account.id, saved.id)));
+  });
+
   it('account secrets are stored sealed, and a node with the same key file opens them', async () => {
     const { account, url: dbUrl } = await cluster();
-    const [row] = await query<{ doc: StoredDoc }>(dbUrl, `SELECT doc FROM docs WHERE type = 'account' AND id = $1`, [account.id]);
-    expect(JSON.stringify(row?.doc)).not.toContain(account.pvt_api_key);
-    expect(String(row?.doc.pvt_api_key)).toMatch(/^enc:v1:/);
+    const [row] = await query<{ doc: string }>(dbUrl, `SELECT doc FROM docs WHERE type = 'account' AND id = $1`, [account.id]);
+    expect(row?.doc).not.toContain(account.pvt_api_key);
+    expect(String((JSON.parse(row!.doc) as StoredDoc).pvt_api_key)).toMatch(/^enc:v1:/);
   });
 });
 

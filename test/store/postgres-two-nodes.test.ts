@@ -20,7 +20,8 @@ async function storedDoc(id: string): Promise<{ rev: string; doc: Record<string,
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return (await client.query<{ rev: string; doc: Record<string, unknown> }>('SELECT rev, doc FROM docs WHERE id = $1', [id])).rows[0]!;
+    const row = (await client.query<{ rev: string; doc: string }>('SELECT rev, doc FROM docs WHERE id = $1', [id])).rows[0]!;
+    return { rev: row.rev, doc: JSON.parse(row.doc) as Record<string, unknown> };
   } finally {
     await client.end();
   }

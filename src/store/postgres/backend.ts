@@ -128,8 +128,8 @@ export class PostgresBackend implements StoreBackend {
 async function secretBox(pool: pg.Pool, url: string, keyFile: string): Promise<SecretBox> {
   const key = await readKey(keyFile);
   if (key) return new SecretBox(key);
-  const { rows } = await pool.query<{ doc: StoredDoc }>(`SELECT doc FROM docs WHERE type = 'account' AND NOT deleted`);
-  if (rows.some((r) => holdsSealedSecrets(r.doc))) {
+  const { rows } = await pool.query<{ doc: string }>(`SELECT doc FROM docs WHERE type = 'account' AND NOT deleted`);
+  if (rows.some((r) => holdsSealedSecrets(JSON.parse(r.doc) as StoredDoc))) {
     throw new Error(`secrets key file ${keyFile} is missing, but ${redactedUrl(url)} holds secrets sealed with a key: copy that key file to every node or point SECRETS_KEY_FILE at it`);
   }
   return new SecretBox(await readOrCreateKey(keyFile));

@@ -40,19 +40,19 @@ export class DocumentTable {
 
   /** Every document, accounts first (their users and devices follow in write order). */
   async all(): Promise<StoredRow[]> {
-    const { rows } = await this.pool.query<{ doc: StoredDoc; seq: string }>(`SELECT doc, seq FROM docs ORDER BY (type <> 'account'), seq`);
+    const { rows } = await this.pool.query<{ doc: string; seq: string }>(`SELECT doc, seq FROM docs ORDER BY (type <> 'account'), seq`);
     return rows.map((r) => this.row(r));
   }
 
   /** Documents written after change `seq`, in write order. */
   async since(seq: number): Promise<StoredRow[]> {
-    const { rows } = await this.pool.query<{ doc: StoredDoc; seq: string }>('SELECT doc, seq FROM docs WHERE seq > $1 ORDER BY seq', [seq]);
+    const { rows } = await this.pool.query<{ doc: string; seq: string }>('SELECT doc, seq FROM docs WHERE seq > $1 ORDER BY seq', [seq]);
     return rows.map((r) => this.row(r));
   }
 
   /** The stored versions of these documents (those that exist), in write order. */
   async some(refs: ReadonlyArray<{ type: string; account: string; id: string }>): Promise<StoredRow[]> {
-    const { rows } = await this.pool.query<{ doc: StoredDoc; seq: string }>(
+    const { rows } = await this.pool.query<{ doc: string; seq: string }>(
       `SELECT d.doc, d.seq FROM docs d JOIN unnest($1::text[], $2::text[], $3::text[]) AS r(type, account_id, id)
          ON d.type = r.type AND d.account_id = r.account_id AND d.id = r.id ORDER BY d.seq`,
       [refs.map((r) => r.type), refs.map((r) => r.account), refs.map((r) => r.id)],
@@ -60,8 +60,9 @@ export class DocumentTable {
     return rows.map((r) => this.row(r));
   }
 
-  private row(r: { doc: StoredDoc; seq: string }): StoredRow {
-    return { doc: r.doc.pvt_type === 'account' ? this.codec.decode(r.doc) : r.doc, seq: Number(r.seq) };
+  private row(r: { doc: string; seq: string }): StoredRow {
+    const doc = JSON.parse(r.doc) as StoredDoc;
+    return { doc: doc.pvt_type === 'account' ? this.codec.decode(doc) : doc, seq: Number(r.seq) };
   }
 
   /**
@@ -78,7 +79,7 @@ export class DocumentTable {
         // Share lock on the account row: its removal, or a realm change re-keying its devices' claims, waits for
         // this write, or this write for it (and then reads the new realm).
         const account = await client.query<{ deleted: boolean; realm: string | null }>(
-          `SELECT deleted, lower(doc->>'realm') AS realm FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR SHARE`,
+          `SELECT deleted, realm FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR SHARE`,
           [target.pvt_account_id],
         );
         const row = account.rows[0];
@@ -87,17 +88,17 @@ export class DocumentTable {
         claims = claims.map((c) => (c.viaAccountRealm ? { ...c, key: `sip-realm-user|${row.realm}|${usernameOf(c.key)}` } : c));
       }
       const stored = JSON.stringify(next.pvt_type === 'account' ? this.codec.encode(next) : next);
-      const values = [...key, next._rev, generationOf(next._rev), isTombstone(next), stored];
+      const values = [...key, next._rev, generationOf(next._rev), isTombstone(next), stored, realmOf(next)];
       const written =
         base === undefined
           ? await client.query<{ seq: string }>(
-              `INSERT INTO docs (type, account_id, id, rev, generation, deleted, doc) VALUES ($1, $2, $3, $4, $5, $6, $7::json)
+              `INSERT INTO docs (type, account_id, id, rev, generation, deleted, doc, realm) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT DO NOTHING RETURNING seq`,
               values,
             )
           : await client.query<{ seq: string }>(
-              `UPDATE docs SET rev = $4, generation = $5, deleted = $6, doc = $7::json, seq = nextval('change_seq')
-                 WHERE type = $1 AND account_id = $2 AND id = $3 AND rev = $8 RETURNING seq`,
+              `UPDATE docs SET rev = $4, generation = $5, deleted = $6, doc = $7, realm = $8, seq = nextval('change_seq')
+                 WHERE type = $1 AND account_id = $2 AND id = $3 AND rev = $9 RETURNING seq`,
               [...values, base],
             );
       const seq = written.rows[0]?.seq;
@@ -157,7 +158,7 @@ export class DocumentTable {
       await client.query('DELETE FROM claims WHERE account_id = $1', [accountId]);
       await client.query(`DELETE FROM docs WHERE account_id = $1 AND type <> 'account'`, [accountId]);
       const written = await client.query<{ seq: string }>(
-        `UPDATE docs SET rev = $2, generation = $3, deleted = true, doc = $4::json, seq = nextval('change_seq')
+        `UPDATE docs SET rev = $2, generation = $3, deleted = true, doc = $4, realm = NULL, seq = nextval('change_seq')
            WHERE type = 'account' AND account_id = $1 AND id = $1 RETURNING seq`,
         [accountId, tombstone._rev, generationOf(tombstone._rev), JSON.stringify(tombstone)],
       );
@@ -180,8 +181,8 @@ export class DocumentTable {
       for (let at = 0; at < docs.length; at += 1000) {
         const batch = docs.slice(at, at + 1000);
         await client.query(
-          `INSERT INTO docs (type, account_id, id, rev, generation, deleted, doc)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::boolean[], $7::json[])`,
+          `INSERT INTO docs (type, account_id, id, rev, generation, deleted, doc, realm)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::boolean[], $7::text[], $8::text[])`,
           [
             batch.map((d) => d.doc.pvt_type),
             batch.map((d) => d.doc.pvt_account_id),
@@ -190,6 +191,7 @@ export class DocumentTable {
             batch.map((d) => generationOf(d.doc._rev)),
             batch.map((d) => isTombstone(d.doc)),
             batch.map((d) => JSON.stringify(d.doc.pvt_type === 'account' ? this.codec.encode(d.doc) : d.doc)),
+            batch.map((d) => realmOf(d.doc)),
           ],
         );
         const claims = batch.flatMap((d) => d.claims.map((c) => ({ ...c, doc: d.doc })));
@@ -214,6 +216,9 @@ export class DocumentTable {
     });
   }
 }
+
+/** The realm column: a live account's realm, lower-cased. */
+const realmOf = (doc: StoredDoc): string | null => (doc.pvt_type === 'account' && !isTombstone(doc) ? (doc as AccountDoc).realm.toLowerCase() : null);
 
 /** The username of a `sip-realm-user|<realm>|<username>` claim (a realm holds no `|`). */
 const usernameOf = (claimKey: string) => claimKey.split('|').slice(2).join('|');

@@ -17,8 +17,10 @@ export const MIGRATIONS: Migration[] = [
     sql: `
       -- Every write takes the next value: the change feed's catch-up reads what changed after a point.
       CREATE SEQUENCE change_seq;
-      -- One row per document (accounts, users, devices), tombstones included. doc is json, not jsonb: its text,
-      -- key order included, is what the lowdb store keeps, so every node serves byte-identical answers.
+      -- One row per document (accounts, users, devices), tombstones included. doc is the document's JSON text
+      -- (JSON.stringify, key order included), not json/jsonb: those refuse what JSON itself allows and clients
+      -- send (escaped NUL characters, lone surrogates), and every node must serve byte-identical answers. realm: an account's
+      -- realm, lower-cased (device writes read it under the account row's lock).
       CREATE TABLE docs (
         type        text    NOT NULL CHECK (type IN ('account', 'user', 'device')),
         account_id  text    NOT NULL,
@@ -27,7 +29,8 @@ export const MIGRATIONS: Migration[] = [
         generation  integer NOT NULL,
         deleted     boolean NOT NULL DEFAULT false,
         seq         bigint  NOT NULL DEFAULT nextval('change_seq'),
-        doc         json    NOT NULL,
+        realm       text,
+        doc         text    NOT NULL,
         PRIMARY KEY (type, account_id, id)
       );
       CREATE INDEX docs_seq ON docs (seq);
