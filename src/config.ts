@@ -13,6 +13,8 @@ export interface Config {
   dataDir: string;
   /** Key sealing account secrets at rest (SECRETS_KEY_FILE); default DATA_DIR/system/secrets.key. */
   secretsKeyFile: string;
+  /** DATABASE_URL (postgres://…): documents in PostgreSQL, shared by every node; unset = lowdb files in DATA_DIR. */
+  databaseUrl?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tokenTtlSeconds: number;
   maxBodyBytes: number;
@@ -106,6 +108,22 @@ function tlsFiles(env: NodeJS.ProcessEnv): Config['tls'] {
   return Object.freeze({ certFile: path.resolve(cert), keyFile: path.resolve(key) });
 }
 
+function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.DATABASE_URL;
+  if (!raw) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') || !parsed.hostname) {
+    // Not echoed: it may hold a password.
+    throw new ConfigError('DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@host:5432/database');
+  }
+  return raw;
+}
+
 function baseUrl(env: NodeJS.ProcessEnv): string | undefined {
   const raw = env.PROVISION_BASE_URL;
   if (!raw) return undefined;
@@ -128,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: int(env, 'PORT', 8000, 0, 65535),
     dataDir,
     secretsKeyFile: env.SECRETS_KEY_FILE ? path.resolve(env.SECRETS_KEY_FILE) : path.join(dataDir, 'system', 'secrets.key'),
+    databaseUrl: databaseUrl(env),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 3600, 1),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024),

@@ -67,7 +67,8 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
   cleanups.push(async () => loopMonitor.stop());
   try {
     const events = new DomainEvents();
-    const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile });
+    const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile, databaseUrl: config.databaseUrl });
+    cleanups.unshift(() => store.close());
     const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds, { now: options.now });
     const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events }) : undefined;
     if (provisioning) cleanups.unshift(() => provisioning.close());
