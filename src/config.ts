@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
+import { redactUrl } from './db/postgres.js';
 import { parseTrustedProxies } from './http/client-address.js';
 
 /**
@@ -19,6 +22,14 @@ export interface Config {
   tls?: { certFile: string; keyFile: string };
   /** TRUST_PROXY: proxy addresses/CIDR blocks whose X-Forwarded-For names the client (default none). */
   trustProxy: readonly string[];
+  /** DATABASE_URL: PostgreSQL instead of lowdb under DATA_DIR, and the cluster tables (src/cluster/). */
+  databaseUrl?: string;
+  cluster: {
+    /** NODE_ID: this node's name in the cluster (owner of the registrations it answers); default generated at start. */
+    nodeId: string;
+    /** CLUSTER_NODE_TIMEOUT: a node whose heartbeat is older than this is gone, its phones are taken over. */
+    nodeTimeoutSeconds: number;
+  };
   sip: {
     backend: 'embedded' | 'drachtio' | 'none';
     address: string;
@@ -112,6 +123,28 @@ function baseUrl(env: NodeJS.ProcessEnv): string | undefined {
   return raw.replace(/\/+$/, '');
 }
 
+function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.DATABASE_URL;
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL must be a URL such as postgres://user:password@host:5432/provisioner');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, got "${redactUrl(raw)}"`);
+  }
+  return raw;
+}
+
+function nodeId(env: NodeJS.ProcessEnv): string {
+  const raw = env.NODE_ID;
+  if (!raw) return `${os.hostname().replace(/[^A-Za-z0-9._-]/g, '').slice(0, 40) || 'node'}-${randomBytes(4).toString('hex')}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(raw)) throw new ConfigError(`NODE_ID must be 1 to 64 letters, digits, '.', '_' or '-', got "${raw.slice(0, 80)}"`);
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const drachtioHost = env.DRACHTIO_HOST;
   const backend = oneOf(env, 'SIP_BACKEND', ['embedded', 'drachtio', 'none'] as const, drachtioHost ? 'drachtio' : 'embedded');
@@ -130,6 +163,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024),
     tls: tlsFiles(env),
     trustProxy: trustedProxies(env),
+    databaseUrl: databaseUrl(env),
+    cluster: { nodeId: nodeId(env), nodeTimeoutSeconds: int(env, 'CLUSTER_NODE_TIMEOUT', 15, 1, 3600) },
     sip: {
       backend,
       address: env.SIP_ADDRESS || '0.0.0.0',
