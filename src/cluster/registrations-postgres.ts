@@ -10,7 +10,7 @@ import { readChanges, START, type Cursor } from './change-reader.js';
  * RegistrationTable (no request waits for the database); this mirrors that table into `cluster_registrations`
  * and back:
  *  - a binding made here (a REGISTER this node answered) is written, coalesced per device and batched, with this
- *    node as its owner; an unregistration is written as a tombstone (expires_at 0) so that other nodes see it;
+ *    node as its owner; an unregistration is written as a tombstone (expires_at = its time) so that other nodes see it;
  *  - bindings written by other nodes are applied to the local table, marked with their owner (`node`), so that
  *    `/devices/status` and `_read_only` answer the same here as there;
  *  - after every (re)connection the whole table is read again and remote bindings no longer there are dropped.
@@ -169,7 +169,7 @@ export class SharedRegistrations {
         cols.c.push('');
         cols.sa.push('');
         cols.sp.push(0);
-        cols.e.push(0);
+        cols.e.push(p.at); // gone from that moment on; the row stays for PRUNE_GRACE_MS so late readers see it
         cols.ua.push(null);
       }
       cols.at.push(p.at);
