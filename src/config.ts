@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { redactUrl } from './db/postgres.js';
 import { parseTrustedProxies } from './http/client-address.js';
 
 /**
@@ -15,6 +14,8 @@ export interface Config {
   dataDir: string;
   /** Key sealing account secrets at rest (SECRETS_KEY_FILE); default DATA_DIR/system/secrets.key. */
   secretsKeyFile: string;
+  /** DATABASE_URL (postgres://…): documents in PostgreSQL, shared by every node; unset = lowdb files in DATA_DIR. */
+  databaseUrl?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tokenTtlSeconds: number;
   maxBodyBytes: number;
@@ -22,8 +23,7 @@ export interface Config {
   tls?: { certFile: string; keyFile: string };
   /** TRUST_PROXY: proxy addresses/CIDR blocks whose X-Forwarded-For names the client (default none). */
   trustProxy: readonly string[];
-  /** DATABASE_URL: PostgreSQL instead of lowdb under DATA_DIR, and the cluster tables (src/cluster/). */
-  databaseUrl?: string;
+  /** With DATABASE_URL (src/cluster/): this node's part in the cluster. */
   cluster: {
     /** NODE_ID: this node's name in the cluster (owner of the registrations it answers); default generated at start. */
     nodeId: string;
@@ -114,6 +114,22 @@ function tlsFiles(env: NodeJS.ProcessEnv): Config['tls'] {
   return Object.freeze({ certFile: path.resolve(cert), keyFile: path.resolve(key) });
 }
 
+function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.DATABASE_URL;
+  if (!raw) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') || !parsed.hostname) {
+    // Not echoed: it may hold a password.
+    throw new ConfigError('DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@host:5432/database');
+  }
+  return raw;
+}
+
 function baseUrl(env: NodeJS.ProcessEnv): string | undefined {
   const raw = env.PROVISION_BASE_URL;
   if (!raw) return undefined;
@@ -121,21 +137,6 @@ function baseUrl(env: NodeJS.ProcessEnv): string | undefined {
     throw new ConfigError(`PROVISION_BASE_URL must be an http(s) URL such as https://phones.example.com/provision, got "${raw}"`);
   }
   return raw.replace(/\/+$/, '');
-}
-
-function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const raw = env.DATABASE_URL;
-  if (!raw) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError('DATABASE_URL must be a URL such as postgres://user:password@host:5432/provisioner');
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, got "${redactUrl(raw)}"`);
-  }
-  return raw;
 }
 
 function nodeId(env: NodeJS.ProcessEnv): string {
@@ -158,12 +159,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: int(env, 'PORT', 8000, 0, 65535),
     dataDir,
     secretsKeyFile: env.SECRETS_KEY_FILE ? path.resolve(env.SECRETS_KEY_FILE) : path.join(dataDir, 'system', 'secrets.key'),
+    databaseUrl: databaseUrl(env),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 3600, 1),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024),
     tls: tlsFiles(env),
     trustProxy: trustedProxies(env),
-    databaseUrl: databaseUrl(env),
     cluster: { nodeId: nodeId(env), nodeTimeoutSeconds: int(env, 'CLUSTER_NODE_TIMEOUT', 15, 1, 3600) },
     sip: {
       backend,

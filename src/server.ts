@@ -18,7 +18,7 @@ import { createResyncCoordinator } from './resync/index.js';
 import { CertificateReloader, readTlsPair, secureOptions } from './http/tls-files.js';
 import type { FrontDoor } from './provision/front-door.js';
 import { LoopMonitor } from './health/loop-monitor.js';
-import { openPool } from './db/postgres.js';
+import { createPool, DatabaseUnreachableError } from './store/postgres/connection.js';
 import { startCluster, type Cluster } from './cluster/index.js';
 
 export interface RunningServer {
@@ -70,9 +70,10 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
   cleanups.push(async () => loopMonitor.stop());
   try {
     const events = new DomainEvents();
+    const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile, databaseUrl: config.databaseUrl });
+    cleanups.unshift(() => store.close());
     const cluster = config.databaseUrl ? await openCluster(config, config.databaseUrl, log) : undefined;
     if (cluster) cleanups.unshift(() => cluster.close());
-    const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile });
     const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds, { now: options.now });
     const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events, cluster }) : undefined;
     if (provisioning) cleanups.unshift(() => provisioning.close());
@@ -160,8 +161,12 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
 /** DATABASE_URL: the pool, and this node's place in the cluster (heartbeat, shared registrations and fetch log). */
 async function openCluster(config: Config, url: string, log: Logger): Promise<Cluster> {
   const nodeId = config.cluster.nodeId;
-  const pool = await openPool(url, { applicationName: `provisioner ${nodeId}` }, (err) => log.warn('postgres: idle connection failed', { error: err.message }));
+  // Its own pool on the store's connection settings (the store's pool is private to its backend).
+  const pool = createPool(url);
   try {
+    await pool.query('SELECT 1').catch((err: unknown) => {
+      throw new DatabaseUnreachableError(url, err);
+    });
     const cluster = await startCluster({
       pool,
       databaseUrl: url,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { Listener } from '../db/listener.js';
+import { Listener } from './listener.js';
 import type { Logger } from '../log.js';
 import { SharedFetchLog } from '../provision/fetch-log-postgres.js';
 import type { RegistrationTable } from '../sip/registry.js';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Listener } from '../db/listener.js';
+import type { Listener } from './listener.js';
 import type { Logger } from '../log.js';
 import type { RegistrationChange, RegistrationTable } from '../sip/registry.js';
 import type { Registration } from '../sip/service.js';

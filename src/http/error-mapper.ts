@@ -2,6 +2,7 @@ import { ValidationFailed } from '../domain/validation.js';
 import { BadDeviceAction, IdTaken, NotRegistered, QuickCallFailed, UnknownId } from '../devices/device-errors.js';
 import { SipMessageTooLargeError } from '../sip/service.js';
 import { RenderError } from '../provision/renderer.js';
+import { StaleWriteError } from '../store/backend.js';
 import { addValidationError, badIdentifier, KazooError, validationError, type ValidationErrors } from './errors.js';
 
 /**
@@ -13,6 +14,8 @@ export function toKazooError(err: unknown): KazooError | undefined {
   if (err instanceof ValidationFailed) return validationError(err.errors);
   if (err instanceof UnknownId) return badIdentifier(err.id);
   if (err instanceof IdTaken) return new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
+  // Another node kept committing the document first (a create of the same id, or past the retries).
+  if (err instanceof StaleWriteError) return new KazooError(409, 'datastore_conflict', { message: 'conflicting documents' });
   if (err instanceof NotRegistered) {
     return new KazooError(409, 'device_not_registered', { cause: err.id, message: 'device is not registered; nothing was sent' });
   }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Listener } from '../db/listener.js';
+import type { Listener } from '../cluster/listener.js';
 import type { Logger } from '../log.js';
 import { readChanges, START, type Cursor } from '../cluster/change-reader.js';
 import { FetchLog } from './fetch-log.js';

@@ -1,25 +1,20 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AccountDoc, DeviceDoc, DeviceRef, StoredDoc, UserDoc } from '../domain/types.js';
-import type { DomainEvents } from '../domain/events.js';
+import type { ChangeOrigin, DomainEvents } from '../domain/events.js';
 import type { Directory } from './directory.js';
-import { ShardedCollection } from './sharded-collection.js';
-import { DurableJsonFile, type WriteFile } from './json-file-adapter.js';
-import { readKey, readOrCreateKey } from './key-file.js';
-import { SecretBox, SecretKeyMismatchError } from './secret-box.js';
-import { accountSecretsCodec, holdsSealedSecrets } from './account-secrets.js';
+import type { WriteFile } from './json-file-adapter.js';
+import type { SecretBox } from './secret-box.js';
 import { PendingWrites } from './pending-writes.js';
-import { AccountFiles } from './account-files.js';
 import { deviceKeys, SortedIds, type DeviceKeys } from './device-index.js';
 import { deepFreeze } from '../domain/freeze.js';
+import { StaleWriteError, UniqueKeyTaken, type StoreBackend } from './backend.js';
+import { LowdbBackend } from './lowdb-backend.js';
+import { claimKeys, durableClaims, uniqueKeyError } from './claims.js';
+import { generationOf, isTombstone, newRevision, tombstoneOf } from './tombstones.js';
 
-/**
- * Devices per account are spread over this many files (see ShardedCollection). Part of the on-disk layout.
- * Sized for a carrier account: at 100k devices a write re-serialises ~25 documents (~20 KB), not 100k.
- * Files only exist for shards that hold documents.
- */
-export const DEVICE_SHARDS = 4096;
-const USER_SHARDS = 16;
+export { DEVICE_SHARDS } from './lowdb-backend.js';
+export { StaleWriteError } from './backend.js';
 
 export const newId = (): string => randomBytes(16).toString('hex');
 
@@ -35,11 +30,11 @@ export interface StoreOptions {
   writeFile?: WriteFile;
   /** Key sealing account secrets (SECRETS_KEY_FILE); default DATA_DIR/system/secrets.key, created at first start. */
   secretsKeyFile?: string;
+  /** DATABASE_URL: documents live in this PostgreSQL database instead of DATA_DIR's lowdb files. */
+  databaseUrl?: string;
 }
 
 interface AccountData {
-  users: ShardedCollection;
-  devices: ShardedCollection;
   userDocs: Map<string, UserDoc>;
   deviceDocs: Map<string, DeviceDoc>;
   deviceOrder: SortedIds;
@@ -51,7 +46,8 @@ interface AccountData {
 
 /**
  * The database: every document in memory with the indexes the API, the phone path and the registrar need,
- * persisted through lowdb files (one small file for accounts; per account, sharded files for users and devices).
+ * persisted through a StoreBackend: lowdb files under DATA_DIR (the embedded default) or PostgreSQL
+ * (DATABASE_URL, shared by several nodes; changes other nodes commit arrive through its change feed).
  *
  * Memory follows the disk: what readers see changes only once a write is durable, and a refused write changes
  * nothing. Writers build on `latest` (which counts pending writes) and check uniqueness with the `*Owner`
@@ -62,10 +58,8 @@ export class Store implements Directory {
   private readonly accounts = new Map<string, AccountDoc>();
   /** Cached answer of masterAccount(); null = not computed since the last account change. */
   private master: AccountDoc | undefined | null = null;
-  private readonly accountCollection: ShardedCollection;
   private readonly perAccount = new Map<string, AccountData>();
   private readonly pending = new PendingWrites();
-  private readonly accountFiles: AccountFiles;
   /** Accounts whose deletion is under way: no writes to them. */
   private readonly removing = new Set<string>();
   private readonly realms = new Map<string, string>();
@@ -78,45 +72,46 @@ export class Store implements Directory {
   /** "<lower realm>|<lower username>" for devices with their own sip.realm. */
   private readonly customRealmUsers = new Map<string, DeviceRefKey>();
 
+  private readonly secrets: SecretBox;
+
   private constructor(
     readonly dataDir: string,
     private readonly events: DomainEvents,
-    private readonly options: StoreOptions,
-    private readonly secrets: SecretBox,
+    private readonly backend: StoreBackend,
   ) {
-    this.accountCollection = new ShardedCollection(accountsDir(dataDir), 1, options.writeFile, accountSecretsCodec(secrets));
-    this.accountFiles = new AccountFiles(path.join(dataDir, 'accounts'));
+    this.secrets = backend.secrets;
   }
 
   static async open(dataDir: string, events: DomainEvents, options: StoreOptions = {}): Promise<Store> {
-    const secrets = await Store.secretBox(dataDir, options.secretsKeyFile ?? path.join(dataDir, 'system', 'secrets.key'));
-    const store = new Store(dataDir, events, options, secrets);
-    await store.load();
+    const secretsKeyFile = options.secretsKeyFile ?? path.join(dataDir, 'system', 'secrets.key');
+    const backend = options.databaseUrl
+      ? await (await import('./postgres/backend.js')).PostgresBackend.open(options.databaseUrl, { secretsKeyFile })
+      : await LowdbBackend.open(dataDir, { secretsKeyFile, writeFile: options.writeFile });
+    return Store.openOn(dataDir, events, backend);
+  }
+
+  /** A store on a backend already opened (tests, the migration command). */
+  static async openOn(dataDir: string, events: DomainEvents, backend: StoreBackend): Promise<Store> {
+    const store = new Store(dataDir, events, backend);
+    try {
+      await store.load();
+    } catch (err) {
+      await backend.close().catch(() => undefined);
+      throw err;
+    }
+    backend.follow?.((doc) => store.applyRemote(doc));
     return store;
   }
 
-  /** The secrets key; created at first start, but never when existing data was sealed with a key now missing. */
-  private static async secretBox(dataDir: string, keyFile: string): Promise<SecretBox> {
-    const key = await readKey(keyFile);
-    if (key) return new SecretBox(key);
-    const accountsFile = path.join(accountsDir(dataDir), 'docs.json');
-    const stored = await new DurableJsonFile<{ docs?: Record<string, StoredDoc> }>(accountsFile).read();
-    if (Object.values(stored?.docs ?? {}).some(holdsSealedSecrets)) {
-      throw new Error(`secrets key file ${keyFile} is missing, but ${accountsFile} holds secrets sealed with a key: restore that key file or point SECRETS_KEY_FILE at it`);
-    }
-    return new SecretBox(await readOrCreateKey(keyFile));
-  }
-
-  private accountDir(accountId: string): string {
-    return this.accountFiles.dir(accountId);
+  /** Lets queued writes finish and stops the backend's background work (change feed, connections). */
+  close(): Promise<void> {
+    return this.backend.close();
   }
 
   private dataOf(accountId: string): AccountData {
     let data = this.perAccount.get(accountId);
     if (!data) {
       data = {
-        users: new ShardedCollection(path.join(this.accountDir(accountId), 'users'), USER_SHARDS, this.options.writeFile),
-        devices: new ShardedCollection(path.join(this.accountDir(accountId), 'devices'), DEVICE_SHARDS, this.options.writeFile),
         userDocs: new Map(),
         deviceDocs: new Map(),
         deviceOrder: new SortedIds(),
@@ -129,31 +124,17 @@ export class Store implements Directory {
   }
 
   private async load(): Promise<void> {
-    try {
-      for (const doc of await this.accountCollection.load()) {
+    for (const doc of await this.backend.load()) {
+      if (doc.pvt_type === 'account') {
         if (isTombstone(doc)) this.deletedAccounts.add(doc.id);
         else this.indexAccount(deepFreeze(doc) as AccountDoc);
+        continue;
       }
-    } catch (err) {
-      if (err instanceof SecretKeyMismatchError) {
-        throw new Error(`account secrets in ${accountsDir(this.dataDir)} cannot be decrypted with the secrets key file (${err.message}): is SECRETS_KEY_FILE the key this data was written with?`, { cause: err });
-      }
-      throw err;
-    }
-    // Secrets an earlier version stored in the clear are sealed now. If the disk refuses, the next write of the
-    // accounts file seals them (every write encodes the whole file).
-    await this.accountCollection.rewriteOutdated().catch(() => undefined);
-    await this.accountFiles.settleRemovals((id) => this.accounts.has(id));
-    for (const account of this.accounts.values()) {
-      const data = this.dataOf(account.id);
-      for (const doc of await data.users.load()) {
-        if (isTombstone(doc)) data.deleted.add(doc.id);
-        else data.userDocs.set(doc.id, deepFreeze(doc) as UserDoc);
-      }
-      for (const doc of await data.devices.load()) {
-        if (isTombstone(doc)) data.deleted.add(doc.id);
-        else this.indexDevice(deepFreeze(doc) as DeviceDoc);
-      }
+      if (!this.accounts.has(doc.pvt_account_id)) continue;
+      const data = this.dataOf(doc.pvt_account_id);
+      if (isTombstone(doc)) data.deleted.add(doc.id);
+      else if (doc.pvt_type === 'user') data.userDocs.set(doc.id, deepFreeze(doc) as UserDoc);
+      else this.indexDevice(deepFreeze(doc) as DeviceDoc);
     }
   }
 
@@ -366,13 +347,13 @@ export class Store implements Directory {
   async save<T extends StoredDoc>(doc: T, options: { sync?: { reboot: boolean } } = {}): Promise<T> {
     this.checkWritable(doc);
     const previous = this.newestOf(doc.pvt_type, doc.pvt_account_id, doc.id, () => this.current(doc));
-    const generation = previous ? Number.parseInt(previous._rev, 10) + 1 : 1;
+    const generation = previous ? generationOf(previous._rev) + 1 : 1;
     const now = Math.floor(Date.now() / 1000);
     doc.pvt_created = previous?.pvt_created ?? doc.pvt_created ?? now;
     doc.pvt_modified = now;
-    doc._rev = `${generation}-${randomBytes(16).toString('hex')}`;
-    const before = await this.commit(doc, doc);
-    this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, doc, options.sync);
+    doc._rev = newRevision(generation);
+    const before = await this.commit(doc, doc, previous?._rev);
+    this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, doc, 'local', options.sync);
     return doc;
   }
 
@@ -384,27 +365,37 @@ export class Store implements Directory {
     this.checkWritable(doc);
     const previous = this.newestOf(doc.pvt_type, doc.pvt_account_id, doc.id, () => this.current(doc));
     if (!previous) return;
-    const before = await this.commit(doc, tombstoneOf(previous));
-    if (before) this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, undefined);
+    const before = await this.commit(doc, tombstoneOf(previous), previous._rev);
+    if (before) this.announce(doc.pvt_type, doc.pvt_account_id, doc.id, before, undefined, 'local');
   }
 
   /**
-   * Queues `next` (undefined = removal of `target`) and, once durable, swaps it into memory and the indexes.
-   * Resolves with the committed version it replaced.
+   * Queues `next` (a tombstone for a removal), built on revision `base`, and once durable swaps it into memory
+   * and the indexes. Resolves with the committed version it replaced. A write another node beat (StaleWriteError)
+   * first brings that node's version into memory, so the caller's retry builds on it; a unique key another node
+   * holds is told as the in-memory check tells it (ValidationFailed).
    */
-  private async commit(target: StoredDoc, next: StoredDoc | undefined): Promise<StoredDoc | undefined> {
-    const finish = this.pending.begin(docKey(target.pvt_type, target.pvt_account_id, target.id), next, target.id, next ? claimKeys(next) : []);
+  private async commit(target: StoredDoc, next: StoredDoc, base: string | undefined): Promise<StoredDoc | undefined> {
+    const key = docKey(target.pvt_type, target.pvt_account_id, target.id);
+    const finish = this.pending.begin(key, next, target.id, claimKeys(next));
     let before: StoredDoc | undefined;
+    const accountRealm = target.pvt_type === 'device' ? this.accounts.get(target.pvt_account_id)?.realm : undefined;
     try {
-      await this.collectionOf(target).commit(target.id, next, (durable) => {
+      await this.backend.commit({ target, next, base, claims: durableClaims(next, accountRealm) }, (durable) => {
         if (durable) {
           before = this.current(target);
-          this.place(next && !isTombstone(next) ? next : undefined, before);
-          if (next && isTombstone(next)) this.dataOf(target.pvt_account_id).deleted.add(target.id);
+          this.place(isTombstone(next) ? undefined : next, before);
+          if (isTombstone(next)) this.dataOf(target.pvt_account_id).deleted.add(target.id);
         }
         finish();
       });
     } catch (err) {
+      finish();
+      if (err instanceof StaleWriteError) {
+        await this.refresh(target).catch(() => undefined);
+        throw err;
+      }
+      if (err instanceof UniqueKeyTaken) throw uniqueKeyError(err.key, next);
       throw err instanceof DatastoreError ? err : new DatastoreError(err);
     }
     return before;
@@ -412,10 +403,8 @@ export class Store implements Directory {
 
   /**
    * Removes an account with all its users and devices (the caller refuses accounts with children), all or
-   * nothing: writes to the account are refused from now on and those already accepted land first; its files
-   * are moved aside; one durable write removes the account document, and only then do memory and indexes
-   * forget it. A refused write puts the files back and changes nothing; a crash is settled at the next open
-   * (see AccountFiles).
+   * nothing: writes to the account are refused from now on and those already accepted land first; the backend
+   * removes it in one step, and only then do memory and indexes forget it. A refused removal changes nothing.
    */
   async removeAccount(account: AccountDoc): Promise<void> {
     const id = account.id;
@@ -424,36 +413,70 @@ export class Store implements Directory {
     const finish = this.pending.begin(docKey('account', id, id), undefined, id, []);
     let removed: AccountDoc | undefined;
     try {
-      const data = this.perAccount.get(id);
-      await data?.users.settled();
-      await data?.devices.settled();
-      try {
-        await this.accountFiles.markForRemoval(id);
-      } catch (err) {
-        throw new DatastoreError(err);
-      }
-      try {
-        const tombstone = tombstoneOf(this.accounts.get(id) ?? account);
-        await this.accountCollection.commit(id, tombstone, (durable) => {
-          if (!durable) return;
-          this.deletedAccounts.add(id);
-          removed = this.accounts.get(id);
-          for (const device of data?.deviceDocs.values() ?? []) this.removeKeys(id, device.id, deviceKeys(device));
-          if (removed) this.unindexAccount(removed);
-          this.perAccount.delete(id);
-        });
-      } catch (err) {
-        // If this fails too, the next open puts the files back: the account document is still there.
-        await this.accountFiles.unmark(id).catch(() => undefined);
-        throw new DatastoreError(err);
-      }
-      // If this fails, the next open finishes it: the account document is gone.
-      await this.accountFiles.dropMarked(id).catch(() => undefined);
+      const tombstone = tombstoneOf(this.accounts.get(id) ?? account);
+      await this.backend.removeAccount(id, tombstone, (durable) => {
+        if (durable) removed = this.forgetAccount(id);
+      });
+    } catch (err) {
+      throw err instanceof DatastoreError ? err : new DatastoreError(err);
     } finally {
       finish();
       this.removing.delete(id);
     }
-    if (removed) this.announce('account', id, id, removed, undefined);
+    if (removed) this.announce('account', id, id, removed, undefined, 'local');
+  }
+
+  /** Drops a removed account, its users and devices from memory and the indexes; returns what it was. */
+  private forgetAccount(id: string): AccountDoc | undefined {
+    this.deletedAccounts.add(id);
+    const removed = this.accounts.get(id);
+    for (const device of this.perAccount.get(id)?.deviceDocs.values() ?? []) this.removeKeys(id, device.id, deviceKeys(device));
+    if (removed) this.unindexAccount(removed);
+    this.perAccount.delete(id);
+    return removed;
+  }
+
+  // ---------------------------------------------------------------- changes of other nodes (shared backends)
+
+  /** Brings the stored version of `target` into memory (a writer lost a race to another node). */
+  private async refresh(target: StoredDoc): Promise<void> {
+    const stored = await this.backend.fetch?.(target.pvt_type, target.pvt_account_id, target.id);
+    if (stored) this.applyRemote(stored);
+  }
+
+  /**
+   * A version another node committed: placed in memory and the indexes and announced as a local write is
+   * (origin 'remote'), unless memory already holds it or a newer one (our own commits, a catch-up overlap).
+   */
+  private applyRemote(doc: StoredDoc): void {
+    const { pvt_type: type, pvt_account_id: accountId, id } = doc;
+    if (type === 'account') {
+      if (this.deletedAccounts.has(id)) return;
+      const current = this.accounts.get(id);
+      if (current && generationOf(current._rev) >= generationOf(doc._rev)) return;
+      if (isTombstone(doc)) {
+        const removed = this.forgetAccount(id);
+        if (removed) this.announce('account', id, id, removed, undefined, 'remote');
+        return;
+      }
+      this.place(doc, current);
+      this.announce('account', id, id, current, doc, 'remote');
+      return;
+    }
+    if (!this.accounts.has(accountId)) return;
+    const data = this.dataOf(accountId);
+    if (data.deleted.has(id)) return;
+    const current = this.current(doc);
+    if (current && generationOf(current._rev) >= generationOf(doc._rev)) return;
+    if (isTombstone(doc)) {
+      data.deleted.add(id);
+      if (!current) return;
+      this.place(undefined, current);
+      this.announce(type, accountId, id, current, undefined, 'remote');
+      return;
+    }
+    this.place(doc, current);
+    this.announce(type, accountId, id, current, doc, 'remote');
   }
 
   /** Users and devices are written only in an account that exists and is not being deleted. */
@@ -496,78 +519,27 @@ export class Store implements Directory {
     }
   }
 
-  private collectionOf(doc: StoredDoc): ShardedCollection {
-    if (doc.pvt_type === 'account') return this.accountCollection;
-    const data = this.dataOf(doc.pvt_account_id);
-    return doc.pvt_type === 'user' ? data.users : data.devices;
-  }
-
   private announce(
     type: StoredDoc['pvt_type'],
     accountId: string,
     id: string,
-    before?: StoredDoc,
-    after?: StoredDoc,
+    before: StoredDoc | undefined,
+    after: StoredDoc | undefined,
+    origin: ChangeOrigin,
     sync?: { reboot: boolean },
   ): void {
     const snap = <T>(d: T | undefined) => (d === undefined ? undefined : structuredClone(d));
     if (type === 'device') {
-      this.events.emit({ type: 'device.changed', accountId, deviceId: id, before: snap(before as DeviceDoc), after: snap(after as DeviceDoc), sync });
+      this.events.emit({ type: 'device.changed', accountId, deviceId: id, before: snap(before as DeviceDoc), after: snap(after as DeviceDoc), sync, origin });
     } else if (type === 'user') {
-      this.events.emit({ type: 'user.changed', accountId, userId: id, before: snap(before as UserDoc), after: snap(after as UserDoc) });
+      this.events.emit({ type: 'user.changed', accountId, userId: id, before: snap(before as UserDoc), after: snap(after as UserDoc), origin });
     } else {
-      this.events.emit({ type: 'account.changed', accountId, before: snap(before as AccountDoc), after: snap(after as AccountDoc) });
+      this.events.emit({ type: 'account.changed', accountId, before: snap(before as AccountDoc), after: snap(after as AccountDoc), origin });
     }
   }
-}
-
-const accountsDir = (dataDir: string) => path.join(dataDir, 'system', 'accounts');
-
-/** What a deleted document leaves behind: enough to keep its id taken, nothing of its content. */
-type Tombstone = StoredDoc & { pvt_deleted: true };
-const isTombstone = (doc: StoredDoc): doc is Tombstone => (doc as { pvt_deleted?: unknown }).pvt_deleted === true;
-function tombstoneOf(doc: StoredDoc): Tombstone {
-  const now = Math.floor(Date.now() / 1000);
-  const generation = Number.parseInt(doc._rev, 10) + 1;
-  return {
-    id: doc.id,
-    pvt_type: doc.pvt_type,
-    pvt_account_id: doc.pvt_account_id,
-    pvt_created: doc.pvt_created,
-    pvt_modified: now,
-    pvt_deleted: true,
-    _rev: `${generation}-${randomBytes(16).toString('hex')}`,
-  };
 }
 
 const docKey = (type: StoredDoc['pvt_type'], accountId: string, id: string) => `${type}|${accountId}|${id}`;
-
-/**
- * The unique keys a version claims while its write is pending (see PendingWrites). Device SIP usernames are
- * claimed per account, and per realm: under their own realm, or under their account's (`sip-plain-user`).
- */
-function claimKeys(doc: StoredDoc): string[] {
-  if (isTombstone(doc)) return [];
-  switch (doc.pvt_type) {
-    case 'account':
-      return [`realm|${(doc as AccountDoc).realm.toLowerCase()}`];
-    case 'user': {
-      const username = (doc as UserDoc).username;
-      return typeof username === 'string' && username ? [`username|${doc.pvt_account_id}|${username.toLowerCase()}`] : [];
-    }
-    case 'device': {
-      const keys = deviceKeys(doc as DeviceDoc);
-      const out: string[] = [];
-      if (keys.mac) out.push(`mac|${keys.mac}`);
-      if (keys.ip) out.push(`ip|${keys.ip}`);
-      if (keys.username) {
-        out.push(`sip-user|${doc.pvt_account_id}|${keys.username}`);
-        out.push(keys.customRealm ? `sip-realm-user|${keys.customRealm}|${keys.username}` : `sip-plain-user|${doc.pvt_account_id}|${keys.username}`);
-      }
-      return out;
-    }
-  }
-}
 
 interface DeviceRefKey {
   accountId: string;

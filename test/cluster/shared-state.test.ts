@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import { createDatabase } from '../helpers/postgres.js';
-import { Listener } from '../../src/db/listener.js';
+import { Listener } from '../../src/cluster/listener.js';
 import { NodeRegistry } from '../../src/cluster/nodes.js';
 import { ClusterOwnership } from '../../src/cluster/registration-ownership.js';
 import { SharedRegistrations } from '../../src/cluster/registrations-postgres.js';

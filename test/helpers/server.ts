@@ -2,10 +2,27 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
+import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startServer, type RunningServer, type ServerParts } from '../../src/server.js';
 import { bootstrapAccount } from '../../src/accounts/bootstrap.js';
+import { createDatabase } from './postgres.js';
+
+/**
+ * Which store the test servers use: TEST_STORE=postgres (the `postgres` vitest project) gives each server a
+ * database of its own on the run's PostgreSQL (test/global-setup.ts) through DATABASE_URL; unset = lowdb files
+ * in DATA_DIR, as `npm start` runs. A server restarted on the same DATA_DIR gets the same database back.
+ */
+export const testStore: 'lowdb' | 'postgres' = process.env.TEST_STORE === 'postgres' ? 'postgres' : 'lowdb';
+const databases = new Map<string, string>();
+
+async function storeEnv(dataDir: string, env: Record<string, string> | undefined): Promise<Record<string, string>> {
+  if (testStore !== 'postgres' || env?.DATABASE_URL) return {};
+  let url = databases.get(dataDir);
+  if (!url) databases.set(dataDir, (url = await createDatabase(inject('postgresUrl'))));
+  return { DATABASE_URL: url };
+}
 
 export interface TestServer {
   server: RunningServer;
@@ -30,7 +47,7 @@ export async function startTestServer(
   options: { parts?: ServerParts; env?: Record<string, string>; dataDir?: string; log?: Logger; now?: () => number } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await tempDir());
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SIP_BACKEND: 'none', LOG_LEVEL: 'silent', ...options.env });
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SIP_BACKEND: 'none', LOG_LEVEL: 'silent', ...(await storeEnv(dataDir, options.env)), ...options.env });
   const server = await startServer(config, options.log ?? createLogger(config.logLevel), options.parts, { now: options.now });
   const url = `http://127.0.0.1:${server.port}`;
   const http = () => request.agent(url);

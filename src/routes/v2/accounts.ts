@@ -7,6 +7,7 @@ import { badIdentifier, forbidden, KazooError } from '../../http/errors.js';
 import { accountView, createAccount, newApiKey, updateAccount } from '../../accounts/account-service.js';
 import { deletedView, updatedFields } from '../../domain/docs.js';
 import { checkIfMatch } from './if-match.js';
+import { retryOnStale } from '../../store/stale-write.js';
 import { methodNotAllowedFor } from './method-guard.js';
 import { envelopeOf } from '../../http/request-body.js';
 
@@ -23,12 +24,13 @@ export function createAccountRouter(deps: AppDeps): Router {
   };
 
   /** POST replaces the public fields; PATCH merges into them (null deletes). */
-  const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
-    const account = newestAccount(res);
-    checkIfMatch(req, account);
-    const saved = await updateAccount(store, account, updatedFields(account, envelopeOf(req).data, mode));
-    sendSuccess(req, res, accountView(saved), { revision: saved._rev });
-  };
+  const update = (req: Request, res: Response, mode: 'replace' | 'merge') =>
+    retryOnStale(async () => {
+      const account = newestAccount(res);
+      checkIfMatch(req, account);
+      const saved = await updateAccount(store, account, updatedFields(account, envelopeOf(req).data, mode));
+      sendSuccess(req, res, accountView(saved), { revision: saved._rev });
+    });
 
   router
     .route('/')
@@ -78,10 +80,12 @@ export function createAccountRouter(deps: AppDeps): Router {
     })
     // Rotate: a new key replaces the old at once (the store seals it at rest and re-indexes it for api_auth);
     // tokens already issued stay valid until they expire, as in Kazoo.
-    .put(async (req, res) => {
-      const saved = await store.save({ ...newestAccount(res), pvt_api_key: newApiKey() });
-      sendSuccess(req, res, { api_key: saved.pvt_api_key }, { status: 201 });
-    })
+    .put((req, res) =>
+      retryOnStale(async () => {
+        const saved = await store.save({ ...newestAccount(res), pvt_api_key: newApiKey() });
+        sendSuccess(req, res, { api_key: saved.pvt_api_key }, { status: 201 });
+      }),
+    )
     .all(methodNotAllowedFor);
 
   return router;

@@ -13,6 +13,7 @@ import { pageRequest, paginate } from '../../listing/paginate.js';
 import type { ProvisioningService } from '../../provision/service.js';
 import type { Store } from '../../store/store.js';
 import { checkIfMatch } from './if-match.js';
+import { retryOnStale } from '../../store/stale-write.js';
 import { methodNotAllowedFor } from './method-guard.js';
 
 /**
@@ -98,13 +99,15 @@ export function createDevicesRouter(deps: DevicesRouterDeps): Router {
     sendSuccess(req, res, devices.view(who.account, device), { status: 201, revision: device._rev });
   };
 
-  const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
-    const who = caller(res);
-    const stored = devices.get(who.account, deviceId(req), true);
-    checkIfMatch(req, stored);
-    const device = await devices.update(who, stored, envelopeOf(req).data, mode);
-    sendSuccess(req, res, devices.view(who.account, device), { revision: device._rev });
-  };
+  /** Built on the newest version; redone on the newer one when another node wrote first (retryOnStale). */
+  const update = (req: Request, res: Response, mode: 'replace' | 'merge') =>
+    retryOnStale(async () => {
+      const who = caller(res);
+      const stored = devices.get(who.account, deviceId(req), true);
+      checkIfMatch(req, stored);
+      const device = await devices.update(who, stored, envelopeOf(req).data, mode);
+      sendSuccess(req, res, devices.view(who.account, device), { revision: device._rev });
+    });
 
   const notify = async (req: Request, res: Response) => {
     await devices.notify(accountFrom(res), deviceId(req), { payload: dataObjectOf(req) ?? {}, reboot: rebootOf(req) });
@@ -129,13 +132,15 @@ export function createDevicesRouter(deps: DevicesRouterDeps): Router {
       devices.action(envelopeOf(req).action ?? dataObjectOf(req)?.action ?? req.query.action);
       await notify(req, res);
     })
-    .delete(async (req, res) => {
-      const account = accountFrom(res);
-      const stored = devices.get(account, deviceId(req), true);
-      checkIfMatch(req, stored);
-      await devices.remove(stored);
-      sendSuccess(req, res, deletedView(devices.view(account, stored)), { revision: stored._rev });
-    })
+    .delete((req, res) =>
+      retryOnStale(async () => {
+        const account = accountFrom(res);
+        const stored = devices.get(account, deviceId(req), true);
+        checkIfMatch(req, stored);
+        await devices.remove(stored);
+        sendSuccess(req, res, deletedView(devices.view(account, stored)), { revision: stored._rev });
+      }),
+    )
     .all(methodNotAllowedFor);
 
   if (devices.offersActions) {

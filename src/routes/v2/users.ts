@@ -8,6 +8,7 @@ import { deletedView, requestFields, updatedFields } from '../../domain/docs.js'
 import { saveUser, userView } from '../../accounts/user-service.js';
 import { newId } from '../../store/store.js';
 import { checkIfMatch } from './if-match.js';
+import { retryOnStale } from '../../store/stale-write.js';
 import { methodNotAllowedFor } from './method-guard.js';
 import { envelopeOf, dataObjectOf } from '../../http/request-body.js';
 
@@ -25,13 +26,14 @@ export function createUsersRouter(deps: AppDeps): Router {
   };
 
   /** POST replaces the public fields; PATCH merges into them (null deletes). */
-  const update = async (req: Request, res: Response, mode: 'replace' | 'merge') => {
-    const account = accountOf(res);
-    const stored = userOf(req, account.id, store.latest);
-    checkIfMatch(req, stored);
-    const user = await saveUser(store, account.id, stored.id, updatedFields(stored, envelopeOf(req).data, mode), stored);
-    sendSuccess(req, res, userView(user), { revision: user._rev });
-  };
+  const update = (req: Request, res: Response, mode: 'replace' | 'merge') =>
+    retryOnStale(async () => {
+      const account = accountOf(res);
+      const stored = userOf(req, account.id, store.latest);
+      checkIfMatch(req, stored);
+      const user = await saveUser(store, account.id, stored.id, updatedFields(stored, envelopeOf(req).data, mode), stored);
+      sendSuccess(req, res, userView(user), { revision: user._rev });
+    });
 
   router
     .route('/users')
@@ -65,12 +67,14 @@ export function createUsersRouter(deps: AppDeps): Router {
     })
     .post((req, res) => update(req, res, 'replace'))
     .patch((req, res) => update(req, res, 'merge'))
-    .delete(async (req, res) => {
-      const stored = userOf(req, accountOf(res).id, store.latest);
-      checkIfMatch(req, stored);
-      await store.remove(stored);
-      sendSuccess(req, res, deletedView(userView(stored)), { revision: stored._rev });
-    })
+    .delete((req, res) =>
+      retryOnStale(async () => {
+        const stored = userOf(req, accountOf(res).id, store.latest);
+        checkIfMatch(req, stored);
+        await store.remove(stored);
+        sendSuccess(req, res, deletedView(userView(stored)), { revision: stored._rev });
+      }),
+    )
     .all(methodNotAllowedFor);
 
   return router;

@@ -1,5 +1,5 @@
-import type pg from 'pg';
-import { newClient, redactUrl } from './postgres.js';
+import pg from 'pg';
+import { redactedUrl } from '../store/postgres/connection.js';
 
 /**
  * One LISTEN connection that stays up by itself: when PostgreSQL restarts or the network drops, it reconnects
@@ -53,7 +53,7 @@ export class Listener {
 
   private connect(): Promise<void> {
     this.connecting ??= (async () => {
-      const client = newClient(this.url);
+      const client = new pg.Client({ connectionString: this.url, application_name: 'provisioner-listen', connectionTimeoutMillis: 5000 });
       client.on('error', () => this.lost(client));
       client.on('end', () => this.lost(client));
       client.on('notification', (msg) => {
@@ -90,7 +90,7 @@ export class Listener {
     this.client = undefined;
     client.end().catch(() => undefined);
     if (!this.stopped) {
-      this.log.warn('db listener: connection lost, reconnecting', { url: redactUrl(this.url) });
+      this.log.warn('db listener: connection lost, reconnecting', { url: redactedUrl(this.url) });
       this.retry();
     }
   }
