@@ -138,7 +138,10 @@ export function createResyncCoordinator(deps: ResyncDeps): ResyncCoordinator {
     const registration = sip.registrationOf(accountId, deviceId);
     if (!registration) return; // nothing to tell an offline phone
     // Owned by another live node: that node sees the same change and sends; nothing is queued here for it.
-    if (ownership && !ownership.owns(registration) && ownership.ownerAlive(registration)) return;
+    if (ownership && !ownership.owns(registration) && ownership.ownerAlive(registration)) {
+      log.debug('resync: left to its owner', { account_id: accountId, device_id: deviceId, node: registration.node });
+      return;
+    }
     pacer.push(key(accountId, deviceId), { accountId, deviceId, force, reboot });
   };
   const enqueueAccount = (accountId: string) => {
