@@ -132,6 +132,7 @@ export class SharedRegistrations {
   }
 
   private onLocalChange(r: Registration, change: RegistrationChange): void {
+    this.o.log.debug('cluster: table change', { device_id: r.deviceId, change, node: r.node, applying: this.applying });
     if (this.applying) return;
     if (r.node !== undefined && r.node !== this.o.nodeId) return;
     const key = keyOf(r.accountId, r.deviceId);
@@ -274,6 +275,7 @@ export class SharedRegistrations {
       node: row.node_id,
     };
     this.apply(() => this.o.table.upsert(registration));
+    this.o.log.debug('cluster: binding learnt', { account_id: row.account_id, device_id: row.device_id, node: row.node_id, kept: this.o.table.get(row.account_id, row.device_id) !== undefined });
   }
 
   private apply(fn: () => void): void {

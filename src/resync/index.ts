@@ -106,6 +106,7 @@ export function createResyncCoordinator(deps: ResyncDeps): ResyncCoordinator {
       const previous = claimed ? undefined : known.has(k) ? await known.get(k) : undefined;
       const changed = (previous !== undefined || claimed) && current !== null && current !== previous;
       if (!job.force && !changed) {
+        log.debug('resync: files unchanged', { account_id: job.accountId, device_id: job.deviceId, baseline: previous !== undefined });
         if (previous === undefined) known.set(k, Promise.resolve(current)); // first sight: baseline only
         return;
       }
