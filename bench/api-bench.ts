@@ -21,8 +21,8 @@ interface Row {
   concP99: number;
 }
 
-async function prefill(dataDir: string, count: number) {
-  const store = await Store.open(dataDir, new DomainEvents());
+async function prefill(dataDir: string, count: number, databaseUrl?: string) {
+  const store = await Store.open(dataDir, new DomainEvents(), { secretsKeyFile: path.join(dataDir, 'system', 'secrets.key'), databaseUrl });
   const boot = await bootstrapAccount(store, { name: 'Bench', realm: 'bench.test', username: 'admin', password: 'bench-pass' });
   const ids: string[] = [];
   const batch: Promise<unknown>[] = [];
@@ -69,15 +69,17 @@ async function measure(op: () => Promise<Response>, sequential: number, concurre
   return { seq: summarize(seq), seqRps: (sequential / seqElapsed) * 1000, concRps: (concurrent / concElapsed) * 1000, conc: summarize(conc) };
 }
 
-export async function runApiBench(sizes = [1_000, 10_000, 100_000]): Promise<string> {
+/** `databaseUrl` (a fresh database per size, made by `database(size)`): the same figures on the PostgreSQL store. */
+export async function runApiBench(sizes = [1_000, 10_000, 100_000], database?: (size: number) => Promise<string>): Promise<string> {
   const rows: Row[] = [];
   for (const size of sizes) {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bench-api-'));
     const t0 = performance.now();
-    const { boot, ids } = await prefill(dataDir, size);
+    const databaseUrl = database ? await database(size) : undefined;
+    const { boot, ids } = await prefill(dataDir, size, databaseUrl);
     const fillSeconds = (performance.now() - t0) / 1000;
     const startT0 = performance.now();
-    const server = await startServerProcess({ DATA_DIR: dataDir });
+    const server = await startServerProcess({ DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
     const startSeconds = (performance.now() - startT0) / 1000;
     try {
       const base = `http://127.0.0.1:${server.port}/v2`;
