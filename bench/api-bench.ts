@@ -2,8 +2,11 @@
  * Storage + API write path at a carrier's size: create and PATCH latency (p50, p99) and throughput over
  * HTTP on loopback, with 1k, 10k and 100k devices already in one account. The data dir is pre-filled
  * through the Store (same code and files the server uses), then the real server process is started on it.
+ * With a PostgreSQL server URL (`--postgres=postgres://user:pw@host:port/db`, or runApiBench's option), the same
+ * runs on the PostgreSQL store: each size gets a fresh database created on that server.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 import { DomainEvents } from '../src/domain/events.js';
@@ -12,6 +15,7 @@ import { bootstrapAccount } from '../src/accounts/bootstrap.js';
 import { benchDevice, startServerProcess, summarize, table } from './lib.js';
 
 interface Row {
+  store: string;
   existing: number;
   op: string;
   p50: number;
@@ -22,7 +26,7 @@ interface Row {
 }
 
 async function prefill(dataDir: string, count: number, databaseUrl?: string) {
-  const store = await Store.open(dataDir, new DomainEvents(), { secretsKeyFile: path.join(dataDir, 'system', 'secrets.key'), databaseUrl });
+  const store = await Store.open(dataDir, new DomainEvents(), { databaseUrl });
   const boot = await bootstrapAccount(store, { name: 'Bench', realm: 'bench.test', username: 'admin', password: 'bench-pass' });
   const ids: string[] = [];
   const batch: Promise<unknown>[] = [];
@@ -41,7 +45,23 @@ async function prefill(dataDir: string, count: number, databaseUrl?: string) {
     if (batch.length === 25_000) await Promise.all(batch.splice(0));
   }
   await Promise.all(batch);
+  await store.close();
   return { boot, ids };
+}
+
+/** A fresh database on the server of `serverUrl`; its URL. */
+async function freshDatabase(serverUrl: string): Promise<string> {
+  const name = `bench_${Math.random().toString(36).slice(2, 10)}`;
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }
 
 async function timed(fn: () => Promise<Response>): Promise<number> {
@@ -69,13 +89,13 @@ async function measure(op: () => Promise<Response>, sequential: number, concurre
   return { seq: summarize(seq), seqRps: (sequential / seqElapsed) * 1000, concRps: (concurrent / concElapsed) * 1000, conc: summarize(conc) };
 }
 
-/** `databaseUrl` (a fresh database per size, made by `database(size)`): the same figures on the PostgreSQL store. */
-export async function runApiBench(sizes = [1_000, 10_000, 100_000], database?: (size: number) => Promise<string>): Promise<string> {
+export async function runApiBench(sizes = [1_000, 10_000, 100_000], options: { postgresServerUrl?: string } = {}): Promise<string> {
   const rows: Row[] = [];
+  const storeName = options.postgresServerUrl ? 'postgres' : 'lowdb';
   for (const size of sizes) {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bench-api-'));
+    const databaseUrl = options.postgresServerUrl ? await freshDatabase(options.postgresServerUrl) : undefined;
     const t0 = performance.now();
-    const databaseUrl = database ? await database(size) : undefined;
     const { boot, ids } = await prefill(dataDir, size, databaseUrl);
     const fillSeconds = (performance.now() - t0) / 1000;
     const startT0 = performance.now();
@@ -94,21 +114,23 @@ export async function runApiBench(sizes = [1_000, 10_000, 100_000], database?: (
       };
       for (const [name, op] of [['create', create], ['patch', patch]] as const) {
         const m = await measure(op, 300, 2000, 32);
-        rows.push({ existing: size, op: name, p50: m.seq.p50, p99: m.seq.p99, seqRps: m.seqRps, concRps: m.concRps, concP99: m.conc.p99 });
+        rows.push({ store: storeName, existing: size, op: name, p50: m.seq.p50, p99: m.seq.p99, seqRps: m.seqRps, concRps: m.concRps, concP99: m.conc.p99 });
       }
-      process.stderr.write(`api bench: ${size} devices prefilled in ${fillSeconds.toFixed(1)} s, server started in ${startSeconds.toFixed(1)} s\n`);
+      process.stderr.write(`api bench (${storeName}): ${size} devices prefilled in ${fillSeconds.toFixed(1)} s, server started in ${startSeconds.toFixed(1)} s\n`);
     } finally {
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });
     }
   }
   return table(
-    ['existing devices', 'op', 'p50 ms (sequential)', 'p99 ms (sequential)', 'req/s (sequential)', 'req/s (32 concurrent)', 'p99 ms (32 concurrent)'],
-    rows.map((r) => [r.existing, r.op, r.p50, r.p99, r.seqRps, r.concRps, r.concP99]),
+    ['store', 'existing devices', 'op', 'p50 ms (sequential)', 'p99 ms (sequential)', 'req/s (sequential)', 'req/s (32 concurrent)', 'p99 ms (32 concurrent)'],
+    rows.map((r) => [r.store, r.existing, r.op, r.p50, r.p99, r.seqRps, r.concRps, r.concP99]),
   );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const sizes = process.argv.slice(2).map(Number).filter(Boolean);
-  console.log(await runApiBench(sizes.length ? sizes : undefined));
+  const args = process.argv.slice(2);
+  const postgresServerUrl = args.find((a) => a.startsWith('--postgres='))?.slice('--postgres='.length);
+  const sizes = args.map(Number).filter(Boolean);
+  console.log(await runApiBench(sizes.length ? sizes : undefined, { postgresServerUrl }));
 }

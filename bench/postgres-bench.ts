@@ -6,7 +6,7 @@
  * NOTE: the test cluster runs with fsync=off (test/helpers/postgres.ts); for production-like durability figures,
  * point BENCH_DATABASE_URL at a real server.
  */
-import { createDatabase, startPostgres } from '../test/helpers/postgres.js';
+import { startPostgres } from '../test/helpers/postgres.js';
 import { runApiBench } from './api-bench.js';
 
 export async function runPostgresApiBench(sizes = [1_000, 10_000, 100_000]): Promise<string> {
@@ -14,7 +14,7 @@ export async function runPostgresApiBench(sizes = [1_000, 10_000, 100_000]): Pro
   const server = external ? undefined : await startPostgres();
   try {
     const base = external ?? server!.url;
-    return await runApiBench(sizes, (size) => createDatabase(base, `bench_${size}_${Date.now()}`));
+    return await runApiBench(sizes, { postgresServerUrl: base });
   } finally {
     await server?.stop();
   }

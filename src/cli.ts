@@ -6,8 +6,10 @@ import { Store } from './store/store.js';
 import { acquireOwnership, readOwner } from './store/process-lock.js';
 import { bootstrapAccount, type BootstrapRequest, type BootstrapResult } from './accounts/bootstrap.js';
 import { KazooError } from './http/errors.js';
+import { migrateToPostgres } from './store/migrate-to-postgres.js';
+import { redactedUrl } from './store/postgres/connection.js';
 
-const USAGE = 'usage: npm run --silent cli -- create-account <name> <realm> <username> <password>';
+const USAGE = 'usage: npm run --silent cli -- create-account <name> <realm> <username> <password>\n       npm run --silent cli -- migrate-to-postgres   (copies DATA_DIR into the empty database DATABASE_URL)';
 
 /**
  * Maintenance commands. `create-account` works whether or not a server runs on the same DATA_DIR:
@@ -16,6 +18,7 @@ const USAGE = 'usage: npm run --silent cli -- create-account <name> <realm> <use
  */
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
+  if (command === 'migrate-to-postgres' && args.length === 0) return migrate(loadConfig());
   if (command !== 'create-account' || args.length !== 4) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
@@ -24,6 +27,31 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig();
   const result = await createAccountAnywhere(config, { name, realm, username, password });
   process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/**
+ * Copies DATA_DIR into DATABASE_URL, holding DATA_DIR meanwhile (a server running on it must be stopped first,
+ * so nothing is written that the copy would miss). Prints what it copied, as JSON.
+ */
+async function migrate(config: Config): Promise<void> {
+  if (!config.databaseUrl) return fail('migrate-to-postgres needs DATABASE_URL (the empty PostgreSQL database to copy DATA_DIR into)');
+  const release = await acquireOwnership(config.dataDir, { pid: process.pid, kind: 'cli' });
+  if (!release) return fail(`DATA_DIR ${config.dataDir} is in use by a running server: stop it, then migrate`);
+  let outcome: { copied: unknown } | { error: string };
+  try {
+    outcome = { copied: await migrateToPostgres(config.dataDir, config.databaseUrl, config.secretsKeyFile) };
+  } catch (err) {
+    outcome = { error: (err as Error).message };
+  } finally {
+    await release();
+  }
+  if ('error' in outcome) fail(`migrate-to-postgres failed: ${outcome.error}`);
+  process.stdout.write(`${JSON.stringify({ copied: outcome.copied, from: config.dataDir, to: redactedUrl(config.databaseUrl) })}\n`);
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
 }
 
 async function createAccountAnywhere(config: Config, request: BootstrapRequest): Promise<BootstrapResult> {

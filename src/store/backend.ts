@@ -57,6 +57,8 @@ export interface DurableClaim {
 
 /** The stored revision is not the one the write was built on: re-read and redo, or answer 409. */
 export class StaleWriteError extends Error {
+  /** Set by the Store: brings the document's stored version into memory (a retry calls it just before it rebuilds). */
+  reload?: () => Promise<void>;
   constructor(readonly docKey: string) {
     super(`document ${docKey} was changed by another writer`);
     this.name = 'StaleWriteError';

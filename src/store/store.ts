@@ -392,7 +392,8 @@ export class Store implements Directory {
     } catch (err) {
       finish();
       if (err instanceof StaleWriteError) {
-        await this.refresh(target).catch(() => undefined);
+        err.reload = () => this.refresh(target);
+        await err.reload().catch(() => undefined);
         throw err;
       }
       if (err instanceof UniqueKeyTaken) throw uniqueKeyError(err.key, next);

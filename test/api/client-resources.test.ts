@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChildAccount, startTestServer, tokenFor, type TestServer } from '../helpers/server.js';
+import { createChildAccount, startTestServer, tokenFor, type TestServer, testStore } from '../helpers/server.js';
 import { APP_CATALOGUE } from '../../src/apps/catalogue.js';
 
 /** The resources Monster UI / SmartPBX / kazoo-php-sdk call on the way to the devices (kazoo-clients.md §3). */
@@ -118,7 +118,8 @@ describe('about, whitelabel, account tree', () => {
 });
 
 describe('api_key rotation and tokens', () => {
-  it('PUT api_key gives a new key: the old one no longer authenticates, the new one does, and it is sealed on disk', async () => {
+  // lowdb-specific: reads or alters DATA_DIR's files (the PostgreSQL store: test/store/postgres-*.test.ts).
+  it.skipIf(testStore === 'postgres')('PUT api_key gives a new key: the old one no longer authenticates, the new one does, and it is sealed on disk', async () => {
     const child = await createChildAccount(t, t.master.token, A(), 'Rotate');
     const old = (await t.http().get(`/v2/accounts/${child.id}/api_key`).set(auth())).body.data.api_key as string;
     const rotated = await t.http().put(`/v2/accounts/${child.id}/api_key`).set(auth()).send({});

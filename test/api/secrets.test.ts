@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer, testStore } from '../helpers/server.js';
 import { productionParts } from '../../src/parts.js';
 import { createLogger } from '../../src/log.js';
 
@@ -20,7 +20,8 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 describe('a SIP password appears only in its own phone\'s config file', () => {
-  it('not in logs, listings, other devices, shared files or non-database files', async () => {
+  // lowdb-specific: reads or alters DATA_DIR's files (the PostgreSQL store: test/store/postgres-*.test.ts).
+  it.skipIf(testStore === 'postgres')('not in logs, listings, other devices, shared files or non-database files', async () => {
     const A = t.master.accountId;
     const mine = await t.http().put(`/v2/accounts/${A}/devices`).set(auth()).send({
       data: { name: 'Mine', mac_address: '00:15:65:aa:bb:01', sip: { username: 'mine1', password: PASSWORD }, provision: { endpoint_brand: 'yealink', endpoint_family: 't4x', endpoint_model: 'T46S' } },
@@ -67,7 +68,8 @@ describe('phone admin/user passwords and phone-side HTTP credentials stay where 
   });
   afterAll(() => s.close());
 
-  it('only in the own phone\'s file: not in logs, views, listings, shared files, other accounts\' phones or plain on disk', async () => {
+  // lowdb-specific: reads or alters DATA_DIR's files (the PostgreSQL store: test/store/postgres-*.test.ts).
+  it.skipIf(testStore === 'postgres')('only in the own phone\'s file: not in logs, views, listings, shared files, other accounts\' phones or plain on disk', async () => {
     const A = s.master.accountId;
     const yealink = { endpoint_brand: 'yealink', endpoint_family: 't4x', endpoint_model: 'T46S' };
     await s.http().patch(`/v2/accounts/${A}`).set(sAuth()).send({

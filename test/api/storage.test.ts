@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startTestServer, tempDir } from '../helpers/server.js';
+import { startTestServer, tempDir, testStore } from '../helpers/server.js';
 import { spawnServer, spawnTs } from '../helpers/process.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -55,7 +55,8 @@ describe('storage', () => {
     await again.close();
   });
 
-  it('a data file that does not parse stops startup with an error naming it, and is left untouched', async () => {
+  // lowdb-specific: reads or alters DATA_DIR's files (the PostgreSQL store: test/store/postgres-*.test.ts).
+  it.skipIf(testStore === 'postgres')('a data file that does not parse stops startup with an error naming it, and is left untouched', async () => {
     const dataDir = await tempDir();
     dirs.push(dataDir);
     const t = await startTestServer({ dataDir });
@@ -119,7 +120,8 @@ describe('storage', () => {
     await restarted.exited;
   });
 
-  it('CLI create-account works with and without a running server; neither loses the other\'s writes', async () => {
+  // lowdb-specific: reads or alters DATA_DIR's files (the PostgreSQL store: test/store/postgres-*.test.ts).
+  it.skipIf(testStore === 'postgres')('CLI create-account works with and without a running server; neither loses the other\'s writes', async () => {
     const dataDir = await tempDir();
     dirs.push(dataDir);
     await mkdir(dataDir, { recursive: true });
@@ -160,7 +162,8 @@ describe('storage', () => {
 });
 
 describe('a write the disk refuses', () => {
-  it('answers 503 datastore_fault and leaves the stored device as it was', async () => {
+  // lowdb-specific: reads or alters DATA_DIR's files (the PostgreSQL store: test/store/postgres-*.test.ts).
+  it.skipIf(testStore === 'postgres')('answers 503 datastore_fault and leaves the stored device as it was', async () => {
     const { dataDir, t, A, auth } = await serverOnOwnDir();
     const made = await t.http().put(`/v2/accounts/${A}/devices`).set(auth).send({ data: { name: 'before', mac_address: '0004f2000001' } });
     // Root ignores file modes, so break the path itself: the devices directory becomes a plain file.

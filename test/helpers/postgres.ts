@@ -15,9 +15,15 @@ export interface PostgresServer {
   /** Superuser URL of the `postgres` database, password included. */
   url: string;
   port: number;
-  pid: number;
+  /** The running postmaster's PID (changes with restart). */
+  readonly pid: number;
   dir: string;
+  /** Stops the server and deletes its directory. */
   stop(): Promise<void>;
+  /** Kills the postmaster by PID (SIGQUIT: immediate shutdown, every connection dropped); the data stays. */
+  kill(): Promise<void>;
+  /** Starts a new server on the same data directory and port (after kill). */
+  restart(): Promise<void>;
 }
 
 export const PG_USER = 'provisioner';
@@ -51,7 +57,12 @@ function owner(): { uid: number; gid: number } | undefined {
   return { uid, gid };
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * `crashSafe`: commits reach the OS before they are acknowledged (synchronous_commit on), so a killed server
+ * keeps them, as a production one does; the default trades that for speed (fsync stays off either way: the OS
+ * does not crash in these tests).
+ */
+export async function startPostgres(options: { crashSafe?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql (Debian package postgresql); the pretest installs it');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'prov-pg-'));
@@ -70,40 +81,64 @@ export async function startPostgres(): Promise<PostgresServer> {
   );
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
   const port = await freePort();
-  // fsync off and small buffers: a throw-away cluster for tests, durability is tested against our own code.
-  const child: ChildProcess = spawn(
-    path.join(bin, 'postgres'),
-    ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...(as ?? {}) },
-  );
-  let log = '';
-  child.stderr!.on('data', (d) => (log += d));
   const url = `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}/postgres`;
-  const stop = async () => {
+  let child: ChildProcess;
+  let log = '';
+  const spawnServer = () => {
+    // fsync off and small buffers: a throw-away cluster for tests, durability is tested against our own code.
+    const speed = options.crashSafe ? [] : ['-c', 'synchronous_commit=off'];
+    child = spawn(
+      path.join(bin, 'postgres'),
+      ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'fsync=off', ...speed, '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...(as ?? {}) },
+    );
+    child.stderr!.on('data', (d) => (log += d));
+  };
+  const signal = async (sig: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT'); // fast shutdown
+      child.kill(sig);
       await exited;
     }
+  };
+  const stop = async () => {
+    await signal('SIGINT'); // fast shutdown
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`postgres exited: ${log}`);
-    try {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      await client.end();
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`postgres did not accept connections: ${(err as Error).message} ${log}`);
+  const ready = async () => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`postgres exited: ${log}`);
+      try {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        await client.end();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) {
+          await stop();
+          throw new Error(`postgres did not accept connections: ${(err as Error).message} ${log}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
-      await new Promise((r) => setTimeout(r, 100));
     }
-  }
-  return { url, port, pid: child.pid!, dir, stop };
+  };
+  spawnServer();
+  await ready();
+  return {
+    url,
+    port,
+    get pid() {
+      return child.pid!;
+    },
+    dir,
+    stop,
+    kill: () => signal('SIGQUIT'),
+    restart: async () => {
+      spawnServer();
+      await ready();
+    },
+  };
 }
 
 /** A new empty database on the server; returns its URL. Each test file takes its own, so files run in parallel. */

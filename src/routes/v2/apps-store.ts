@@ -9,6 +9,7 @@ import { readExtra, writeExtra } from '../../accounts/account-extras.js';
 import { APP_CATALOGUE, findApp, type AppDefinition } from '../../apps/catalogue.js';
 import { methodNotAllowedFor } from './method-guard.js';
 import { envelopeOf } from '../../http/request-body.js';
+import { retryOnStale } from '../../store/stale-write.js';
 
 /** Who of the account's users may open an enabled app (Kazoo's apps_store install document). */
 interface AppGrant {
@@ -59,13 +60,15 @@ export function createAppsStoreRouter(deps: AppDeps): Router {
     return { allowed_users: allowed as AppGrant['allowed_users'], users: (users as Array<{ id: string }>).map((u) => ({ id: u.id })) };
   };
 
-  const saveGrant = async (res: Response, appId: string, grant: AppGrant | undefined) => {
-    const account = accountFrom(res);
-    const grants = { ...grantsOf(store.latest.getAccount(account.id) ?? account) };
-    if (grant) grants[appId] = grant;
-    else delete grants[appId];
-    await writeExtra(store, account.id, 'pvt_apps_store', grants);
-  };
+  // Redone on the newer account when another node wrote it first (retryOnStale).
+  const saveGrant = (res: Response, appId: string, grant: AppGrant | undefined) =>
+    retryOnStale(async () => {
+      const account = accountFrom(res);
+      const grants = { ...grantsOf(store.latest.getAccount(account.id) ?? account) };
+      if (grant) grants[appId] = grant;
+      else delete grants[appId];
+      await writeExtra(store, account.id, 'pvt_apps_store', grants);
+    });
 
   router
     .route('/apps_store')

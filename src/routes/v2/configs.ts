@@ -7,6 +7,7 @@ import { deletedView, mergePatch, requestFields } from '../../domain/docs.js';
 import { readExtra, writeExtra } from '../../accounts/account-extras.js';
 import { methodNotAllowedFor } from './method-guard.js';
 import { envelopeOf } from '../../http/request-body.js';
+import { retryOnStale } from '../../store/stale-write.js';
 
 type Configs = Record<string, Record<string, unknown>>;
 
@@ -31,7 +32,8 @@ export function createConfigsRouter(deps: AppDeps): Router {
     return category;
   };
   const newest = (res: Response): Configs => readExtra<Configs>(store.latest.getAccount(accountFrom(res).id) ?? accountFrom(res), 'pvt_configs') ?? {};
-  const write = async (req: Request, res: Response, merge: boolean, status = 200) => {
+  // Redone on the newer account when another node wrote it first (retryOnStale).
+  const write = (req: Request, res: Response, merge: boolean, status = 200) => retryOnStale(async () => {
     const category = categoryOf(req);
     const configs = { ...newest(res) };
     if (!(category in configs) && Object.keys(configs).length >= MAX_CATEGORIES) {
@@ -41,7 +43,7 @@ export function createConfigsRouter(deps: AppDeps): Router {
     configs[category] = merge ? mergePatch(configs[category] ?? {}, fields) : fields;
     await writeExtra(store, accountFrom(res).id, 'pvt_configs', configs);
     sendSuccess(req, res, { ...configs[category], id: category }, { status });
-  };
+  });
   router
     .route('/configs/:category')
     .get((req, res) => {
@@ -52,14 +54,14 @@ export function createConfigsRouter(deps: AppDeps): Router {
     .put((req, res) => write(req, res, false, 201))
     .post((req, res) => write(req, res, false))
     .patch((req, res) => write(req, res, true))
-    .delete(async (req, res) => {
+    .delete((req, res) => retryOnStale(async () => {
       const category = categoryOf(req);
       const configs = { ...newest(res) };
       const was = configs[category] ?? {};
       delete configs[category];
       await writeExtra(store, accountFrom(res).id, 'pvt_configs', Object.keys(configs).length ? configs : undefined);
       sendSuccess(req, res, deletedView({ ...was, id: category }));
-    })
+    }))
     .all(methodNotAllowedFor);
   return router;
 }

@@ -6,6 +6,7 @@ import { mergePatch, requestFields } from '../../domain/docs.js';
 import { readExtra, writeExtra } from '../../accounts/account-extras.js';
 import { methodNotAllowedFor } from './method-guard.js';
 import { envelopeOf } from '../../http/request-body.js';
+import { retryOnStale } from '../../store/stale-write.js';
 
 /**
  * /v2/accounts/{A}/limits: the account's limits document, as stored (`{}` until set). This server places no
@@ -16,12 +17,14 @@ export function createLimitsRouter(deps: AppDeps): Router {
   const { store } = deps;
   const router = Router({ mergeParams: true });
   const current = (res: Response) => readExtra<Record<string, unknown>>(store.latest.getAccount(accountFrom(res).id) ?? accountFrom(res), 'pvt_limits') ?? {};
-  const save = async (req: Request, res: Response, merge: boolean) => {
-    const fields = requestFields(envelopeOf(req).data);
-    const next = merge ? mergePatch(current(res), fields) : fields;
-    await writeExtra(store, accountFrom(res).id, 'pvt_limits', next);
-    sendSuccess(req, res, { ...next, id: 'limits' });
-  };
+  // Redone on the newer account when another node wrote it first (retryOnStale).
+  const save = (req: Request, res: Response, merge: boolean) =>
+    retryOnStale(async () => {
+      const fields = requestFields(envelopeOf(req).data);
+      const next = merge ? mergePatch(current(res), fields) : fields;
+      await writeExtra(store, accountFrom(res).id, 'pvt_limits', next);
+      sendSuccess(req, res, { ...next, id: 'limits' });
+    });
   router
     .route('/limits')
     .get((req, res) => sendSuccess(req, res, { ...(readExtra<Record<string, unknown>>(accountFrom(res), 'pvt_limits') ?? {}), id: 'limits' }))

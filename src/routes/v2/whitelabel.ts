@@ -8,6 +8,7 @@ import { deletedView, mergePatch, requestFields } from '../../domain/docs.js';
 import { readExtra, writeExtra } from '../../accounts/account-extras.js';
 import { methodNotAllowedFor } from './method-guard.js';
 import { envelopeOf } from '../../http/request-body.js';
+import { retryOnStale } from '../../store/stale-write.js';
 
 type Whitelabel = Record<string, unknown> & { domain?: string };
 
@@ -43,7 +44,8 @@ export function createWhitelabelRouters(deps: AppDeps): { account: Router; looku
     }
     if (Object.keys(errors).length) throw validationError(errors);
   };
-  const write = async (req: Request, res: Response, merge: boolean, status = 200) => {
+  // Redone on the newer account when another node wrote it first (retryOnStale).
+  const write = (req: Request, res: Response, merge: boolean, status = 200) => retryOnStale(async () => {
     const self = accountFrom(res);
     const fields = requestFields(envelopeOf(req).data) as Whitelabel;
     const stored = whitelabelOf(store.latest.getAccount(self.id) ?? self) ?? {};
@@ -51,7 +53,7 @@ export function createWhitelabelRouters(deps: AppDeps): { account: Router; looku
     check(next, self.id);
     await writeExtra(store, self.id, 'pvt_whitelabel', next);
     sendSuccess(req, res, answer(next), { status });
-  };
+  });
 
   account
     .route('/whitelabel')
@@ -63,13 +65,13 @@ export function createWhitelabelRouters(deps: AppDeps): { account: Router; looku
     .put((req, res) => write(req, res, false, 201))
     .post((req, res) => write(req, res, false))
     .patch((req, res) => write(req, res, true))
-    .delete(async (req, res) => {
+    .delete((req, res) => retryOnStale(async () => {
       const self = accountFrom(res);
       const doc = whitelabelOf(store.latest.getAccount(self.id) ?? self);
       if (!doc) throw badIdentifier('whitelabel');
       await writeExtra(store, self.id, 'pvt_whitelabel', undefined);
       sendSuccess(req, res, deletedView(answer(doc)));
-    })
+    }))
     .all(methodNotAllowedFor);
 
   lookup

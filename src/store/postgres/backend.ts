@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { StoredDoc } from '../../domain/types.js';
-import type { DocChange, StoreBackend } from '../backend.js';
+import type { DocChange, DurableClaim, StoreBackend } from '../backend.js';
 import type { SettleChange } from '../sharded-collection.js';
 import { readKey, readOrCreateKey } from '../key-file.js';
 import { SecretBox, SecretKeyMismatchError } from '../secret-box.js';
@@ -82,6 +82,11 @@ export class PostgresBackend implements StoreBackend {
   async fetch(type: StoredDoc['pvt_type'], accountId: string, id: string): Promise<StoredDoc | undefined> {
     const [row] = await this.table.some([{ type, account: accountId, id }]);
     return row?.doc;
+  }
+
+  /** Fills an empty database with documents of another store (see DocumentTable.importInto). */
+  importDocuments(docs: ReadonlyArray<{ doc: StoredDoc; claims: readonly DurableClaim[] }>): Promise<void> {
+    return this.table.importInto(docs);
   }
 
   follow(apply: (doc: StoredDoc) => void): void {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { AccountDoc, StoredDoc } from '../../domain/types.js';
-import { StaleWriteError, UniqueKeyTaken, type DocChange } from '../backend.js';
+import { StaleWriteError, UniqueKeyTaken, type DocChange, type DurableClaim } from '../backend.js';
 import { generationOf, isTombstone } from '../tombstones.js';
 import { inTransaction } from './connection.js';
 
@@ -73,10 +73,18 @@ export class DocumentTable {
     const { target, next, base } = change;
     const key = [target.pvt_type, target.pvt_account_id, target.id] as const;
     return inTransaction(this.pool, async (client) => {
+      let claims = change.claims;
       if (target.pvt_type !== 'account') {
-        // Shared lock on the account row: its removal (FOR UPDATE) waits for this write, or this for it.
-        const account = await client.query<{ deleted: boolean }>(`SELECT deleted FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR SHARE`, [target.pvt_account_id]);
-        if (!account.rows[0] || account.rows[0].deleted) throw new Error(`account ${target.pvt_account_id} does not exist`);
+        // Share lock on the account row: its removal, or a realm change re-keying its devices' claims, waits for
+        // this write, or this write for it (and then reads the new realm).
+        const account = await client.query<{ deleted: boolean; realm: string | null }>(
+          `SELECT deleted, lower(doc->>'realm') AS realm FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR SHARE`,
+          [target.pvt_account_id],
+        );
+        const row = account.rows[0];
+        if (!row || row.deleted) throw new Error(`account ${target.pvt_account_id} does not exist`);
+        // The realm the database holds decides, not this node's copy (another node may have just changed it).
+        claims = claims.map((c) => (c.viaAccountRealm ? { ...c, key: `sip-realm-user|${row.realm}|${usernameOf(c.key)}` } : c));
       }
       const stored = JSON.stringify(next.pvt_type === 'account' ? this.codec.encode(next) : next);
       const values = [...key, next._rev, generationOf(next._rev), isTombstone(next), stored];
@@ -94,26 +102,38 @@ export class DocumentTable {
             );
       const seq = written.rows[0]?.seq;
       if (seq === undefined) throw new StaleWriteError(key.join('|'));
-      await client.query('DELETE FROM claims WHERE type = $1 AND account_id = $2 AND id = $3', [...key]);
-      // Sorted: two writes claiming the same keys wait for each other instead of deadlocking.
-      const claims = [...change.claims].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      if (claims.length) {
-        const taken = await client.query<{ key: string }>(
-          `INSERT INTO claims (key, type, account_id, id, via_account_realm, username)
-             SELECT k, $2, $3, $4, v, u FROM unnest($1::text[], $5::boolean[], $6::text[]) AS c(k, v, u)
-             ON CONFLICT (key) DO NOTHING RETURNING key`,
-          [claims.map((c) => c.key), ...key, claims.map((c) => c.viaAccountRealm === true), claims.map((c) => (c.viaAccountRealm ? c.key.slice(c.key.lastIndexOf('|') + 1) : null))],
-        );
-        if (taken.rows.length < claims.length) {
-          const got = new Set(taken.rows.map((r) => r.key));
-          throw new UniqueKeyTaken(claims.find((c) => !got.has(c.key))!.key);
-        }
-      }
+      await this.replaceClaims(client, key, claims);
       if (next.pvt_type === 'account' && !isTombstone(next)) await this.rekeyRealmClaims(client, next as AccountDoc);
       const notice: ChangeNotice = { node: this.node, type: target.pvt_type, account: target.pvt_account_id, id: target.id, rev: next._rev, seq: Number(seq) };
       await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, JSON.stringify(notice)]);
       return notice;
     });
+  }
+
+  /**
+   * Makes the document's claims `claims`: drops those it no longer holds, inserts the new ones (most writes, a
+   * PATCH of a name, change none and write nothing here). A new key held by another document refuses the write.
+   */
+  private async replaceClaims(client: pg.PoolClient, key: readonly [string, string, string], claims: readonly DurableClaim[]): Promise<void> {
+    const same = (k: string, via: boolean) => `${k}\u0000${via}`;
+    const rows = (await client.query<{ key: string; via: boolean }>('SELECT key, via_account_realm AS via FROM claims WHERE type = $1 AND account_id = $2 AND id = $3', [...key])).rows;
+    const held = new Set(rows.map((r) => same(r.key, r.via)));
+    const wanted = new Set(claims.map((c) => same(c.key, c.viaAccountRealm === true)));
+    const dropped = rows.filter((r) => !wanted.has(same(r.key, r.via))).map((r) => r.key);
+    if (dropped.length) await client.query('DELETE FROM claims WHERE type = $1 AND account_id = $2 AND id = $3 AND key = ANY($4::text[])', [...key, dropped]);
+    // Sorted: two writes claiming the same keys wait for each other instead of deadlocking.
+    const added = claims.filter((c) => !held.has(same(c.key, c.viaAccountRealm === true))).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    if (!added.length) return;
+    const taken = await client.query<{ key: string }>(
+      `INSERT INTO claims (key, type, account_id, id, via_account_realm, username)
+         SELECT k, $2, $3, $4, v, u FROM unnest($1::text[], $5::boolean[], $6::text[]) AS c(k, v, u)
+         ON CONFLICT (key) DO NOTHING RETURNING key`,
+      [added.map((c) => c.key), ...key, added.map((c) => c.viaAccountRealm === true), added.map((c) => (c.viaAccountRealm ? usernameOf(c.key) : null))],
+    );
+    if (taken.rows.length < added.length) {
+      const got = new Set(taken.rows.map((r) => r.key));
+      throw new UniqueKeyTaken(added.find((c) => !got.has(c.key))!.key);
+    }
   }
 
   private async rekeyRealmClaims(client: pg.PoolClient, account: AccountDoc): Promise<void> {
@@ -145,5 +165,63 @@ export class DocumentTable {
       await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, JSON.stringify(notice)]);
       return notice;
     });
+  }
+
+  /**
+   * Copies documents into an empty table in one transaction (the upgrade from DATA_DIR): refused, changing
+   * nothing, when the table already holds documents. No NOTIFY: no node runs on a database being filled.
+   */
+  async importInto(docs: ReadonlyArray<{ doc: StoredDoc; claims: readonly DurableClaim[] }>): Promise<void> {
+    await inTransaction(this.pool, async (client) => {
+      // Two copies started at once: the second waits here, then finds the table full.
+      await client.query('LOCK TABLE docs IN EXCLUSIVE MODE');
+      const held = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM docs')).rows[0]!.n);
+      if (held) throw new TargetNotEmptyError(held);
+      for (let at = 0; at < docs.length; at += 1000) {
+        const batch = docs.slice(at, at + 1000);
+        await client.query(
+          `INSERT INTO docs (type, account_id, id, rev, generation, deleted, doc)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::boolean[], $7::json[])`,
+          [
+            batch.map((d) => d.doc.pvt_type),
+            batch.map((d) => d.doc.pvt_account_id),
+            batch.map((d) => d.doc.id),
+            batch.map((d) => d.doc._rev),
+            batch.map((d) => generationOf(d.doc._rev)),
+            batch.map((d) => isTombstone(d.doc)),
+            batch.map((d) => JSON.stringify(d.doc.pvt_type === 'account' ? this.codec.encode(d.doc) : d.doc)),
+          ],
+        );
+        const claims = batch.flatMap((d) => d.claims.map((c) => ({ ...c, doc: d.doc })));
+        try {
+          await client.query(
+            `INSERT INTO claims (key, type, account_id, id, via_account_realm, username)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[])`,
+            [
+              claims.map((c) => c.key),
+              claims.map((c) => c.doc.pvt_type),
+              claims.map((c) => c.doc.pvt_account_id),
+              claims.map((c) => c.doc.id),
+              claims.map((c) => c.viaAccountRealm === true),
+              claims.map((c) => (c.viaAccountRealm ? usernameOf(c.key) : null)),
+            ],
+          );
+        } catch (err) {
+          if ((err as { code?: string }).code === '23505') throw new Error(`the data holds a unique key twice (${(err as { detail?: string }).detail ?? 'claims'}): fix it in DATA_DIR first`, { cause: err });
+          throw err;
+        }
+      }
+    });
+  }
+}
+
+/** The username of a `sip-realm-user|<realm>|<username>` claim (a realm holds no `|`). */
+const usernameOf = (claimKey: string) => claimKey.split('|').slice(2).join('|');
+
+/** migrate-to-postgres copies into an empty database only. */
+export class TargetNotEmptyError extends Error {
+  constructor(readonly documents: number) {
+    super(`the target database already holds ${documents} documents: migrate-to-postgres copies into an empty database only (nothing was copied)`);
+    this.name = 'TargetNotEmptyError';
   }
 }
