@@ -24,6 +24,12 @@ if (run('api')) {
   console.log(await runApiBench());
 }
 
+if (run('api-pg')) {
+  const { runPostgresApiBench } = await import('./postgres-bench.js');
+  console.log('\n## API and storage on PostgreSQL (DATABASE_URL; same figures as above)\n');
+  console.log(await runPostgresApiBench());
+}
+
 if (run('boot')) {
   const { runBootStorm } = await import('./boot-storm.js');
   console.log('\n## Boot storm: config fetches by MAC, ours vs nginx\n');

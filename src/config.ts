@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { parseTrustedProxies } from './http/client-address.js';
 import { DEFAULT_LISTING_SLICE } from './listing/slices.js';
@@ -24,6 +26,13 @@ export interface Config {
   tls?: { certFile: string; keyFile: string };
   /** TRUST_PROXY: proxy addresses/CIDR blocks whose X-Forwarded-For names the client (default none). */
   trustProxy: readonly string[];
+  /** With DATABASE_URL (src/cluster/): this node's part in the cluster. */
+  cluster: {
+    /** NODE_ID: this node's name in the cluster (owner of the registrations it answers); default generated at start. */
+    nodeId: string;
+    /** CLUSTER_NODE_TIMEOUT: a node whose heartbeat is older than this is gone, its phones are taken over. */
+    nodeTimeoutSeconds: number;
+  };
   sip: {
     backend: 'embedded' | 'drachtio' | 'none';
     address: string;
@@ -133,6 +142,13 @@ function baseUrl(env: NodeJS.ProcessEnv): string | undefined {
   return raw.replace(/\/+$/, '');
 }
 
+function nodeId(env: NodeJS.ProcessEnv): string {
+  const raw = env.NODE_ID;
+  if (!raw) return `${os.hostname().replace(/[^A-Za-z0-9._-]/g, '').slice(0, 40) || 'node'}-${randomBytes(4).toString('hex')}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(raw)) throw new ConfigError(`NODE_ID must be 1 to 64 letters, digits, '.', '_' or '-', got "${raw.slice(0, 80)}"`);
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const drachtioHost = env.DRACHTIO_HOST;
   const backend = oneOf(env, 'SIP_BACKEND', ['embedded', 'drachtio', 'none'] as const, drachtioHost ? 'drachtio' : 'embedded');
@@ -153,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     listingSliceDocs: int(env, 'LISTING_SLICE_DOCS', DEFAULT_LISTING_SLICE, 1),
     tls: tlsFiles(env),
     trustProxy: trustedProxies(env),
+    cluster: { nodeId: nodeId(env), nodeTimeoutSeconds: int(env, 'CLUSTER_NODE_TIMEOUT', 15, 1, 3600) },
     sip: {
       backend,
       address: env.SIP_ADDRESS || '0.0.0.0',

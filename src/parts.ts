@@ -9,6 +9,6 @@ import { createSipPart } from './sip/wiring.js';
  * with their own parts.
  */
 export const productionParts: ServerParts = {
-  provisioning: ({ config, log, store, events }) => createProvisioning({ config, log, directory: store, events }),
+  provisioning: ({ config, log, store, events, cluster }) => createProvisioning({ config, log, directory: store, events, fetchLog: cluster?.fetchLog() }),
   sip: (ctx) => createSipPart(ctx),
 };

@@ -18,6 +18,8 @@ import { createResyncCoordinator } from './resync/index.js';
 import { CertificateReloader, readTlsPair, secureOptions } from './http/tls-files.js';
 import type { FrontDoor } from './provision/front-door.js';
 import { LoopMonitor } from './health/loop-monitor.js';
+import { createPool, DatabaseUnreachableError } from './store/postgres/connection.js';
+import { startCluster, type Cluster } from './cluster/index.js';
 
 export interface RunningServer {
   /** An https.Server (a subclass) when TLS_CERT/TLS_KEY are set. */
@@ -37,8 +39,9 @@ export interface RunningServer {
 
 /** Optional parts, wired by src/main.ts; tests may leave them out or pass their own. */
 export interface ServerParts {
-  provisioning?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents }) => Promise<ProvisioningService>;
-  sip?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents; provisioning?: ProvisioningService }) => Promise<{
+  /** `cluster` is there when DATABASE_URL is set: what the nodes share besides documents (src/cluster/). */
+  provisioning?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents; cluster?: Cluster }) => Promise<ProvisioningService>;
+  sip?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents; provisioning?: ProvisioningService; cluster?: Cluster }) => Promise<{
     service: SipService;
     outbox: DeviceOutbox;
     annotators: DeviceAnnotator[];
@@ -69,13 +72,18 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
     const events = new DomainEvents();
     const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile, databaseUrl: config.databaseUrl });
     cleanups.unshift(() => store.close());
+    const cluster = config.databaseUrl ? await openCluster(config, config.databaseUrl, log) : undefined;
+    if (cluster) cleanups.unshift(() => cluster.close());
     const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds, { now: options.now });
-    const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events }) : undefined;
+    const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events, cluster }) : undefined;
     if (provisioning) cleanups.unshift(() => provisioning.close());
-    const sip = parts.sip ? await parts.sip({ config, log, store, events, provisioning }) : undefined;
+    const sip = parts.sip ? await parts.sip({ config, log, store, events, provisioning, cluster }) : undefined;
     if (sip) cleanups.unshift(() => sip.stop());
-    // Check-sync by itself when a registered phone's files change (needs both halves).
-    const resync = sip && provisioning ? createResyncCoordinator({ config, log, directory: store, events, sip: sip.service, provisioning }) : undefined;
+    // Check-sync by itself when a registered phone's files change (needs both halves); in a cluster, by the owner only.
+    const resync =
+      sip && provisioning
+        ? createResyncCoordinator({ config, log, directory: store, events, sip: sip.service, provisioning, ownership: cluster?.ownership })
+        : undefined;
     if (resync) cleanups.unshift(async () => resync.stop());
 
     const annotators: DeviceAnnotator[] = [...(sip?.annotators ?? [])];
@@ -146,6 +154,36 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
     };
   } catch (err) {
     for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** DATABASE_URL: the pool, and this node's place in the cluster (heartbeat, shared registrations and fetch log). */
+async function openCluster(config: Config, url: string, log: Logger): Promise<Cluster> {
+  const nodeId = config.cluster.nodeId;
+  // Its own pool on the store's connection settings (the store's pool is private to its backend).
+  const pool = createPool(url);
+  try {
+    await pool.query('SELECT 1').catch((err: unknown) => {
+      throw new DatabaseUnreachableError(url, err);
+    });
+    const cluster = await startCluster({
+      pool,
+      databaseUrl: url,
+      nodeId,
+      nodeTimeoutMs: config.cluster.nodeTimeoutSeconds * 1000,
+      log,
+      sip: config.sip.backend === 'none' ? undefined : `${config.sip.publicAddress ?? config.sip.address}:${config.sip.port}`,
+    });
+    return {
+      ...cluster,
+      close: async () => {
+        await cluster.close();
+        await pool.end();
+      },
+    };
+  } catch (err) {
+    await pool.end().catch(() => undefined);
     throw err;
   }
 }

@@ -24,14 +24,15 @@ export interface FetchRecord {
   model?: string;
 }
 
-interface Entry extends FetchRecord {
+export interface FetchLogEntry extends FetchRecord {
   accountId: string;
   persistedAt: number;
 }
+type Entry = FetchLogEntry;
 
 export class FetchLog {
-  private readonly entries = new Map<string, Entry>();
-  private dirty = new Set<string>();
+  protected readonly entries = new Map<string, Entry>();
+  protected dirty = new Set<string>();
   /** Lines appended to the journal since the last snapshot: past a threshold the journal is folded in. */
   private journalLines = 0;
   private readonly writer: CoalescingWriter;
@@ -159,7 +160,7 @@ export class FetchLog {
     this.markDirty(deviceId);
   }
 
-  private markDirty(deviceId: string): void {
+  protected markDirty(deviceId: string): void {
     this.dirty.add(deviceId);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
@@ -185,7 +186,7 @@ export class FetchLog {
   }
 
   /** One writer pass: append what changed, and fold the journal into the snapshot once it outgrows it. */
-  private async persist(): Promise<void> {
+  protected async persist(): Promise<void> {
     await this.appendDirty();
     if (this.journalLines > Math.max(this.compactAfterLines, this.entries.size)) await this.compact();
   }
@@ -227,7 +228,7 @@ export class FetchLog {
    * Snapshot of every entry, written in chunks (100k devices make a 20 MB document), then the journal goes. Runs
    * inside the writer, so no append interleaves; entries changed meanwhile are dirty and land in the next journal.
    */
-  private async compact(): Promise<void> {
+  protected async compact(): Promise<void> {
     const entries = this.entries;
     async function* chunks(): AsyncGenerator<string> {
       let text = '{';
@@ -244,6 +245,11 @@ export class FetchLog {
     await writeFileDurable(this.snapshotFile, chunks());
     await fs.rm(this.journalFile, { force: true });
     this.journalLines = 0;
+  }
+
+  /** Resolves once what was recorded so far is persisted (tests, a cluster's hand-over). */
+  async flush(): Promise<void> {
+    await this.writer.flush();
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,8 @@ export interface ProvisioningDeps {
   log: Logger;
   directory: Directory;
   events: DomainEvents;
+  /** The last-fetch log to use (a cluster's, in PostgreSQL); default the one in files under DATA_DIR. */
+  fetchLog?: FetchLog;
   /** Optional knobs (tests, bench). */
   options?: {
     templatesDir?: string;
@@ -81,7 +83,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     firmware,
     listUsers: directory.listUsers ? (a) => directory.listUsers!(a) : undefined,
   });
-  const fetchLog = new FetchLog(config.dataDir, log, options.fetchLogFlushMs);
+  const fetchLog = deps.fetchLog ?? new FetchLog(config.dataDir, log, options.fetchLogFlushMs);
   await fetchLog.load((accountId, deviceId) => directory.getDevice(accountId, deviceId) !== undefined);
   const guard = new ProbeGuard({
     limit: config.provisioning.probeLimit,

@@ -7,6 +7,17 @@ import type { SipService } from '../sip/service.js';
 import type { Directory } from '../store/directory.js';
 import { Pacer, type PacerClock } from './pacer.js';
 import { changedOnlyOutsidePhoneFiles } from '../accounts/account-extras.js';
+import type { Registration } from '../sip/service.js';
+
+/**
+ * In a cluster, which node sends a phone's check-sync (src/cluster/registration-ownership.ts). Without it this
+ * process owns every binding it knows.
+ */
+export interface ResyncOwnership {
+  owns(registration: Registration): boolean;
+  ownerAlive(registration: Registration): boolean;
+  claim(registration: Registration): Promise<boolean>;
+}
 
 /**
  * Sends check-sync by itself when, and only when, what a registered phone would download has changed.
@@ -27,6 +38,11 @@ export interface ResyncDeps {
   provisioning: Pick<ProvisioningService, 'fingerprint' | 'checkSyncEvent'>;
   /** The pacer's clock (tests drive it by hand; default: performance.now and real timers). */
   clock?: PacerClock;
+  /**
+   * Cluster: every node sees every change, only the binding's owner sends; a binding whose owner is gone is claimed
+   * (one node wins) and then sent, since no baseline of what the phone has is known here.
+   */
+  ownership?: ResyncOwnership;
 }
 
 interface Job {
@@ -49,6 +65,8 @@ type ObservableSip = SipService & { onRegistration?: (listener: RegistrationList
 export function createResyncCoordinator(deps: ResyncDeps): ResyncCoordinator {
   const { log, directory, events, provisioning } = deps;
   const sip = deps.sip as ObservableSip;
+  const ownership = deps.ownership;
+  const owned = (r: Registration) => !ownership || ownership.owns(r);
   const key = (accountId: string, deviceId: string) => `${accountId}/${deviceId}`;
   /** What each registered phone is known to have downloaded. A promise: recording is async. */
   const known = new Map<string, Promise<string | null>>();
@@ -75,14 +93,20 @@ export function createResyncCoordinator(deps: ResyncDeps): ResyncCoordinator {
     inFlight++;
     try {
       const k = key(job.accountId, job.deviceId);
-      if (!sip.registrationOf(job.accountId, job.deviceId)) {
+      const registration = sip.registrationOf(job.accountId, job.deviceId);
+      if (!registration) {
         known.delete(k);
         return;
       }
+      // Another node's phone: its owner sends, unless it is gone and this node wins the claim.
+      const claimed = !owned(registration);
+      if (claimed && !(await ownership!.claim(registration))) return;
       const current = await fingerprint(job.accountId, job.deviceId);
-      const previous = known.has(k) ? await known.get(k) : undefined;
-      const changed = previous !== undefined && current !== null && current !== previous;
+      // A binding just taken over has no baseline here (the adoption's own record would equal `current`).
+      const previous = claimed ? undefined : known.has(k) ? await known.get(k) : undefined;
+      const changed = (previous !== undefined || claimed) && current !== null && current !== previous;
       if (!job.force && !changed) {
+        log.debug('resync: files unchanged', { account_id: job.accountId, device_id: job.deviceId, baseline: previous !== undefined });
         if (previous === undefined) known.set(k, Promise.resolve(current)); // first sight: baseline only
         return;
       }
@@ -112,7 +136,13 @@ export function createResyncCoordinator(deps: ResyncDeps): ResyncCoordinator {
   );
 
   const enqueue = (accountId: string, deviceId: string, force = false, reboot = false) => {
-    if (!sip.registrationOf(accountId, deviceId)) return; // nothing to tell an offline phone
+    const registration = sip.registrationOf(accountId, deviceId);
+    if (!registration) return; // nothing to tell an offline phone
+    // Owned by another live node: that node sees the same change and sends; nothing is queued here for it.
+    if (ownership && !ownership.owns(registration) && ownership.ownerAlive(registration)) {
+      log.debug('resync: left to its owner', { account_id: accountId, device_id: deviceId, node: registration.node });
+      return;
+    }
     pacer.push(key(accountId, deviceId), { accountId, deviceId, force, reboot });
   };
   const enqueueAccount = (accountId: string) => {
@@ -157,11 +187,11 @@ export function createResyncCoordinator(deps: ResyncDeps): ResyncCoordinator {
   });
   const unsubscribeSip =
     sip.onRegistration?.((registration, change) => {
-      if (change === 'registered') record(registration.accountId, registration.deviceId);
-      else if (change !== 'refreshed') known.delete(key(registration.accountId, registration.deviceId));
+      if (change === 'registered' && owned(registration)) record(registration.accountId, registration.deviceId);
+      else if (change !== 'refreshed' || !owned(registration)) known.delete(key(registration.accountId, registration.deviceId));
     }) ?? (() => undefined);
   // Phones registered before we started (or a backend without registration events): baseline them now.
-  for (const account of directory.listAccounts()) for (const r of sip.registrations(account.id)) record(account.id, r.deviceId);
+  for (const account of directory.listAccounts()) for (const r of sip.registrations(account.id)) if (owned(r)) record(account.id, r.deviceId);
 
   return {
     stop() {

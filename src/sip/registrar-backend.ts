@@ -56,6 +56,11 @@ export abstract class RegistrarBackend implements ObservableSipService {
     return this.table.onChange(listener);
   }
 
+  /** The binding table itself (a cluster mirrors it through PostgreSQL: src/cluster/registrations-postgres.ts). */
+  get bindings(): RegistrationTable {
+    return this.table;
+  }
+
   registrations(accountId: string): Registration[] {
     return this.table.list(accountId);
   }

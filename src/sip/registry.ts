@@ -53,7 +53,11 @@ export class RegistrationTable {
     const previous = devices.get(registration.deviceId);
     devices.set(registration.deviceId, registration);
     const change: RegistrationChange =
-      previous && previous.contact === registration.contact && previous.source.address === registration.source.address && previous.source.port === registration.source.port
+      previous &&
+      previous.contact === registration.contact &&
+      previous.source.address === registration.source.address &&
+      previous.source.port === registration.source.port &&
+      previous.node === registration.node
         ? 'refreshed'
         : 'registered';
     this.emit(registration, change);

@@ -12,6 +12,11 @@ export interface Registration {
   source: { address: string; port: number };
   expiresAt: number;
   userAgent?: string;
+  /**
+   * In a cluster (DATABASE_URL): the node that received the REGISTER and whose socket reaches the phone. Unset on
+   * a binding made here; set on one learnt from another node, and on one this node took over.
+   */
+  node?: string;
 }
 
 export interface NotifyOptions {

@@ -7,6 +7,8 @@ import type { Directory } from '../store/directory.js';
 import { createSipService } from './index.js';
 import { DeviceOutbox } from './device-outbox.js';
 import type { SipService } from './service.js';
+import { RegistrarBackend } from './registrar-backend.js';
+import type { Cluster } from '../cluster/index.js';
 
 /**
  * Everything SIP brings to the server, shaped like ServerParts['sip'] in src/server.ts: the started SipService,
@@ -27,10 +29,13 @@ export async function createSipPart(ctx: {
   store: Directory;
   events: DomainEvents;
   provisioning?: ProvisioningService;
+  cluster?: Cluster;
 }): Promise<SipPart> {
   const { config, log, store: directory, events, provisioning } = ctx;
   const service = createSipService({ config, log, directory, provisioning });
   await service.start();
+  // In a cluster the bindings are shared: every node answers for every registered phone.
+  const shared = ctx.cluster && service instanceof RegistrarBackend ? await ctx.cluster.shareRegistrations(service.bindings) : undefined;
   const outbox = new DeviceOutbox({ sip: service, directory, events, log });
   return {
     service,
@@ -50,6 +55,8 @@ export async function createSipPart(ctx: {
             source: `${r.source.address}:${r.source.port}`,
             expires_in: Math.max(0, Math.round((r.expiresAt - Date.now()) / 1000)),
             user_agent: r.userAgent,
+            // The node whose socket reaches the phone (the same answer on every node).
+            ...(ctx.cluster ? { node: r.node ?? ctx.cluster.nodeId } : {}),
           },
         };
       },
@@ -57,6 +64,7 @@ export async function createSipPart(ctx: {
     async stop() {
       outbox.stop();
       await service.stop();
+      await shared?.stop();
     },
   };
 }

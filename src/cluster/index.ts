@@ -1,0 +1,70 @@
+import type pg from 'pg';
+import { Listener } from './listener.js';
+import type { Logger } from '../log.js';
+import { SharedFetchLog } from '../provision/fetch-log-postgres.js';
+import type { RegistrationTable } from '../sip/registry.js';
+import { NodeRegistry } from './nodes.js';
+import { ClusterOwnership, type RegistrationOwnership } from './registration-ownership.js';
+import { SharedRegistrations } from './registrations-postgres.js';
+import { ensureClusterSchema } from './schema.js';
+
+export type { RegistrationOwnership } from './registration-ownership.js';
+
+/**
+ * What a node shares with the other nodes besides the documents (DATABASE_URL set): its heartbeat, the SIP
+ * registrations and the last-fetch records, and the rule that only a binding's owner sends its check-sync.
+ * Built once per process by src/server.ts on the pool the store uses; the SIP and provisioning parts plug their
+ * in-memory tables into it. Without DATABASE_URL none of this exists and nothing changes.
+ */
+export interface Cluster {
+  readonly nodeId: string;
+  readonly nodes: NodeRegistry;
+  readonly ownership: RegistrationOwnership;
+  /** Mirrors a registrar's binding table through PostgreSQL (one table per process). */
+  shareRegistrations(table: RegistrationTable): Promise<SharedRegistrations>;
+  /** The last-fetch log kept in PostgreSQL (load() it as the file one). */
+  fetchLog(): SharedFetchLog;
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  pool: pg.Pool;
+  /** For the LISTEN connection (a pooled one cannot stay listening). */
+  databaseUrl: string;
+  nodeId: string;
+  nodeTimeoutMs: number;
+  log: Logger;
+  /** host:port of this node's SIP socket, shown in cluster_nodes. */
+  sip?: string;
+}
+
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  await ensureClusterSchema(o.pool);
+  const listener = new Listener(o.databaseUrl, o.log);
+  await listener.start();
+  const nodes = new NodeRegistry(o.pool, o.nodeId, o.nodeTimeoutMs, o.log, o.sip);
+  await nodes.start();
+  let shared: SharedRegistrations | undefined;
+  // A claimed binding is adopted by the shared registrations, which exist once SIP has started.
+  const ownership = new ClusterOwnership(o.pool, nodes, (r) => shared?.adopt(r));
+  return {
+    nodeId: o.nodeId,
+    nodes,
+    ownership,
+    async shareRegistrations(table) {
+      if (shared) throw new Error('one registration table per process');
+      const mirror = new SharedRegistrations({ pool: o.pool, listener, table, nodeId: o.nodeId, log: o.log });
+      shared = mirror;
+      await mirror.start();
+      return mirror;
+    },
+    fetchLog() {
+      return new SharedFetchLog({ pool: o.pool, listener, nodeId: o.nodeId, log: o.log });
+    },
+    async close() {
+      await shared?.stop();
+      await nodes.stop();
+      await listener.stop();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import type pg from 'pg';
+
+/**
+ * The tables the nodes of a cluster share besides the documents: who is alive (heartbeats), where each phone is
+ * registered and through which node, and each device's last config fetch. Created at startup, under an advisory
+ * lock so that two nodes starting at once do not race on CREATE. Every shared row carries `txid`, the id of the
+ * transaction that last wrote it: readers follow changes by (txid, key), only below the oldest transaction
+ * still running, so a change committed late is never skipped (see change-reader.ts).
+ */
+const LOCK = 0x636c7573; // 'clus'
+
+const STATEMENTS = [
+  `CREATE TABLE IF NOT EXISTS cluster_nodes (
+     node_id text PRIMARY KEY,
+     heartbeat_at timestamptz NOT NULL,
+     started_at timestamptz NOT NULL DEFAULT now(),
+     sip text
+   )`,
+  `CREATE TABLE IF NOT EXISTS cluster_registrations (
+     account_id text NOT NULL,
+     device_id text NOT NULL,
+     username text NOT NULL,
+     realm text NOT NULL,
+     contact text NOT NULL,
+     source_address text NOT NULL,
+     source_port integer NOT NULL,
+     expires_at bigint NOT NULL,
+     registered_at bigint NOT NULL,
+     user_agent text,
+     node_id text NOT NULL,
+     txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+     PRIMARY KEY (account_id, device_id)
+   )`,
+  `CREATE INDEX IF NOT EXISTS cluster_registrations_txid ON cluster_registrations (txid, account_id, device_id)`,
+  `CREATE INDEX IF NOT EXISTS cluster_registrations_expiry ON cluster_registrations (expires_at)`,
+  `CREATE TABLE IF NOT EXISTS cluster_last_fetch (
+     device_id text PRIMARY KEY,
+     account_id text NOT NULL,
+     time bigint NOT NULL,
+     address text NOT NULL,
+     user_agent text NOT NULL,
+     file text NOT NULL,
+     vendor text NOT NULL,
+     model text,
+     node_id text NOT NULL,
+     txid xid8 NOT NULL DEFAULT pg_current_xact_id()
+   )`,
+  `CREATE INDEX IF NOT EXISTS cluster_last_fetch_txid ON cluster_last_fetch (txid, device_id)`,
+];
+
+export async function ensureClusterSchema(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK]);
+    for (const sql of STATEMENTS) await client.query(sql);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
