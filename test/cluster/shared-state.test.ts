@@ -11,7 +11,7 @@ import { DomainEvents } from '../../src/domain/events.js';
 import { createResyncCoordinator, type ResyncCoordinator } from '../../src/resync/index.js';
 import { RegistrationTable } from '../../src/sip/registry.js';
 import type { NotifyResult, QuickCallResult, Registration, SipService } from '../../src/sip/service.js';
-import { MemoryDirectory } from '../sip/helpers/memory-directory.js';
+import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { quietLog, sipTestConfig } from '../sip/helpers/config.js';
 
 /**
@@ -105,8 +105,8 @@ beforeAll(async () => {
   url = await createDatabase(inject('postgresUrl'));
   pool = new pg.Pool({ connectionString: url, max: 20 });
   await ensureClusterSchema(pool);
-  directory.addAccount(ACC, 'r.test');
-  for (let i = 0; i < 20; i++) directory.addDevice(ACC, `d${i}`, { username: `u${i}`, password: 'p' });
+  directory.addAccount({ id: ACC, realm: 'r.test' });
+  for (let i = 0; i < 20; i++) directory.addDevice(ACC, { id: `d${i}`, sip: { username: `u${i}`, password: 'p' } });
   a = await startNode('node-a');
   b = await startNode('node-b');
 });
