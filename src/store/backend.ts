@@ -27,6 +27,13 @@ export interface StoreBackend {
    * account's place. `settle` as for commit.
    */
   removeAccount(accountId: string, tombstone: StoredDoc, settle: SettleChange): Promise<void>;
+  /**
+   * Runs `run` while this node alone may write the document (shared backends only): its stored version is read
+   * under a row lock held until the first write of that document made inside `run` commits, so that write,
+   * built on the version given to `run`, cannot lose a race. This node's other writes of it meanwhile are
+   * refused as stale (StaleWriteError, `heldHere`), to be redone after it.
+   */
+  exclusive?<T>(type: StoredDoc['pvt_type'], accountId: string, id: string, run: (stored: StoredDoc | undefined) => Promise<T>): Promise<T>;
   /** The stored version of one document, for a writer that lost a race (shared backends only). */
   fetch?(type: StoredDoc['pvt_type'], accountId: string, id: string): Promise<StoredDoc | undefined>;
   /**
@@ -59,7 +66,16 @@ export interface DurableClaim {
 export class StaleWriteError extends Error {
   /** Set by the Store: brings the document's stored version into memory (a retry calls it just before it rebuilds). */
   reload?: () => Promise<void>;
-  constructor(readonly docKey: string) {
+  /**
+   * Set by the Store when the backend can hold a document (StoreBackend.exclusive): runs `attempt` on the stored
+   * version while no other writer can change it, so a retry through it cannot be stale again.
+   */
+  underLock?: <T>(attempt: () => Promise<T>) => Promise<T>;
+  constructor(
+    readonly docKey: string,
+    /** Refused without asking the database: a retry on this node holds the document (see StoreBackend.exclusive). */
+    readonly heldHere = false,
+  ) {
     super(`document ${docKey} was changed by another writer`);
     this.name = 'StaleWriteError';
   }

@@ -9,9 +9,9 @@ const retrying = new Map<string, Promise<unknown>>();
  * Runs a read-merge-write again when another node committed the same document first (StaleWriteError, only
  * with a shared database): the newer version is read into memory, so the next attempt merges into it and no
  * update is lost. An attempt that checks If-Match answers 412 then, as a stale copy should.
- * First attempts pipeline (each builds on the one before), so one lost race fails every write queued behind
- * it; their retries therefore run one at a time per document, each reading the stored version just before it
- * rebuilds, so the window another node can win is one round trip and every round commits something.
+ * The retry runs holding the document (StaleWriteError.underLock: its row locked in PostgreSQL from the read
+ * until the write commits), so it cannot lose again however many nodes contend; a lost race reaches the client
+ * only if the database fails. Retries of one document on this node run one at a time (one hold each).
  */
 export async function retryOnStale<T>(attempt: () => Promise<T>): Promise<T> {
   let stale: StaleWriteError;
@@ -23,8 +23,10 @@ export async function retryOnStale<T>(attempt: () => Promise<T>): Promise<T> {
   }
   for (let tries = 2; ; tries++) {
     const previous = retrying.get(stale.docKey) ?? Promise.resolve();
+    const { underLock, reload } = stale;
     const run = previous.then(async () => {
-      await stale.reload?.().catch(() => undefined);
+      if (underLock) return underLock(attempt);
+      await reload?.().catch(() => undefined);
       return attempt();
     });
     const settled = run.catch(() => undefined);

@@ -398,7 +398,9 @@ export class Store implements Directory {
       finish();
       if (err instanceof StaleWriteError) {
         err.reload = () => this.refresh(target);
-        await err.reload().catch(() => undefined);
+        if (this.backend.exclusive) err.underLock = (attempt) => this.underLock(target, attempt);
+        // Refused here (a retry holds it): memory gets the newer version when that retry commits.
+        if (!err.heldHere) await err.reload().catch(() => undefined);
         throw err;
       }
       if (err instanceof UniqueKeyTaken) throw uniqueKeyError(err.key, next);
@@ -448,6 +450,24 @@ export class Store implements Directory {
   }
 
   // ---------------------------------------------------------------- changes of other nodes (shared backends)
+
+  /**
+   * Runs `attempt` (a writer's read-merge-write of `target`) holding the document in the backend: its stored
+   * version is brought into memory first and nobody can change it before `attempt`'s write commits.
+   * Failing to take the hold (database unreachable) is a DatastoreError; what `attempt` throws passes as it is.
+   */
+  private async underLock<T>(target: StoredDoc, attempt: () => Promise<T>): Promise<T> {
+    let holding = false;
+    try {
+      return await this.backend.exclusive!(target.pvt_type, target.pvt_account_id, target.id, (stored) => {
+        holding = true;
+        if (stored) this.applyRemote(stored);
+        return attempt();
+      });
+    } catch (err) {
+      throw holding || err instanceof DatastoreError ? err : new DatastoreError(err);
+    }
+  }
 
   /** Brings the stored version of `target` into memory (a writer lost a race to another node). */
   private async refresh(target: StoredDoc): Promise<void> {

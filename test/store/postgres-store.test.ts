@@ -6,6 +6,9 @@ import { ValidationFailed } from '../../src/domain/validation.js';
 import { newId, StaleWriteError, Store } from '../../src/store/store.js';
 import { migrate } from '../../src/store/postgres/schema.js';
 import { bootstrapAccount } from '../../src/accounts/bootstrap.js';
+import { PostgresBackend } from '../../src/store/postgres/backend.js';
+import { retryOnStale } from '../../src/store/stale-write.js';
+import { newRevision } from '../../src/store/tombstones.js';
 import { createDatabase, freePort } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/server.js';
 
@@ -34,13 +37,13 @@ async function node(url: string, keyFile: string): Promise<Node> {
 }
 
 /** Two nodes on a fresh database sharing one secrets key, with a master account made on the first. */
-async function cluster(): Promise<{ a: Node; b: Node; url: string; account: AccountDoc }> {
+async function cluster(): Promise<{ a: Node; b: Node; url: string; account: AccountDoc; keyFile: string }> {
   const url = await createDatabase(inject('postgresUrl'));
   const keyFile = `${await tempDir()}/secrets.key`;
   const a = await node(url, keyFile);
   const made = await bootstrapAccount(a.store, { name: 'Master', realm: 'master.test', username: 'admin', password: 'admin-pass' });
   const b = await node(url, keyFile);
-  return { a, b, url, account: b.store.getAccount(made.account_id)! };
+  return { a, b, url, account: b.store.getAccount(made.account_id)!, keyFile };
 }
 
 function nextEvent(n: Node, match: (e: DomainEvent) => boolean): Promise<DomainEvent> {
@@ -145,6 +148,48 @@ describe('PostgreSQL store shared by two nodes', () => {
     // The loser already holds the winner's version: a retry merges into it.
     const loser = won === 0 ? b : a;
     expect(loser.store.latest.getDevice(account.id, saved.id)?._rev).toBe(winner._rev);
+  });
+
+  it('a retry after a lost race cannot lose again: a writer that commits just before each of this node\'s writes is kept out while the retry holds the row', async () => {
+    const { a, account, url: dbUrl, keyFile } = await cluster();
+    const saved = await a.store.save(device(account));
+    // The other writer: before every commit of this node it commits a newer version of the device with a key of
+    // its own, unless the row is locked (NOWAIT: then it gives up that turn instead of waiting).
+    const other = new pg.Client({ connectionString: dbUrl });
+    await other.connect();
+    let wins = 0;
+    const overtake = async () => {
+      await other.query('BEGIN');
+      try {
+        const row = (await other.query<{ doc: string; generation: number }>(`SELECT doc, generation FROM docs WHERE type = 'device' AND id = $1 FOR UPDATE NOWAIT`, [saved.id])).rows[0]!;
+        const doc = { ...JSON.parse(row.doc), [`other_${wins + 1}`]: true, _rev: newRevision(row.generation + 1) };
+        await other.query(`UPDATE docs SET rev = $2, generation = $3, doc = $4, seq = nextval('change_seq') WHERE type = 'device' AND id = $1`, [saved.id, doc._rev, row.generation + 1, JSON.stringify(doc)]);
+        await other.query('COMMIT');
+        wins++;
+      } catch (err) {
+        await other.query('ROLLBACK');
+        if ((err as { code?: string }).code !== '55P03') throw err;
+      }
+    };
+    const backend = await PostgresBackend.open(dbUrl, { secretsKeyFile: keyFile });
+    const commit = backend.commit.bind(backend);
+    backend.commit = async (change, settle) => {
+      if (change.target.id === saved.id) await overtake();
+      return commit(change, settle);
+    };
+    const c = await Store.openOn(await tempDir(), new DomainEvents(), backend);
+    open.push(c);
+    try {
+      const written = await retryOnStale(() => c.save({ ...c.latest.getDevice(account.id, saved.id)!, name: 'from C' } as DeviceDoc));
+      expect(wins).toBeGreaterThanOrEqual(1);
+      const [row] = await query<{ rev: string; doc: string }>(dbUrl, 'SELECT rev, doc FROM docs WHERE id = $1', [saved.id]);
+      expect(row?.rev).toBe(written._rev);
+      const stored = JSON.parse(row!.doc);
+      expect(stored.name).toBe('from C');
+      for (let i = 1; i <= wins; i++) expect(stored[`other_${i}`], `other_${i}`).toBe(true);
+    } finally {
+      await other.end();
+    }
   });
 
   it('removes an account with its users and devices in one transaction; the other node forgets them', async () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type pg from 'pg';
 import type { StoredDoc } from '../../domain/types.js';
-import type { DocChange, DurableClaim, StoreBackend } from '../backend.js';
+import { StaleWriteError, type DocChange, type DurableClaim, type StoreBackend } from '../backend.js';
 import type { SettleChange } from '../sharded-collection.js';
 import { readKey, readOrCreateKey } from '../key-file.js';
 import { SecretBox, SecretKeyMismatchError } from '../secret-box.js';
@@ -27,6 +28,9 @@ export class PostgresBackend implements StoreBackend {
   private readonly running = new Set<Promise<unknown>>();
   private feed: ChangeFeed | undefined;
   private highestLoaded = 0;
+  /** Documents held by `exclusive` (per document key), and the hold the running code is inside of. */
+  private readonly holds = new Map<string, Set<RowHold>>();
+  private readonly holding = new AsyncLocalStorage<RowHold>();
 
   private constructor(
     private readonly url: string,
@@ -72,7 +76,63 @@ export class PostgresBackend implements StoreBackend {
 
   commit(change: DocChange, settle: SettleChange): Promise<void> {
     const { target } = change;
-    return this.inOrder(`${target.pvt_type}|${target.pvt_account_id}|${target.id}`, () => this.table.write(change), settle);
+    const key = `${target.pvt_type}|${target.pvt_account_id}|${target.id}`;
+    const mine = this.holding.getStore();
+    if (mine?.key === key && mine.open) return this.commitHeld(mine, change, settle);
+    for (const hold of this.holds.get(key) ?? []) {
+      if (hold !== mine) {
+        // Told synchronously: memory must not show this write as pending to the hold's writer.
+        settle(false);
+        return Promise.reject(new StaleWriteError(key, true));
+      }
+    }
+    return this.inOrder(key, () => this.table.write(change), settle);
+  }
+
+  /**
+   * See StoreBackend.exclusive. The hold starts now (this node's later writes of the document are refused),
+   * waits for the writes queued before it, locks the row in a transaction of its own connection and ends when
+   * `run`'s write of the document commits, or rolls back when `run` ends without one.
+   */
+  async exclusive<T>(type: StoredDoc['pvt_type'], accountId: string, id: string, run: (stored: StoredDoc | undefined) => Promise<T>): Promise<T> {
+    const key = `${type}|${accountId}|${id}`;
+    const hold = new RowHold(key);
+    const held = this.holds.get(key) ?? new Set();
+    held.add(hold);
+    this.holds.set(key, held);
+    const before = this.chains.get(key) ?? Promise.resolve();
+    this.chains.set(key, hold.ended);
+    this.running.add(hold.ended);
+    void hold.ended.then(() => {
+      this.running.delete(hold.ended);
+      if (this.chains.get(key) === hold.ended) this.chains.delete(key);
+      held.delete(hold);
+      if (!held.size && this.holds.get(key) === held) this.holds.delete(key);
+    });
+    try {
+      await before;
+      hold.client = await this.pool.connect();
+      const stored = await this.table.lock(hold.client, { type, account: accountId, id });
+      return await this.holding.run(hold, () => run(stored));
+    } finally {
+      await hold.end();
+    }
+  }
+
+  /** A write inside its hold's transaction; the COMMIT ends the hold. */
+  private async commitHeld(hold: RowHold, change: DocChange, settle: SettleChange): Promise<void> {
+    hold.open = false;
+    try {
+      await this.table.writeIn(hold.client!, change);
+      await hold.client!.query('COMMIT');
+      hold.committed = true;
+    } catch (err) {
+      settle(false);
+      await hold.end();
+      throw err;
+    }
+    settle(true);
+    await hold.end();
   }
 
   removeAccount(accountId: string, tombstone: StoredDoc, settle: SettleChange): Promise<void> {
@@ -133,4 +193,32 @@ async function secretBox(pool: pg.Pool, url: string, keyFile: string): Promise<S
     throw new Error(`secrets key file ${keyFile} is missing, but ${redactedUrl(url)} holds secrets sealed with a key: copy that key file to every node or point SECRETS_KEY_FILE at it`);
   }
   return new SecretBox(await readOrCreateKey(keyFile));
+}
+
+/** One `exclusive` hold: its connection with the transaction holding the row, until its write commits or it gives up. */
+class RowHold {
+  client: pg.PoolClient | undefined;
+  /** Its write of the document has not run yet. */
+  open = true;
+  committed = false;
+  private finished = false;
+  private resolveEnded!: () => void;
+  /** Settles once the row is free again (queued writes of the document run after it). */
+  readonly ended = new Promise<void>((resolve) => (this.resolveEnded = resolve));
+
+  constructor(readonly key: string) {}
+
+  /** Rolls back unless committed, returns the connection (dropped if it broke) and frees the document. */
+  async end(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    this.open = false;
+    const client = this.client;
+    if (client) {
+      let broken = false;
+      if (!this.committed) await client.query('ROLLBACK').catch(() => (broken = true));
+      client.release(broken);
+    }
+    this.resolveEnded();
+  }
 }

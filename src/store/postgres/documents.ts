@@ -70,45 +70,62 @@ export class DocumentTable {
    * only if there is none), its claims replaced (a key held by another document refuses the whole write), a
    * realm change re-keys the usernames its devices hold under it, and a NOTIFY that PostgreSQL delivers at commit.
    */
-  async write(change: DocChange): Promise<ChangeNotice> {
+  write(change: DocChange): Promise<ChangeNotice> {
+    return inTransaction(this.pool, (client) => this.writeIn(client, change));
+  }
+
+  /**
+   * Begins a transaction that holds the row of one document (FOR UPDATE; its account's row FOR SHARE first, the
+   * order every write takes them in, so this cannot deadlock with them) and returns its stored version: until the
+   * transaction ends no other writer can change it, so a write built on this version inside it cannot be stale.
+   */
+  async lock(client: pg.PoolClient, ref: { type: StoredDoc['pvt_type']; account: string; id: string }): Promise<StoredDoc | undefined> {
+    await client.query('BEGIN');
+    if (ref.type !== 'account') {
+      await client.query(`SELECT 1 FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR SHARE`, [ref.account]);
+    }
+    const { rows } = await client.query<{ doc: string; seq: string }>('SELECT doc, seq FROM docs WHERE type = $1 AND account_id = $2 AND id = $3 FOR UPDATE', [ref.type, ref.account, ref.id]);
+    return rows[0] ? this.row(rows[0]).doc : undefined;
+  }
+
+  /** The statements of `write`, on a connection whose transaction the caller began and ends. */
+  async writeIn(client: pg.PoolClient, change: DocChange): Promise<ChangeNotice> {
     const { target, next, base } = change;
     const key = [target.pvt_type, target.pvt_account_id, target.id] as const;
-    return inTransaction(this.pool, async (client) => {
-      let claims = change.claims;
-      if (target.pvt_type !== 'account') {
-        // Share lock on the account row: its removal, or a realm change re-keying its devices' claims, waits for
-        // this write, or this write for it (and then reads the new realm).
-        const account = await client.query<{ deleted: boolean; realm: string | null }>(
-          `SELECT deleted, realm FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR SHARE`,
-          [target.pvt_account_id],
-        );
-        const row = account.rows[0];
-        if (!row || row.deleted) throw new Error(`account ${target.pvt_account_id} does not exist`);
-        // The realm the database holds decides, not this node's copy (another node may have just changed it).
-        claims = claims.map((c) => (c.viaAccountRealm ? { ...c, key: `sip-realm-user|${row.realm}|${usernameOf(c.key)}` } : c));
-      }
-      const stored = JSON.stringify(next.pvt_type === 'account' ? this.codec.encode(next) : next);
-      const values = [...key, next._rev, generationOf(next._rev), isTombstone(next), stored, realmOf(next)];
-      const written =
-        base === undefined
-          ? await client.query<{ seq: string }>(
-              `INSERT INTO docs (type, account_id, id, rev, generation, deleted, doc, realm) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT DO NOTHING RETURNING seq`,
-              values,
-            )
-          : await client.query<{ seq: string }>(
-              `UPDATE docs SET rev = $4, generation = $5, deleted = $6, doc = $7, realm = $8, seq = nextval('change_seq')
-                 WHERE type = $1 AND account_id = $2 AND id = $3 AND rev = $9 RETURNING seq`,
-              [...values, base],
-            );
-      const seq = written.rows[0]?.seq;
-      if (seq === undefined) throw new StaleWriteError(key.join('|'));
-      await this.replaceClaims(client, key, claims);
-      if (next.pvt_type === 'account' && !isTombstone(next)) await this.rekeyRealmClaims(client, next as AccountDoc);
-      const notice: ChangeNotice = { node: this.node, type: target.pvt_type, account: target.pvt_account_id, id: target.id, rev: next._rev, seq: Number(seq) };
-      await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, JSON.stringify(notice)]);
-      return notice;
-    });
+    let claims = change.claims;
+    if (target.pvt_type !== 'account') {
+      // Share lock on the account row: its removal, or a realm change re-keying its devices' claims, waits for
+      // this write, or this write for it (and then reads the new realm).
+      const account = await client.query<{ deleted: boolean; realm: string | null }>(
+        `SELECT deleted, realm FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR SHARE`,
+        [target.pvt_account_id],
+      );
+      const row = account.rows[0];
+      if (!row || row.deleted) throw new Error(`account ${target.pvt_account_id} does not exist`);
+      // The realm the database holds decides, not this node's copy (another node may have just changed it).
+      claims = claims.map((c) => (c.viaAccountRealm ? { ...c, key: `sip-realm-user|${row.realm}|${usernameOf(c.key)}` } : c));
+    }
+    const stored = JSON.stringify(next.pvt_type === 'account' ? this.codec.encode(next) : next);
+    const values = [...key, next._rev, generationOf(next._rev), isTombstone(next), stored, realmOf(next)];
+    const written =
+      base === undefined
+        ? await client.query<{ seq: string }>(
+            `INSERT INTO docs (type, account_id, id, rev, generation, deleted, doc, realm) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT DO NOTHING RETURNING seq`,
+            values,
+          )
+        : await client.query<{ seq: string }>(
+            `UPDATE docs SET rev = $4, generation = $5, deleted = $6, doc = $7, realm = $8, seq = nextval('change_seq')
+               WHERE type = $1 AND account_id = $2 AND id = $3 AND rev = $9 RETURNING seq`,
+            [...values, base],
+          );
+    const seq = written.rows[0]?.seq;
+    if (seq === undefined) throw new StaleWriteError(key.join('|'));
+    await this.replaceClaims(client, key, claims);
+    if (next.pvt_type === 'account' && !isTombstone(next)) await this.rekeyRealmClaims(client, next as AccountDoc);
+    const notice: ChangeNotice = { node: this.node, type: target.pvt_type, account: target.pvt_account_id, id: target.id, rev: next._rev, seq: Number(seq) };
+    await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, JSON.stringify(notice)]);
+    return notice;
   }
 
   /**
