@@ -18,7 +18,7 @@ import { createResyncCoordinator } from './resync/index.js';
 import { CertificateReloader, readTlsPair, secureOptions } from './http/tls-files.js';
 import type { FrontDoor } from './provision/front-door.js';
 import { LoopMonitor } from './health/loop-monitor.js';
-import { createPool, DatabaseUnreachableError } from './store/postgres/connection.js';
+import type pg from 'pg';
 import { startCluster, type Cluster } from './cluster/index.js';
 
 export interface RunningServer {
@@ -72,7 +72,8 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
     const events = new DomainEvents();
     const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile, databaseUrl: config.databaseUrl });
     cleanups.unshift(() => store.close());
-    const cluster = config.databaseUrl ? await openCluster(config, config.databaseUrl, log) : undefined;
+    const pool = store.databasePool();
+    const cluster = config.databaseUrl && pool ? await openCluster(config, config.databaseUrl, pool, log) : undefined;
     if (cluster) cleanups.unshift(() => cluster.close());
     const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds, { now: options.now });
     const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events, cluster }) : undefined;
@@ -158,32 +159,14 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
   }
 }
 
-/** DATABASE_URL: the pool, and this node's place in the cluster (heartbeat, shared registrations and fetch log). */
-async function openCluster(config: Config, url: string, log: Logger): Promise<Cluster> {
-  const nodeId = config.cluster.nodeId;
-  // Its own pool on the store's connection settings (the store's pool is private to its backend).
-  const pool = createPool(url);
-  try {
-    await pool.query('SELECT 1').catch((err: unknown) => {
-      throw new DatabaseUnreachableError(url, err);
-    });
-    const cluster = await startCluster({
-      pool,
-      databaseUrl: url,
-      nodeId,
-      nodeTimeoutMs: config.cluster.nodeTimeoutSeconds * 1000,
-      log,
-      sip: config.sip.backend === 'none' ? undefined : `${config.sip.publicAddress ?? config.sip.address}:${config.sip.port}`,
-    });
-    return {
-      ...cluster,
-      close: async () => {
-        await cluster.close();
-        await pool.end();
-      },
-    };
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw err;
-  }
+/** DATABASE_URL: this node's place in the cluster (heartbeat, shared registrations and fetch log), on the store's pool. */
+async function openCluster(config: Config, url: string, pool: pg.Pool, log: Logger): Promise<Cluster> {
+  return startCluster({
+    pool,
+    databaseUrl: url,
+    nodeId: config.cluster.nodeId,
+    nodeTimeoutMs: config.cluster.nodeTimeoutSeconds * 1000,
+    log,
+    sip: config.sip.backend === 'none' ? undefined : `${config.sip.publicAddress ?? config.sip.address}:${config.sip.port}`,
+  });
 }

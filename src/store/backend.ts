@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { StoredDoc } from '../domain/types.js';
 import type { SecretBox } from './secret-box.js';
 import type { SettleChange } from './sharded-collection.js';
@@ -41,6 +42,8 @@ export interface StoreBackend {
    * `apply` gets the stored version (a tombstone for a removal). Called once, after load.
    */
   follow?(apply: (doc: StoredDoc) => void): void;
+  /** The connection pool of a backend on PostgreSQL, for the node's other shared state (one pool per node). */
+  databasePool?(): pg.Pool;
   /** Stops background work (change feed, connections) after letting queued writes finish. */
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { AccountDoc, DeviceDoc, DeviceRef, StoredDoc, UserDoc } from '../domain/types.js';
 import type { ChangeOrigin, DomainEvents } from '../domain/events.js';
@@ -101,6 +102,14 @@ export class Store implements Directory {
     }
     backend.follow?.((doc) => store.applyRemote(doc));
     return store;
+  }
+
+  /**
+   * The store's PostgreSQL pool (DATABASE_URL), which the cluster parts share, so a node holds one pool; it ends
+   * with close(). Undefined on lowdb.
+   */
+  databasePool(): pg.Pool | undefined {
+    return this.backend.databasePool?.();
   }
 
   /** Lets queued writes finish and stops the backend's background work (change feed, connections). */

@@ -154,6 +154,10 @@ export class PostgresBackend implements StoreBackend {
     this.feed.start();
   }
 
+  databasePool(): pg.Pool {
+    return this.pool;
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.running]);
     await this.feed?.stop();
