@@ -75,7 +75,9 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
     const pool = store.databasePool();
     const cluster = config.databaseUrl && pool ? await openCluster(config, config.databaseUrl, pool, log) : undefined;
     if (cluster) cleanups.unshift(() => cluster.close());
-    const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds, { now: options.now });
+    // In a cluster the signing key and revocations are the cluster's, so a token is good (or revoked) on every node.
+    const shared = cluster && ((nowSeconds: () => number, max: number) => cluster.tokens(store.sealer(), nowSeconds, max));
+    const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds, { now: options.now, shared });
     const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events, cluster }) : undefined;
     if (provisioning) cleanups.unshift(() => provisioning.close());
     const sip = parts.sip ? await parts.sip({ config, log, store, events, provisioning, cluster }) : undefined;

@@ -8,12 +8,19 @@ export class RevocationListFullError extends Error {
   }
 }
 
+/** Where revoked token ids are kept: a file of this node (RevocationList) or a cluster's table (src/cluster/tokens-postgres.ts). */
+export interface Revocations {
+  has(jti: string): boolean;
+  /** Revokes `jti` (refused here at once) and resolves once that is durable; RevocationListFullError when full. */
+  add(jti: string, exp: number): Promise<void>;
+}
+
 /**
  * Revoked token ids with their tokens' own expiry, in a small file (`{"<jti>": <exp unix seconds>}`) replaced
  * atomically, so a revocation survives a restart. An entry is dropped once its token would be refused anyway;
  * at most `max` entries (about 30 bytes each on disk).
  */
-export class RevocationList {
+export class RevocationList implements Revocations {
   private readonly writer = new CoalescingWriter(() => writeFileDurable(this.file, JSON.stringify(Object.fromEntries(this.entries))));
 
   private constructor(

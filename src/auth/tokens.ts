@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { readOrCreateKey } from '../store/key-file.js';
 import { DatastoreError } from '../store/store.js';
-import { RevocationList, RevocationListFullError } from './revocation-list.js';
+import { RevocationList, RevocationListFullError, type Revocations } from './revocation-list.js';
 
 export { RevocationListFullError };
 
@@ -11,6 +11,11 @@ export interface TokenServiceOptions {
   now?: () => number;
   /** Most revoked, unexpired tokens remembered at once. */
   maxRevoked?: number;
+  /**
+   * A cluster's signing key and revocations, shared by every node (src/cluster/tokens-postgres.ts), instead of
+   * DATA_DIR's token.key and revoked-tokens.json: a token issued by one node is good, or revoked, on all.
+   */
+  shared?: (nowSeconds: () => number, maxRevoked: number) => Promise<{ key: Buffer; revoked: Revocations }>;
 }
 
 export interface TokenClaims {
@@ -33,15 +38,20 @@ export class TokenService {
   private constructor(
     private readonly key: Buffer,
     private readonly ttlSeconds: number,
-    private readonly revoked: RevocationList,
+    private readonly revoked: Revocations,
     private readonly nowSeconds: () => number,
   ) {}
 
   static async open(dataDir: string, ttlSeconds: number, options: TokenServiceOptions = {}): Promise<TokenService> {
     const now = options.now ?? Date.now;
     const nowSeconds = () => now() / 1000;
+    const maxRevoked = options.maxRevoked ?? 50_000;
+    if (options.shared) {
+      const { key, revoked } = await options.shared(nowSeconds, maxRevoked);
+      return new TokenService(key, ttlSeconds, revoked, nowSeconds);
+    }
     const key = await readOrCreateKey(path.join(dataDir, 'system', 'token.key'));
-    const revoked = await RevocationList.open(path.join(dataDir, 'system', 'revoked-tokens.json'), nowSeconds, options.maxRevoked ?? 50_000);
+    const revoked = await RevocationList.open(path.join(dataDir, 'system', 'revoked-tokens.json'), nowSeconds, maxRevoked);
     return new TokenService(key, ttlSeconds, revoked, nowSeconds);
   }
 

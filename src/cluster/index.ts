@@ -7,12 +7,16 @@ import { NodeRegistry } from './nodes.js';
 import { ClusterOwnership, type RegistrationOwnership } from './registration-ownership.js';
 import { SharedRegistrations } from './registrations-postgres.js';
 import { ensureClusterSchema } from './schema.js';
+import { sharedTokenKey, SharedRevocations } from './tokens-postgres.js';
+import type { Revocations } from '../auth/revocation-list.js';
+import type { SecretBox } from '../store/secret-box.js';
 
 export type { RegistrationOwnership } from './registration-ownership.js';
 
 /**
  * What a node shares with the other nodes besides the documents (DATABASE_URL set): its heartbeat, the SIP
- * registrations and the last-fetch records, and the rule that only a binding's owner sends its check-sync.
+ * registrations, the last-fetch records and the API token key and revocations, and the rule that only a binding's
+ * owner sends its check-sync.
  * Built once per process by src/server.ts on the pool the store uses; the SIP and provisioning parts plug their
  * in-memory tables into it. Without DATABASE_URL none of this exists and nothing changes.
  */
@@ -24,6 +28,8 @@ export interface Cluster {
   shareRegistrations(table: RegistrationTable): Promise<SharedRegistrations>;
   /** The last-fetch log kept in PostgreSQL (load() it as the file one). */
   fetchLog(): SharedFetchLog;
+  /** The API token signing key and revocation list every node shares (TokenServiceOptions.shared). */
+  tokens(box: Pick<SecretBox, 'seal' | 'open'>, nowSeconds: () => number, maxRevoked: number): Promise<{ key: Buffer; revoked: Revocations }>;
   close(): Promise<void>;
 }
 
@@ -45,6 +51,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const nodes = new NodeRegistry(o.pool, o.nodeId, o.nodeTimeoutMs, o.log, o.sip);
   await nodes.start();
   let shared: SharedRegistrations | undefined;
+  let revocations: SharedRevocations | undefined;
   // A claimed binding is adopted by the shared registrations, which exist once SIP has started.
   const ownership = new ClusterOwnership(o.pool, nodes, (r) => shared?.adopt(r));
   return {
@@ -61,7 +68,16 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     fetchLog() {
       return new SharedFetchLog({ pool: o.pool, listener, nodeId: o.nodeId, log: o.log });
     },
+    async tokens(box, nowSeconds, maxRevoked) {
+      if (revocations) throw new Error('one token service per process');
+      const key = await sharedTokenKey(o.pool, box);
+      const revoked = new SharedRevocations({ pool: o.pool, listener, nodeId: o.nodeId, log: o.log, nowSeconds, max: maxRevoked });
+      revocations = revoked;
+      await revoked.start();
+      return { key, revoked };
+    },
     async close() {
+      await revocations?.stop();
       await shared?.stop();
       await nodes.stop();
       await listener.stop();

@@ -2,7 +2,7 @@ import type pg from 'pg';
 
 /**
  * The tables the nodes of a cluster share besides the documents: who is alive (heartbeats), where each phone is
- * registered and through which node, and each device's last config fetch. Created at startup, under an advisory
+ * registered and through which node, each device's last config fetch, the API token key and revoked tokens. Created at startup, under an advisory
  * lock so that two nodes starting at once do not race on CREATE. Every shared row carries `txid`, the id of the
  * transaction that last wrote it: readers follow changes by (txid, key), only below the oldest transaction
  * still running, so a change committed late is never skipped (see change-reader.ts).
@@ -46,6 +46,18 @@ const STATEMENTS = [
      txid xid8 NOT NULL DEFAULT pg_current_xact_id()
    )`,
   `CREATE INDEX IF NOT EXISTS cluster_last_fetch_txid ON cluster_last_fetch (txid, device_id)`,
+  // Secrets of the whole cluster (the API token signing key), sealed with SECRETS_KEY_FILE.
+  `CREATE TABLE IF NOT EXISTS cluster_secrets (
+     name text PRIMARY KEY,
+     value text NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS cluster_revoked_tokens (
+     jti text PRIMARY KEY,
+     exp bigint NOT NULL,
+     txid xid8 NOT NULL DEFAULT pg_current_xact_id()
+   )`,
+  `CREATE INDEX IF NOT EXISTS cluster_revoked_tokens_txid ON cluster_revoked_tokens (txid, jti)`,
+  `CREATE INDEX IF NOT EXISTS cluster_revoked_tokens_exp ON cluster_revoked_tokens (exp)`,
 ];
 
 export async function ensureClusterSchema(pool: pg.Pool): Promise<void> {

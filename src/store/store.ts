@@ -112,6 +112,11 @@ export class Store implements Directory {
     return this.backend.databasePool?.();
   }
 
+  /** Seals and opens secrets with SECRETS_KEY_FILE (the cluster's token key is kept sealed in the database). */
+  sealer(): Pick<SecretBox, 'seal' | 'open'> {
+    return this.secrets;
+  }
+
   /** Lets queued writes finish and stops the backend's background work (change feed, connections). */
   close(): Promise<void> {
     return this.backend.close();

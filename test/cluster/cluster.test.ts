@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import dgram from 'node:dgram';
 import http from 'node:http';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDatabase } from '../helpers/postgres.js';
@@ -103,11 +103,9 @@ beforeAll(async () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'prov-cluster-'));
   dirs.push(root);
   const [dirA, dirB] = [path.join(root, 'a'), path.join(root, 'b')];
-  mkdirSync(path.join(dirB, 'system'), { recursive: true });
   const secretsKey = path.join(root, 'secrets.key');
   a = await startNode('node-a', dirA, '127.0.0.61', secretsKey);
-  // One token key for all nodes: a token issued by one is good on the other (README "Scale out").
-  copyFileSync(path.join(dirA, 'system', 'token.key'), path.join(dirB, 'system', 'token.key'));
+  // No token key copied: the nodes share the cluster's, so the token below (issued by either) is good on both.
   b = await startNode('node-b', dirB, '127.0.0.62', secretsKey);
   lb = await startNginx({ upstreams: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] });
   const boot = spawnTs('src/cli.ts', ['create-account', 'Cluster', 'cluster.test', 'admin', 'cluster-pass'], { DATA_DIR: dirA, DATABASE_URL: dbUrl, SECRETS_KEY_FILE: secretsKey });

@@ -104,4 +104,25 @@ describe('two nodes on one PostgreSQL database', () => {
     const fields = (await b.http().get(account).set(auth.b)).body.data as Record<string, number>;
     for (let i = 0; i < 20; i++) expect(i % 4 < 2 ? limits[`limit_${i}`] : fields[`field_${i}`], `key ${i}`).toBe(i);
   });
+
+  it('an API token issued by one node is good on the other, and once revoked on one it is refused by the other', async () => {
+    const issued = await a.http().put('/v2/api_auth').send({ data: { api_key: a.master.apiKey } });
+    expect(issued.status).toBe(201);
+    const token = issued.body.auth_token as string;
+    const onB = () => b.http().get('/v2/token_auth').set('X-Auth-Token', token);
+    expect((await onB()).status).toBe(200);
+    expect((await b.http().get(devices(b)).set('X-Auth-Token', token)).status).toBe(200);
+    expect((await a.http().delete('/v2/token_auth').set('X-Auth-Token', token)).status).toBe(200);
+    expect((await a.http().get('/v2/token_auth').set('X-Auth-Token', token)).status).toBe(401);
+    // B learns of it through NOTIFY (or its poll): a bounded number of asks, each ending as soon as B refuses.
+    let status = 0;
+    for (let ask = 0; ask < 100 && status !== 401; ask++) {
+      if (ask) await new Promise((r) => setTimeout(r, 50));
+      status = (await onB()).status;
+    }
+    expect(status).toBe(401);
+    // Only that token: the others stay good on both nodes.
+    expect((await b.http().get('/v2/token_auth').set(auth.a)).status).toBe(200);
+    expect((await a.http().get('/v2/token_auth').set(auth.b)).status).toBe(200);
+  });
 });
