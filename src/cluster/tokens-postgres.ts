@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from '../log.js';
 import type { Listener } from './listener.js';
-import { readChanges, START, type Cursor } from './change-reader.js';
+import { TableFollower } from './table-follower.js';
 import { RevocationListFullError, type Revocations } from '../auth/revocation-list.js';
 import { SecretKeyMismatchError, type SecretBox } from '../store/secret-box.js';
 
@@ -41,7 +41,6 @@ export interface SharedRevocationsOptions {
   nowSeconds: () => number;
   /** Most unexpired revocations this node accepts (as the file's list). */
   max: number;
-  pollMs?: number;
 }
 
 interface Row extends Record<string, unknown> {
@@ -52,25 +51,25 @@ interface Row extends Record<string, unknown> {
 /** The revoked tokens of the cluster (cluster_revoked_tokens), mirrored in memory: `has` does no I/O. */
 export class SharedRevocations implements Revocations {
   private readonly entries = new Map<string, number>();
-  private cursor: Cursor = START;
-  private reading?: Promise<void>;
-  private readAgain = false;
-  private poll?: NodeJS.Timeout;
-  private readonly offs: Array<() => void> = [];
+  private readonly follower: TableFollower<Row>;
 
-  constructor(private readonly o: SharedRevocationsOptions) {}
+  constructor(private readonly o: SharedRevocationsOptions) {
+    this.follower = new TableFollower<Row>({
+      ...o,
+      table: 'cluster_revoked_tokens',
+      keys: ['jti'],
+      channel: CHANNEL,
+      page: READ_PAGE,
+      apply: (rows) => {
+        const now = o.nowSeconds();
+        for (const row of rows) if (Number(row.exp) > now) this.entries.set(row.jti, Number(row.exp));
+      },
+    });
+  }
 
   /** Reads what is revoked now, then follows. */
-  async start(): Promise<void> {
-    this.offs.push(
-      this.o.listener.on(CHANNEL, (payload) => {
-        if (payload !== this.o.nodeId) this.catchUp();
-      }),
-      this.o.listener.onConnect(() => this.catchUp()),
-    );
-    await this.read();
-    this.poll = setInterval(() => this.catchUp(), this.o.pollMs ?? 1000);
-    this.poll.unref();
+  start(): Promise<void> {
+    return this.follower.start();
   }
 
   has(jti: string): boolean {
@@ -93,45 +92,11 @@ export class SharedRevocations implements Revocations {
   }
 
   /** Resolves when revocations committed before the call are known here (tests). */
-  async sync(): Promise<void> {
-    this.catchUp();
-    while (this.reading) await this.reading;
+  sync(): Promise<void> {
+    return this.follower.sync();
   }
 
-  async stop(): Promise<void> {
-    for (const off of this.offs.splice(0)) off();
-    if (this.poll) clearInterval(this.poll);
-    await this.reading?.catch(() => undefined);
-  }
-
-  private catchUp(): void {
-    if (this.reading) {
-      this.readAgain = true;
-      return;
-    }
-    this.reading = this.read()
-      .catch((err: unknown) => this.o.log.warn('cluster: reading revoked tokens failed', { error: (err as Error).message }))
-      .finally(() => {
-        this.reading = undefined;
-        if (this.readAgain) {
-          this.readAgain = false;
-          this.catchUp();
-        }
-      });
-  }
-
-  private async read(): Promise<void> {
-    let cursor = this.cursor;
-    for (;;) {
-      const page = await readChanges<Row>(this.o.pool, 'cluster_revoked_tokens', ['jti'], cursor, READ_PAGE);
-      const now = this.o.nowSeconds();
-      for (const row of page.rows) {
-        const exp = Number(row.exp);
-        if (exp > now) this.entries.set(row.jti, exp);
-      }
-      cursor = page.next;
-      if (!page.more) break;
-    }
-    this.cursor = cursor;
+  stop(): Promise<void> {
+    return this.follower.stop();
   }
 }
