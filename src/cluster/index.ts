@@ -8,6 +8,7 @@ import { ClusterOwnership, type RegistrationOwnership } from './registration-own
 import { SharedRegistrations } from './registrations-postgres.js';
 import { ensureClusterSchema } from './schema.js';
 import { sharedTokenKey, SharedRevocations } from './tokens-postgres.js';
+import { SharedTemplateOverrides, SharedUploads } from './files-postgres.js';
 import type { Revocations } from '../auth/revocation-list.js';
 import type { SecretBox } from '../store/secret-box.js';
 
@@ -28,6 +29,10 @@ export interface Cluster {
   shareRegistrations(table: RegistrationTable): Promise<SharedRegistrations>;
   /** The last-fetch log kept in PostgreSQL (load() it as the file one). */
   fetchLog(): SharedFetchLog;
+  /** Where template overrides are kept for every node (TemplateStore's storage). */
+  templateOverrides(): SharedTemplateOverrides;
+  /** Where phone uploads are kept for every node (UploadStore's storage); `maxBytes` bounds one upload. */
+  uploads(maxBytes: number): SharedUploads;
   /** The API token signing key and revocation list every node shares (TokenServiceOptions.shared). */
   tokens(box: Pick<SecretBox, 'seal' | 'open'>, nowSeconds: () => number, maxRevoked: number): Promise<{ key: Buffer; revoked: Revocations }>;
   close(): Promise<void>;
@@ -52,6 +57,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   await nodes.start();
   let shared: SharedRegistrations | undefined;
   let revocations: SharedRevocations | undefined;
+  const followers: Array<{ stop(): Promise<void> }> = [];
   // A claimed binding is adopted by the shared registrations, which exist once SIP has started.
   const ownership = new ClusterOwnership(o.pool, nodes, (r) => shared?.adopt(r));
   return {
@@ -68,6 +74,16 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     fetchLog() {
       return new SharedFetchLog({ pool: o.pool, listener, nodeId: o.nodeId, log: o.log });
     },
+    templateOverrides() {
+      const storage = new SharedTemplateOverrides({ pool: o.pool, listener, nodeId: o.nodeId, log: o.log });
+      followers.push(storage);
+      return storage;
+    },
+    uploads(maxBytes) {
+      const storage = new SharedUploads({ pool: o.pool, listener, nodeId: o.nodeId, log: o.log, maxBytes });
+      followers.push(storage);
+      return storage;
+    },
     async tokens(box, nowSeconds, maxRevoked) {
       if (revocations) throw new Error('one token service per process');
       const key = await sharedTokenKey(o.pool, box);
@@ -78,6 +94,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     },
     async close() {
       await revocations?.stop();
+      for (const f of followers.splice(0)) await f.stop();
       await shared?.stop();
       await nodes.stop();
       await listener.stop();

@@ -2,7 +2,8 @@ import type pg from 'pg';
 
 /**
  * The tables the nodes of a cluster share besides the documents: who is alive (heartbeats), where each phone is
- * registered and through which node, each device's last config fetch, the API token key and revoked tokens. Created at startup, under an advisory
+ * registered and through which node, each device's last config fetch, the API token key and revoked tokens,
+ * the template overrides and the phones' uploads. Created at startup, under an advisory
  * lock so that two nodes starting at once do not race on CREATE. Every shared row carries `txid`, the id of the
  * transaction that last wrote it: readers follow changes by (txid, key), only below the oldest transaction
  * still running, so a change committed late is never skipped (see change-reader.ts).
@@ -58,6 +59,29 @@ const STATEMENTS = [
    )`,
   `CREATE INDEX IF NOT EXISTS cluster_revoked_tokens_txid ON cluster_revoked_tokens (txid, jti)`,
   `CREATE INDEX IF NOT EXISTS cluster_revoked_tokens_exp ON cluster_revoked_tokens (exp)`,
+  // Template overrides of the API (device_id '' = the account layer); source NULL = removed (a row the others follow).
+  `CREATE TABLE IF NOT EXISTS cluster_templates (
+     account_id text NOT NULL,
+     device_id text NOT NULL,
+     vendor text NOT NULL,
+     name text NOT NULL,
+     source text,
+     node_id text NOT NULL,
+     txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+     PRIMARY KEY (account_id, device_id, vendor, name)
+   )`,
+  `CREATE INDEX IF NOT EXISTS cluster_templates_txid ON cluster_templates (txid, account_id, device_id, vendor, name)`,
+  // Files phones uploaded; body NULL = removed.
+  `CREATE TABLE IF NOT EXISTS cluster_uploads (
+     device_id text NOT NULL,
+     name text NOT NULL,
+     body bytea,
+     modified bigint NOT NULL,
+     node_id text NOT NULL,
+     txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+     PRIMARY KEY (device_id, name)
+   )`,
+  `CREATE INDEX IF NOT EXISTS cluster_uploads_txid ON cluster_uploads (txid, device_id, name)`,
 ];
 
 export async function ensureClusterSchema(pool: pg.Pool): Promise<void> {

@@ -41,7 +41,18 @@ export class TableFollower<R extends Record<string, unknown>> {
       }),
       this.o.listener.onConnect(() => this.catchUp()),
     );
-    await this.read();
+    const first = this.read();
+    // A notice during the first read waits for it (reads never overlap).
+    this.reading = first
+      .catch(() => undefined)
+      .finally(() => {
+        this.reading = undefined;
+        if (this.readAgain) {
+          this.readAgain = false;
+          this.catchUp();
+        }
+      });
+    await first;
     this.poll = setInterval(() => this.catchUp(), this.o.pollMs ?? 1000);
     this.poll.unref();
   }
