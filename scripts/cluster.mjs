@@ -2,7 +2,7 @@
 // A cluster on one machine, on loopback: PostgreSQL (Debian's server, temp dir), two nodes (src/main.ts with
 // DATABASE_URL, embedded SIP on 127.0.0.61:5060 and 127.0.0.62:5060) and nginx as load balancer. Prints the URLs;
 // Ctrl-C stops every process by its PID. Usage: node scripts/cluster.mjs   (needs postgresql and nginx installed)
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDatabase, startPostgres } from '../test/helpers/postgres.ts';
@@ -15,8 +15,7 @@ const url = await createDatabase(pg.url, 'provisioner');
 const secrets = path.join(root, 'secrets.key');
 const node = (id, sip, dir) => spawnServer(dir, { DATABASE_URL: url, NODE_ID: id, SECRETS_KEY_FILE: secrets, SIP_BACKEND: 'embedded', SIP_ADDRESS: sip, SIP_PORT: '5060', TRUST_PROXY: '127.0.0.1' });
 const a = await node('node-a', '127.0.0.61', path.join(root, 'a'));
-mkdirSync(path.join(root, 'b', 'system'), { recursive: true });
-copyFileSync(path.join(root, 'a', 'system', 'token.key'), path.join(root, 'b', 'system', 'token.key'));
+// Only SECRETS_KEY_FILE is shared by file: the token key, revocations, template overrides and uploads are in PostgreSQL.
 const b = await node('node-b', '127.0.0.62', path.join(root, 'b'));
 const lb = await startNginx({ upstreams: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] });
 console.log(`PostgreSQL   ${url.replace(/:[^:@/]+@/, ':***@')} (pid ${pg.pid})`);
