@@ -36,6 +36,8 @@ export interface FrontDoorOptions {
   clientAddress?: ClientAddress;
   /** URLs node:http answers instead (streamed firmware): checked on the request target. */
   handsOff?: (url: string) => boolean;
+  /** Told the Connection/Keep-Alive lines this front door answers with (and when they change): files are built with them. */
+  onKeepAlive?: (lines: string) => void;
 }
 
 /** What the kept answers hold right now (tests, diagnostics). */
@@ -310,6 +312,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     if (idle !== keepAliveFor) {
       keepAliveFor = idle;
       keepAliveText = keepAliveLines(idle);
+      options.onKeepAlive?.(keepAliveText);
     }
     return keepAliveText;
   };
@@ -585,6 +588,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   }
 
   server.on(event, onConnection);
+  keepAliveHeader(); // tells onKeepAlive at once, so files are built for this front door from the first one
 
   function closeLean(idleOnly: boolean): void {
     for (const c of conns) {

@@ -166,6 +166,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
         clientAddress,
         // Firmware is streamed by node:http (a file, not a rendered answer).
         handsOff: (url) => firmwareName(url, selector, firmware) !== undefined,
+        onKeepAlive: (lines) => (renderer.keepAlive = lines),
         ...frontOptions,
       });
     },

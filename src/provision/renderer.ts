@@ -13,7 +13,7 @@ import { FileCache } from './file-cache.js';
 import { FileFingerprints } from './file-fingerprint.js';
 import type { KeptFiles, KeptMeta } from './kept-files.js';
 import { renderCodeStamp } from './render-stamp.js';
-import { buildWire, type Wired } from './wire.js';
+import { buildWire, DEFAULT_KEEP_ALIVE, type Wired } from './wire.js';
 
 /**
  * Renders files and keeps them. A per-device file is valid exactly while its fingerprint (file-fingerprint.ts: the
@@ -81,6 +81,11 @@ export class Renderer {
   private readonly phonebooks = new Map<string, RenderedFile>();
   private renderCount = 0;
   private keptCount = 0;
+  /**
+   * The Connection/Keep-Alive lines files are built with: the front door's (it says so when attached), so that
+   * each file's wire is built once, right, instead of rebuilt on its first write.
+   */
+  keepAlive = DEFAULT_KEEP_ALIVE;
 
   constructor(
     private readonly templates: TemplateStore,
@@ -310,7 +315,7 @@ export class Renderer {
   private wired(name: string, file: VendorFile, body: Buffer, layer: LayerName): RenderedFile {
     // Per-device files carry SIP credentials: no cache anywhere may keep them.
     const headers = ['Content-Type', file.contentType, 'Content-Length', String(body.length), 'Cache-Control', file.perDevice ? 'no-store' : 'no-cache'];
-    const wire = buildWire(200, headers, body);
+    const wire = buildWire(200, headers, body, this.keepAlive);
     return {
       name,
       status: 200,
