@@ -1,5 +1,6 @@
 import type { DeviceDoc, DeviceRef } from '../domain/types.js';
 import type { UaMatch } from './select.js';
+import type { KeptMeta } from './kept-files.js';
 import type { Renderer } from './renderer.js';
 import type { Choice, ServedVariant, VendorSelector } from './select.js';
 
@@ -14,19 +15,28 @@ export function servedVariant(selector: VendorSelector, renderer: Renderer, devi
   const mac = device.mac_address;
   const provision = device.provision;
   if (!mac || (typeof provision?.endpoint_brand === 'string' && provision.endpoint_model) || ua?.info.model) return undefined;
-  // A file rendered for a model the phone announced beats one rendered before it said (or for a background walk).
-  let modelless: ServedVariant | undefined;
+  // The newest kept file tells: the phone's last answer (background renders follow it, never lead).
+  let newest: KeptMeta | undefined;
   for (const profile of ua ? [ua.profile] : selector.profiles) {
     for (const file of profile.files) {
       if (!file.perDevice || file.upload || file.scope === 'phonebook') continue;
       const name = file.nameFor({ mac, model: '' });
       const kept = name ? renderer.keptMeta(device.id, name) : undefined;
-      if (!kept || kept.vendor !== profile.id) continue;
-      if (kept.model) return { vendor: kept.vendor, model: kept.model };
-      modelless ??= { vendor: kept.vendor, model: '' };
+      if (kept && kept.vendor === profile.id && (!newest || kept.at > newest.at)) newest = kept;
     }
   }
-  return modelless;
+  return newest && { vendor: newest.vendor, model: newest.model };
+}
+
+/**
+ * The phone path's cheaper form: what the requested file's own kept copy was rendered for (one lookup; the file
+ * is looked up anyway), for a device whose document names no brand and model and a User-Agent naming no model.
+ */
+export function servedVariantOf(renderer: Renderer, device: DeviceDoc, name: string, ua?: UaMatch): ServedVariant | undefined {
+  const provision = device.provision;
+  if ((typeof provision?.endpoint_brand === 'string' && provision.endpoint_model) || ua?.info.model) return undefined;
+  const kept = renderer.keptMeta(device.id, name);
+  return kept && (!ua || kept.vendor === ua.profile.id) ? { vendor: kept.vendor, model: kept.model } : undefined;
 }
 
 /** The vendor and model a device's phone is served when no request is at hand (background renders, SIP, API). */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { DeviceRef } from '../domain/types.js';
 import type { FirmwareStore } from './firmware.js';
 import type { UserLookup } from './input.js';
@@ -51,6 +51,7 @@ export class FileFingerprints {
     firmware?.refresh();
     let text = `${this.constant}|${firmware?.stamp ?? ''}|${account.id}|${account._rev}|${device.id}|${device._rev}|${vendor}|${model}|${template}|${stamp}|${originKey}`;
     for (const id of userIds) text += `|${id}=${getUser(account.id, id)?._rev ?? ''}`;
-    return createHash('sha1').update(text).digest('base64url');
+    // One-shot hash: no Hash object per fetch (this runs on every served file).
+    return hash('sha1', text, 'base64url');
   }
 }

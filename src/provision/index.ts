@@ -236,7 +236,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
         unsubscribe();
         watcher?.close();
         prerender?.close();
-        await Promise.all([fetchLog.close(), guard.close(), kept?.flush()]);
+        await Promise.all([fetchLog.close(), guard.close(), kept?.close()]);
       })();
       return closing;
     },

@@ -11,7 +11,7 @@ import type { LayerName } from './templates.js';
  * read, not a render. Each file is kept with the fingerprint it was rendered for (src/provision/file-fingerprint.ts)
  * and served only when that still matches; a missing, unreadable or stale entry is simply rendered again.
  *
- * Layout: 1,024 bucket files (a device's files share one), each `KPF1`, a header length, a JSON header (key,
+ * Layout: 256 bucket files (a device's files share one), each `KPF1`, a header length, a JSON header (key,
  * fingerprint, metadata, offset and length of every entry) and the bodies. A bucket is rewritten whole with the
  * store's durable write under a new generation name, then the in-memory index switches to it, so a reader always
  * reads a complete file at the offsets of its own index. Writes are batched: a bucket is rewritten once its
@@ -21,6 +21,8 @@ import type { LayerName } from './templates.js';
  */
 export interface KeptMeta {
   fp: string;
+  /** When it was rendered (ms since epoch, strictly increasing within a run): the newest tells a device's variant. */
+  at: number;
   userIds: readonly string[];
   vendor: string;
   model: string;
@@ -46,7 +48,8 @@ export interface KeptFilesOptions {
   maxPendingBytes?: number;
 }
 
-const BUCKETS = 1024;
+/** Few enough that every bucket's file stays open (one pread per body), enough that a rewrite stays small. */
+const BUCKETS = 256;
 const MAGIC = Buffer.from('KPF1', 'latin1');
 const NAME = /^b(\d{4})\.(\d+)\.kept$/;
 const IV = 12;
@@ -68,13 +71,13 @@ function parseIndex(file: string, header: unknown, base: number, size: number): 
   const out = new Map<string, IndexEntry>();
   if (!Array.isArray(header)) throw new Error('header is not a list');
   for (const row of header as unknown[]) {
-    if (!Array.isArray(row) || row.length !== 12) throw new Error('bad header row');
-    const [key, fp, userIds, vendor, model, origin, template, layer, contentType, perDevice, off, len] = row as unknown[];
+    if (!Array.isArray(row) || row.length !== 13) throw new Error('bad header row');
+    const [key, fp, userIds, vendor, model, origin, template, layer, contentType, perDevice, off, len, at] = row as unknown[];
     if (![key, fp, vendor, model, origin, template, contentType].every(isStr) || !LAYERS.has(layer as LayerName)) throw new Error('bad header row');
-    if (!Array.isArray(userIds) || !userIds.every(isStr) || typeof perDevice !== 'boolean') throw new Error('bad header row');
+    if (!Array.isArray(userIds) || !userIds.every(isStr) || typeof perDevice !== 'boolean' || typeof at !== 'number') throw new Error('bad header row');
     if (!Number.isInteger(off) || !Number.isInteger(len) || (off as number) < 0 || (len as number) < IV + TAG || base + (off as number) + (len as number) > size) throw new Error('entry out of bounds');
     out.set(key as string, {
-      fp: fp as string, userIds: userIds as string[], vendor: vendor as string, model: model as string, origin: origin as string,
+      fp: fp as string, at, userIds: userIds as string[], vendor: vendor as string, model: model as string, origin: origin as string,
       template: template as string, layer: layer as LayerName, contentType: contentType as string, perDevice, file, off: base + (off as number), len: len as number,
     });
   }
@@ -89,6 +92,8 @@ export class KeptFiles {
   private readonly pending = new Map<number, Map<string, Change>>();
   /** Changes being written: still answered from here until the new generation is in place. */
   private readonly writing = new Map<number, Map<string, Change>>();
+  /** Bucket → its current file, open for reading. */
+  private readonly fds = new Map<number, { file: string; fd: number }>();
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -123,7 +128,10 @@ export class KeptFiles {
       const bucket = Number(m[1]);
       const gen = Number(m[2]);
       const had = kept.current.get(bucket);
-      if (bucket >= BUCKETS) continue;
+      if (bucket >= BUCKETS) {
+        stale.push(name);
+        continue;
+      }
       if (!had || had.gen < gen) {
         if (had) stale.push(path.basename(had.file));
         kept.current.set(bucket, { file: path.join(dir, name), gen });
@@ -155,19 +163,41 @@ export class KeptFiles {
     if (change !== undefined) return change && change.meta === meta ? change.file.body : undefined;
     const entry = this.index(bucket).get(key);
     if (entry !== meta) return undefined;
-    let fd: number | undefined;
     try {
-      fd = openSync(entry.file, 'r');
       const sealed = Buffer.allocUnsafe(entry.len);
-      if (readSync(fd, sealed, 0, entry.len, entry.off) !== entry.len) return undefined;
+      if (readSync(this.fdOf(bucket, entry.file), sealed, 0, entry.len, entry.off) !== entry.len) return undefined;
       this.reads++;
       return this.open(sealed, key, entry.fp);
     } catch {
-      // Replaced by a newer generation after this index was read, or damaged: rendered again by the caller.
+      // Unreadable or damaged: rendered again by the caller.
       return undefined;
-    } finally {
-      if (fd !== undefined) closeSync(fd);
     }
+  }
+
+  private fdOf(bucket: number, file: string): number {
+    const held = this.fds.get(bucket);
+    if (held?.file === file) return held.fd;
+    this.closeFd(bucket);
+    const fd = openSync(file, 'r');
+    this.fds.set(bucket, { file, fd });
+    return fd;
+  }
+
+  private closeFd(bucket: number): void {
+    const held = this.fds.get(bucket);
+    if (!held) return;
+    this.fds.delete(bucket);
+    try {
+      closeSync(held.fd);
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Writes what is pending and closes the open bucket files. */
+  async close(): Promise<void> {
+    await this.flush();
+    for (const bucket of [...this.fds.keys()]) this.closeFd(bucket);
   }
 
   put(key: string, meta: KeptMeta, file: { body: Buffer }): void {
@@ -234,7 +264,7 @@ export class KeptFiles {
     const bodies: Buffer[] = [];
     let offset = 0;
     const add = (key: string, meta: KeptMeta, sealed: Buffer) => {
-      rows.push([key, meta.fp, meta.userIds, meta.vendor, meta.model, meta.origin, meta.template, meta.layer, meta.contentType, meta.perDevice, offset, sealed.length]);
+      rows.push([key, meta.fp, meta.userIds, meta.vendor, meta.model, meta.origin, meta.template, meta.layer, meta.contentType, meta.perDevice, offset, sealed.length, meta.at]);
       bodies.push(sealed);
       offset += sealed.length;
     };
@@ -254,7 +284,10 @@ export class KeptFiles {
       this.indexes.set(bucket, parseIndex(file, rows, base, base + offset));
       this.current.set(bucket, { file, gen });
     }
-    if (old) await fs.rm(old.file, { force: true });
+    if (old) {
+      if (this.fds.get(bucket)?.file === old.file) this.closeFd(bucket);
+      await fs.rm(old.file, { force: true });
+    }
   }
 
   private index(bucket: number): Map<string, IndexEntry> {

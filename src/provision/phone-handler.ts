@@ -11,7 +11,7 @@ import type { VendorFile } from '../../vendors/types.js';
 import type { Wired } from './wire.js';
 import type { Choice, VendorSelector } from './select.js';
 import { fetchesFile, resolveModel } from './catalogue.js';
-import { servedVariant } from './device-choice.js';
+import { servedVariantOf } from './device-choice.js';
 import type { FirmwareStore } from './firmware.js';
 import type { RequestOrigin } from './settings.js';
 import type { UploadStore } from './uploads.js';
@@ -193,8 +193,8 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
         return FORBIDDEN;
       }
       // The device document and this request's User-Agent decide; for a phone that does not say what it is, the
-      // vendor/model its kept files were made for (device-choice.ts). The last-fetch log is never read.
-      const choice = selector.choose(ref.device, ua, servedVariant(selector, renderer, ref.device, ua));
+      // vendor/model this file's kept copy was made for (device-choice.ts). The last-fetch log is never read.
+      const choice = selector.choose(ref.device, ua, servedVariantOf(renderer, ref.device, name, ua));
       // One name, several files of a profile (per-family layouts: a vendor's ATA, DECT and desk templates): the one
       // the chosen model fetches; the first when none says so (a model the catalogue cannot place).
       const own = choice ? matches.filter((m) => m.profile === choice.profile && m.mac) : [];

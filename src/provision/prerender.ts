@@ -7,7 +7,8 @@ import type { Choice } from './select.js';
 /**
  * Renders phones' files in the background when their inputs change (device, account, watched users, a template
  * layer), so that a fetch finds them ready in memory or on disk. Paced: each slice checks at most `sliceChecks`
- * files and renders at most `sliceRenders`, then yields (setImmediate), so phones are answered between slices.
+ * files and renders at most `sliceRenders`, then yields — to the next turn of the loop when no phone asked for a
+ * file since the last slice, else for `gapMs` (phones first: during a boot storm the job takes a small share).
  * Checking is a fingerprint comparison (renderer.freshen): a template edit walks the devices it may concern and
  * renders only the files whose layer it changed. The format check runs here, as on every render: a file that fails
  * it is logged and not kept, and the phone's next fetch then gets today's answer for a broken file (500).
@@ -21,8 +22,8 @@ export interface PrerenderDeps {
   log: Logger;
   sliceChecks?: number;
   sliceRenders?: number;
-  /** How the next slice is scheduled (default setImmediate). */
-  schedule?: (next: () => void) => void;
+  /** Wait between slices while phones are fetching (default 10 ms). */
+  gapMs?: number;
 }
 
 /** Limits a walk: only this vendor's phones, only this device. */
@@ -54,13 +55,15 @@ export class Prerender {
   private waiters: Array<() => void> = [];
   private readonly sliceChecks: number;
   private readonly sliceRenders: number;
-  private readonly schedule: (next: () => void) => void;
+  private readonly gapMs: number;
+  /** The renderer's `asked` count at the last slice: when it moved, phones are fetching. */
+  private askedAt = -1;
   readonly stats: PrerenderStats = { checked: 0, rendered: 0, failed: 0, slices: 0 };
 
   constructor(private readonly deps: PrerenderDeps) {
-    this.sliceChecks = deps.sliceChecks ?? 200;
-    this.sliceRenders = deps.sliceRenders ?? 8;
-    this.schedule = deps.schedule ?? ((next) => void setImmediate(next));
+    this.sliceChecks = deps.sliceChecks ?? 100;
+    this.sliceRenders = deps.sliceRenders ?? 4;
+    this.gapMs = deps.gapMs ?? 10;
   }
 
   device(accountId: string, deviceId: string): void {
@@ -101,7 +104,11 @@ export class Prerender {
   private wake(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    this.schedule(() => this.slice());
+    const asked = this.deps.renderer.asked;
+    const phonesBusy = asked !== this.askedAt;
+    this.askedAt = asked;
+    if (phonesBusy) setTimeout(() => this.slice(), this.gapMs).unref();
+    else setImmediate(() => this.slice());
   }
 
   private settle(): void {

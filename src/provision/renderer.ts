@@ -81,6 +81,8 @@ export class Renderer {
   private readonly phonebooks = new Map<string, RenderedFile>();
   private renderCount = 0;
   private keptCount = 0;
+  private askedCount = 0;
+  private lastAt = 0;
   /**
    * The Connection/Keep-Alive lines files are built with: the front door's (it says so when attached), so that
    * each file's wire is built once, right, instead of rebuilt on its first write.
@@ -115,6 +117,11 @@ export class Renderer {
   /** Templates run so far: a cache hit runs none (tests, diagnostics). */
   get renders(): number {
     return this.renderCount;
+  }
+
+  /** Per-device files asked for so far (phones, API, SIP): the background job slows down while this moves. */
+  get asked(): number {
+    return this.askedCount;
   }
 
   /** Per-device files served from the disk copy (tests, diagnostics). */
@@ -159,6 +166,7 @@ export class Renderer {
    */
   deviceFile(ref: DeviceRef, choice: Choice, file: VendorFile, name: string, origin: RequestOrigin = this.env.defaultOrigin): RenderedFile {
     if (file.scope === 'phonebook') return this.phonebookFile(choice.profile, file, name, ref.account, ref.device.id, choice.model);
+    this.askedCount++;
     const key = fileKey(ref.device.id, name);
     const originKey = this.fingerprints.originKey(origin);
     const hit = this.memory.get(key);
@@ -206,7 +214,8 @@ export class Renderer {
     const userIds = [...users.keys()];
     const rendered = this.render(choice.profile, file, name, context, ref.account.id, ref.device.id);
     const fp = this.fingerprints.of(ref, choice.profile.id, choice.model, file.template, originKey, userIds)!;
-    return { ...rendered, key, fp, userIds, vendor: choice.profile.id, model: choice.model, origin: originKey };
+    this.lastAt = Math.max(Date.now(), this.lastAt + 1);
+    return { ...rendered, key, fp, at: this.lastAt, userIds, vendor: choice.profile.id, model: choice.model, origin: originKey };
   }
 
   /** A shared file (no device, never secrets). The account, when known (from a MAC in the User-Agent), picks overrides. */
