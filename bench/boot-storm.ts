@@ -176,7 +176,7 @@ request = function() return wrk.format("GET", paths[math.random(#paths)]) end
  * then, and since wrk itself would wait out its duration, the bench interrupts it (SIGINT: it prints its latency
  * histogram). configs/s = URLs / that time.
  */
-async function runWalk(
+export async function runWalk(
   port: number,
   paths: string[],
   connections: number,

@@ -14,7 +14,7 @@ export class FileCache<T extends Sized> {
   private readonly entries = new Map<string, { file: T; bytes: number }>();
   private total = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(readonly maxBytes: number) {}
 
   get(key: string): T | undefined {
     return this.entries.get(key)?.file;

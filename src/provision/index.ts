@@ -133,8 +133,11 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       else prerender?.all({ vendor: event.vendor });
     }
   });
-  // After a start, whatever is missing or stale on disk (first start, an upgrade, a template edited while down).
-  prerender?.all();
+  // After a start, whatever is missing or stale on disk (first start, an upgrade, a template edited while down),
+  // while phones are not fetching.
+  prerender?.all({}, true);
+  // Phones come back together after a power cut: their kept files read back in bulk beats one read each.
+  void renderer.warm().catch((err: unknown) => log.error('provisioning: reading kept files back failed', { err }));
 
   // One decision, two transports: node:http (handlePhoneRequest) and the lean front door.
   const phoneDeps = { directory, selector, renderer, guard, auth, fetchLog, log, originOf, firmware, uploads };
@@ -236,6 +239,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
         unsubscribe();
         watcher?.close();
         prerender?.close();
+        renderer.close();
         await Promise.all([fetchLog.close(), guard.close(), kept?.close()]);
       })();
       return closing;

@@ -194,6 +194,25 @@ export class KeptFiles {
     }
   }
 
+  /**
+   * Every kept entry, bucket by bucket: one read of each bucket file (off the loop), then its bodies opened a few
+   * dozen per turn of the loop. `take` returns false to stop. Entries with a change not yet written are skipped.
+   */
+  async readAll(take: (key: string, meta: KeptMeta, body: Buffer) => boolean, perTurn = 32): Promise<void> {
+    for (const [bucket, current] of [...this.current.entries()]) {
+      const bytes = await fs.readFile(current.file).catch(() => undefined);
+      if (!bytes || this.current.get(bucket)?.file !== current.file) continue;
+      let n = 0;
+      for (const [key, entry] of this.index(bucket)) {
+        if (entry.file !== current.file || this.changed(bucket, key) !== undefined) continue;
+        const body = entry.off + entry.len <= bytes.length ? this.open(bytes.subarray(entry.off, entry.off + entry.len), key, entry.fp) : undefined;
+        if (body && !take(key, entry, body)) return;
+        if (++n % perTurn === 0) await new Promise((r) => setImmediate(r));
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
   /** Writes what is pending and closes the open bucket files. */
   async close(): Promise<void> {
     await this.flush();

@@ -24,6 +24,8 @@ export interface PrerenderDeps {
   sliceRenders?: number;
   /** Wait between slices while phones are fetching (default 10 ms). */
   gapMs?: number;
+  /** Wait before looking again whether phones stopped, when only idle-only work is left (default 100 ms). */
+  idleGapMs?: number;
 }
 
 /** Limits a walk: only this vendor's phones, only this device. */
@@ -37,6 +39,8 @@ interface Walk {
   devices: DeviceDoc[] | undefined;
   at: number;
   scope: Scope;
+  /** Only while no phone is fetching (the check after a start): it must not slow a boot storm down. */
+  idleOnly: boolean;
 }
 
 export interface PrerenderStats {
@@ -56,6 +60,9 @@ export class Prerender {
   private readonly sliceChecks: number;
   private readonly sliceRenders: number;
   private readonly gapMs: number;
+  private readonly idleGapMs: number;
+  /** Phones asked for files since the slice before this one. */
+  private phonesBusy = false;
   /** The renderer's `asked` count at the last slice: when it moved, phones are fetching. */
   private askedAt = -1;
   readonly stats: PrerenderStats = { checked: 0, rendered: 0, failed: 0, slices: 0 };
@@ -64,6 +71,7 @@ export class Prerender {
     this.sliceChecks = deps.sliceChecks ?? 100;
     this.sliceRenders = deps.sliceRenders ?? 4;
     this.gapMs = deps.gapMs ?? 10;
+    this.idleGapMs = deps.idleGapMs ?? 100;
   }
 
   device(accountId: string, deviceId: string): void {
@@ -74,13 +82,16 @@ export class Prerender {
   /** Every device of the account (its document or a user changed, or one of its template overrides). */
   account(accountId: string, scope: Scope = {}): void {
     if (scope.deviceId) this.device(accountId, scope.deviceId);
-    else this.walks.push({ accountId, devices: undefined, at: 0, scope });
+    else this.walks.push({ accountId, devices: undefined, at: 0, scope, idleOnly: false });
     this.wake();
   }
 
-  /** Every account's devices (startup, a built-in template edit), optionally one vendor's. */
-  all(scope: Scope = {}): void {
-    for (const account of this.deps.directory.listAccounts()) this.walks.push({ accountId: account.id, devices: undefined, at: 0, scope });
+  /**
+   * Every account's devices (a built-in template edit, optionally one vendor's; `idleOnly` for the check after a
+   * start, which then waits while phones fetch: their files are valid or rendered at the fetch anyway).
+   */
+  all(scope: Scope = {}, idleOnly = false): void {
+    for (const account of this.deps.directory.listAccounts()) this.walks.push({ accountId: account.id, devices: undefined, at: 0, scope, idleOnly });
     this.wake();
   }
 
@@ -105,10 +116,15 @@ export class Prerender {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
     const asked = this.deps.renderer.asked;
-    const phonesBusy = asked !== this.askedAt;
+    this.phonesBusy = asked !== this.askedAt;
     this.askedAt = asked;
-    if (phonesBusy) setTimeout(() => this.slice(), this.gapMs).unref();
-    else setImmediate(() => this.slice());
+    if (!this.phonesBusy) setImmediate(() => this.slice());
+    else setTimeout(() => this.slice(), this.urgent ? this.gapMs : this.idleGapMs).unref();
+  }
+
+  /** Work that may not wait for phones to stop: a single device, or a walk after an edit. */
+  private get urgent(): boolean {
+    return this.devices.size > 0 || this.walks.some((w) => !w.idleOnly);
   }
 
   private settle(): void {
@@ -130,12 +146,12 @@ export class Prerender {
         this.freshen(accountId, this.deps.directory.getDevice(accountId, deviceId), {}, budget);
         continue;
       }
-      const walk = this.walks[0];
+      const walk = this.phonesBusy ? this.walks.find((w) => !w.idleOnly) : this.walks[0];
       if (!walk) break;
       // The account's list is taken when the walk reaches it, so it is as current as it can be.
       walk.devices ??= this.deps.directory.listDevices(walk.accountId);
       if (walk.at >= walk.devices.length) {
-        this.walks.shift();
+        this.walks.splice(this.walks.indexOf(walk), 1);
         continue;
       }
       const doc = walk.devices[walk.at++]!;
@@ -156,7 +172,7 @@ export class Prerender {
     const choice = this.deps.choiceOf(ref);
     if (!choice || (scope.vendor && choice.profile.id !== scope.vendor)) return;
     const { renderer } = this.deps;
-    for (const { file, name } of fetchedFiles(choice, device.mac_address)) {
+    for (const { file, name } of fetchedFiles(choice, device.mac_address, true)) {
       if (!file.perDevice || file.scope === 'phonebook') continue;
       budget.checks--;
       this.stats.checked++;

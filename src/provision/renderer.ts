@@ -34,6 +34,8 @@ export interface RenderedFile extends Wired {
 /** A per-device file with the record of what it was made from (what is kept on disk with it). */
 export interface DeviceFile extends RenderedFile, KeptMeta {
   key: string;
+  /** Read back by warm() and not served since (diagnostics: keptServed). */
+  warmed?: boolean;
 }
 
 export class RenderError extends Error {
@@ -83,6 +85,7 @@ export class Renderer {
   private keptCount = 0;
   private askedCount = 0;
   private lastAt = 0;
+  private closed = false;
   /**
    * The Connection/Keep-Alive lines files are built with: the front door's (it says so when attached), so that
    * each file's wire is built once, right, instead of rebuilt on its first write.
@@ -170,7 +173,14 @@ export class Renderer {
     const key = fileKey(ref.device.id, name);
     const originKey = this.fingerprints.originKey(origin);
     const hit = this.memory.get(key);
-    if (hit && this.isCurrent(ref, choice, file, originKey, hit)) return hit;
+    if (hit && this.isCurrent(ref, choice, file, originKey, hit)) {
+      if (hit.warmed) {
+        // Read from disk by warm(): counted as served from the kept copy, once.
+        hit.warmed = false;
+        this.keptCount++;
+      }
+      return hit;
+    }
     const fromDisk = this.fromDisk(ref, choice, file, name, key, originKey);
     if (fromDisk) return fromDisk;
     const rendered = this.renderDevice(ref, choice, file, name, key, origin, originKey);
@@ -204,9 +214,41 @@ export class Renderer {
     const body = this.kept!.body(key, meta);
     if (!body) return undefined;
     this.keptCount++;
-    const served: DeviceFile = { ...this.wired(name, file, body, meta.layer), ...meta, key };
+    const served = this.keptFile(key, name, meta, body);
     this.memory.set(key, served);
     return served;
+  }
+
+  /** A kept body back as a device file (only the record's own fields: the disk index's offsets stay there). */
+  private keptFile(key: string, name: string, meta: KeptMeta, body: Buffer): DeviceFile {
+    const { fp, at, userIds, vendor, model, origin } = meta;
+    return { ...this.wired(name, meta, body, meta.layer), key, fp, at, userIds, vendor, model, origin };
+  }
+
+  /**
+   * After a start: the kept files read back into memory in bulk (one read per bucket, a few dozen files per turn
+   * of the loop), as far as the memory bound allows — far cheaper than one read per phone in a boot storm. Each
+   * is still checked against its fingerprint when a phone asks for it; a file already in memory is left alone.
+   */
+  async warm(): Promise<number> {
+    if (!this.kept) return 0;
+    let loaded = 0;
+    await this.kept.readAll((key, meta, body) => {
+      if (this.memory.bytes + body.length + 1024 > this.memory.maxBytes) return false;
+      if (!this.memory.get(key)) {
+        const file = this.keptFile(key, key.slice(key.indexOf('/') + 1), meta, body);
+        file.warmed = true;
+        this.memory.set(key, file);
+        loaded++;
+      }
+      return !this.closed;
+    });
+    return loaded;
+  }
+
+  /** Stops a warm() in progress (close). */
+  close(): void {
+    this.closed = true;
   }
 
   private renderDevice(ref: DeviceRef, choice: Choice, file: VendorFile, name: string, key: string, origin: RequestOrigin, originKey: string): DeviceFile {
@@ -321,7 +363,7 @@ export class Renderer {
   }
 
   /** A file's answer around its body: headers and wire built once, the body then a view of the wire. */
-  private wired(name: string, file: VendorFile, body: Buffer, layer: LayerName): RenderedFile {
+  private wired(name: string, file: Pick<VendorFile, 'contentType' | 'perDevice' | 'template'>, body: Buffer, layer: LayerName): RenderedFile {
     // Per-device files carry SIP credentials: no cache anywhere may keep them.
     const headers = ['Content-Type', file.contentType, 'Content-Length', String(body.length), 'Cache-Control', file.perDevice ? 'no-store' : 'no-cache'];
     const wire = buildWire(200, headers, body, this.keepAlive);
@@ -359,14 +401,23 @@ export class Renderer {
   }
 }
 
-/** The files (and their names) a device's phone fetches for this choice, in fetch order; uploads excluded. */
-export function fetchedFiles(choice: Choice, mac: string): Array<{ file: VendorFile; name: string }> {
+/**
+ * The files (and their names) a device's phone fetches for this choice, in fetch order; uploads excluded.
+ * `unplaced`: for a model the catalogue cannot place, also the file the phone path serves under a name that several
+ * of the vendor's files share (the first of them, phone-handler.ts) — what the background job must render ahead.
+ */
+export function fetchedFiles(choice: Choice, mac: string, unplaced = false): Array<{ file: VendorFile; name: string }> {
   const model = resolveModel(choice.profile, choice.model, choice.family);
   const out: Array<{ file: VendorFile; name: string }> = [];
+  const named = new Set<string>();
   for (const file of choice.profile.files) {
-    if (file.upload || !fetchesFile(file, model)) continue;
+    if (file.upload) continue;
     const name = file.nameFor({ mac, model: choice.model });
-    if (name) out.push({ file, name });
+    if (!name) continue;
+    if (fetchesFile(file, model) || (unplaced && !model && !named.has(name) && !choice.profile.files.some((f) => f !== file && !f.upload && fetchesFile(f, model) && f.nameFor({ mac, model: choice.model }) === name))) {
+      named.add(name);
+      out.push({ file, name });
+    }
   }
   return out;
 }
