@@ -509,6 +509,12 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
       for (const t of targets) rows.push({ devices: size, server: t.server, tool, ...(await runLoad(tool, t.port, paths, seconds, connections, tmp, pin)) });
 
       if (tool === 'wrk' && nginx) {
+        // The other servers leave CPU 0 to ours-lean and nginx: a template edit would make the node:http server
+        // re-render in its own background on the same core.
+        await server.stop();
+        server = undefined;
+        await floor.stop();
+        floor = undefined;
         // Cold: every file rendered ahead and written (the background walk logs when it is done; stop flushes),
         // then a restart with nothing in memory and each phone fetching its own file once.
         await untilLogged(leanServer.output, 'rendered files up to date', 0);

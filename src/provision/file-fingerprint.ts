@@ -23,6 +23,15 @@ export interface FingerprintDeps {
   codeStamp: string;
 }
 
+/** What of a file's fingerprint may change while it is kept. */
+export interface FingerprintInputs {
+  deviceRev: string;
+  accountRev: string;
+  stamp: string;
+  firmware: string;
+  userRevs: readonly string[];
+}
+
 export class FileFingerprints {
   private readonly constant: string;
   /** Defaults come from the request's Host only when neither the public address nor the base URL is configured. */
@@ -44,14 +53,41 @@ export class FileFingerprints {
    * has no such template.
    */
   of(ref: DeviceRef, vendor: string, model: string, template: string, originKey: string, userIds: readonly string[]): string | undefined {
+    const now = this.inputs(ref, vendor, template, userIds);
+    if (!now) return undefined;
+    const { device, account } = ref;
+    let text = `${this.constant}|${now.firmware}|${account.id}|${now.accountRev}|${device.id}|${now.deviceRev}|${vendor}|${model}|${template}|${now.stamp}|${originKey}`;
+    for (let i = 0; i < userIds.length; i++) text += `|${userIds[i]}=${now.userRevs[i]}`;
+    // One-shot hash: no Hash object per fetch (this runs on every served file).
+    return hash('sha1', text, 'base64url');
+  }
+
+  /**
+   * The inputs of that fingerprint which can change while a file is kept (the rest — ids, vendor, model, origin,
+   * code and server defaults — are fixed for its holder), as they are now.
+   */
+  inputs(ref: DeviceRef, vendor: string, template: string, userIds: readonly string[]): FingerprintInputs | undefined {
     const { device, account } = ref;
     const { templates, firmware, getUser } = this.deps;
     const stamp = templates.stamp(vendor, template, account.id, device.id);
     if (stamp === undefined) return undefined;
     firmware?.refresh();
-    let text = `${this.constant}|${firmware?.stamp ?? ''}|${account.id}|${account._rev}|${device.id}|${device._rev}|${vendor}|${model}|${template}|${stamp}|${originKey}`;
-    for (const id of userIds) text += `|${id}=${getUser(account.id, id)?._rev ?? ''}`;
-    // One-shot hash: no Hash object per fetch (this runs on every served file).
-    return hash('sha1', text, 'base64url');
+    const userRevs = userIds.map((id) => getUser(account.id, id)?._rev ?? '');
+    return { deviceRev: device._rev, accountRev: account._rev, stamp, firmware: firmware?.stamp ?? '', userRevs };
+  }
+
+  /**
+   * The same rule for a holder that recorded the inputs when the fingerprint matched (a kept answer in the front
+   * door): equal inputs are an equal fingerprint, compared without hashing on every replay.
+   */
+  unchanged(ref: DeviceRef, vendor: string, template: string, userIds: readonly string[], held: FingerprintInputs): boolean {
+    const { device, account } = ref;
+    const { templates, firmware, getUser } = this.deps;
+    if (device._rev !== held.deviceRev || account._rev !== held.accountRev) return false;
+    if (templates.stamp(vendor, template, account.id, device.id) !== held.stamp) return false;
+    firmware?.refresh();
+    if ((firmware?.stamp ?? '') !== held.firmware) return false;
+    for (let i = 0; i < userIds.length; i++) if ((getUser(account.id, userIds[i]!)?._rev ?? '') !== held.userRevs[i]) return false;
+    return true;
   }
 }

@@ -7,7 +7,7 @@ import type { FetchLog } from './fetch-log.js';
 import { authSettings, type AuthSettings, type HttpAuth } from './http-auth.js';
 import type { ProbeGuard } from './probe-guard.js';
 import { RenderError, type DeviceFile, type RenderedFile, type Renderer } from './renderer.js';
-import type { VendorFile } from '../../vendors/types.js';
+import type { FingerprintInputs } from './file-fingerprint.js';
 import type { Wired } from './wire.js';
 import type { Choice, VendorSelector } from './select.js';
 import { fetchesFile, resolveModel } from './catalogue.js';
@@ -81,13 +81,14 @@ export class ReplayTicket {
     private readonly accountId: string,
     private readonly deviceId: string,
     private readonly choice: Choice,
-    private readonly vendorFile: VendorFile,
+    private readonly template: string,
     private readonly file: DeviceFile,
+    /** The fingerprint's inputs when the file was found current for this request (file-fingerprint.ts). */
+    private readonly inputs: FingerprintInputs,
     readonly userAgent: string,
     private readonly uaModel: string | undefined,
     /** The Host the file was rendered for: another Host may render other defaults. */
     private readonly host: string | undefined,
-    private readonly origin: RequestOrigin,
   ) {}
 
   /** True when the kept reply is still exactly right for this request; the fetch is then recorded as served. */
@@ -99,7 +100,7 @@ export class ReplayTicket {
     if (!account || !device) return false;
     const ref = { account, device };
     // A disabled device or account changes its revision; so do its URL key and HTTP auth settings.
-    if (!renderer.stillValid(ref, this.choice, this.vendorFile, this.origin, this.file)) return false;
+    if (!renderer.fingerprints.unchanged(ref, this.choice.profile.id, this.template, this.file.userIds, this.inputs)) return false;
     noteFetch(fetchLog, ref, address, userAgent, this.file.name, this.choice.profile.id, this.uaModel);
     return true;
   }
@@ -226,10 +227,8 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       // would do, and each would be one more kept answer).
       const strayKey = phonePath.key !== undefined && accountUrlKey(ref.account) === undefined;
       const keyed = 'fp' in file ? (file as DeviceFile) : undefined;
-      const ticket =
-        settings || strayKey || loggedAgent !== userAgent || !keyed
-          ? undefined
-          : new ReplayTicket(deps, ref.account.id, ref.device.id, choice, match.file, keyed, userAgent, uaModel, req.headers.host, origin);
+      const inputs = keyed && !settings && !strayKey && loggedAgent === userAgent ? renderer.fingerprints.inputs(ref, choice.profile.id, match.file.template, keyed.userIds) : undefined;
+      const ticket = inputs && new ReplayTicket(deps, ref.account.id, ref.device.id, choice, match.file.template, keyed!, inputs, userAgent, uaModel, req.headers.host);
       return { status: 200, headers: file.headers, body: file.body, prepared: file, reuse: ticket };
     }
 

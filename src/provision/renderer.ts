@@ -158,11 +158,6 @@ export class Renderer {
       kept.fp === this.fingerprints.of(ref, choice.profile.id, choice.model, file.template, originKey, kept.userIds);
   }
 
-  /** Whether `kept` (a file this device was served) is still exactly what would be rendered now. */
-  stillValid(ref: DeviceRef, choice: Choice, file: VendorFile, origin: RequestOrigin, kept: KeptMeta): boolean {
-    return this.isCurrent(ref, choice, file, this.fingerprints.originKey(origin), kept);
-  }
-
   /**
    * A per-device file: from memory, else from disk, when its fingerprint matches; else rendered and format-checked
    * now (and kept). Throws RenderError.
