@@ -27,7 +27,7 @@ import type { DeviceDoc } from '../src/domain/types.js';
 import { acquireOwnership } from '../src/store/process-lock.js';
 import { Store } from '../src/store/store.js';
 import { bootstrapAccount } from '../src/accounts/bootstrap.js';
-import { benchDevice, eachConcurrently, startServerProcess } from './lib.js';
+import { benchDevice, eachConcurrently, ROOT, startServerProcess } from './lib.js';
 
 export interface BootStormOptions {
   sizes?: number[];
@@ -41,6 +41,17 @@ export interface BootStormOptions {
    */
   pin?: boolean;
   log?: (line: string) => void;
+}
+
+export interface WalkRow {
+  devices: number;
+  walk: 'cold, all phones' | 'other vendors, after a Yealink edit' | 'other vendors, before the edit';
+  server: 'ours-lean' | 'nginx';
+  files: number;
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
 }
 
 export interface BootStormRow {
@@ -158,6 +169,108 @@ request = function() return wrk.format("GET", paths[math.random(#paths)]) end
   const r = await autocannon({ url: `http://127.0.0.1:${port}`, connections, duration: seconds, requests });
   return { rps: r.requests.average, p50ms: r.latency.p50, p99ms: r.latency.p99, errors: r.non2xx + r.errors };
 }
+
+/**
+ * One pass over `paths` in a shuffled order, each URL fetched once (the phones after a power cut: every phone its
+ * own file). Timed in Lua (CLOCK_MONOTONIC) from the first request to the last answer; wrk's thread stops sending
+ * then, and since wrk itself would wait out its duration, the bench interrupts it (SIGINT: it prints its latency
+ * histogram). configs/s = URLs / that time.
+ */
+export async function runWalk(
+  port: number,
+  paths: string[],
+  connections: number,
+  tmp: string,
+  pin: boolean,
+  name: string,
+): Promise<{ rps: number; p50ms: number; p99ms: number; errors: number; seconds: number }> {
+  const list = path.join(tmp, `walk-${name}.txt`);
+  await writeFile(list, shuffled(paths).join('\n') + '\n');
+  const script = path.join(tmp, `walk-${name}.lua`);
+  await writeFile(
+    script,
+    `local ffi = require("ffi")
+ffi.cdef[[ typedef struct { long tv_sec; long tv_nsec; } walk_timespec; int clock_gettime(int clk_id, walk_timespec *tp); ]]
+local ts = ffi.new("walk_timespec")
+local function now() ffi.C.clock_gettime(1, ts); return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9 end
+local paths = {}
+for line in io.lines("${list}") do paths[#paths + 1] = line end
+local n = #paths
+local sent, got, bad, t0 = 0, 0, 0, nil
+request = function()
+  if not t0 then t0 = now() end
+  sent = sent + 1
+  return wrk.format("GET", paths[((sent - 1) % n) + 1])
+end
+response = function(status)
+  got = got + 1
+  if status ~= 200 then bad = bad + 1 end
+  if got == n then
+    io.write(string.format("walk-done %.6f %d\\n", now() - t0, bad))
+    io.flush()
+    wrk.thread:stop()
+  end
+end
+`,
+  );
+  const out = await new Promise<string>((resolve, reject) => {
+    const args = ['-t1', `-c${Math.min(connections, paths.length)}`, '-d600s', '--timeout', '10s', '--latency', '-s', script, `http://127.0.0.1:${port}`];
+    const child = pin ? spawn(which('taskset')!, ['-c', LOAD_CPU, which('wrk')!, ...args]) : spawn(which('wrk')!, args);
+    let text = '';
+    let interrupted = false;
+    const onData = (d: Buffer) => {
+      text += d;
+      if (!interrupted && text.includes('walk-done')) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('exit', () => (interrupted ? resolve(text) : reject(new Error(`wrk ended before the walk did: ${text}`))));
+  });
+  if (process.env.BOOT_STORM_DEBUG) process.stderr.write(out);
+  const ms = (re: RegExp) => {
+    const m = re.exec(out);
+    if (!m) return NaN;
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  const done = /walk-done ([\d.]+) (\d+)/.exec(out)!;
+  const seconds = Number(done[1]);
+  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = Number(done[2]) + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps: paths.length / seconds, p50ms: ms(/\s50%\s+([\d.]+)(us|ms|s)/), p99ms: ms(/\s99%\s+([\d.]+)(us|ms|s)/), errors, seconds };
+}
+
+/** The same order every run (a seeded Fisher-Yates): runs compare. */
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  let seed = 0x9e3779b9;
+  const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Resident memory of a process (KiB → bytes), from /proc. */
+async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
+}
+
+/** Waits until `output()` holds `pattern` more than `seen` times (a log line of the server). */
+async function untilLogged(output: () => string, pattern: string, seen: number, ms = 600_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (output().split(pattern).length - 1 <= seen) {
+    if (Date.now() > deadline) throw new Error(`the server did not log "${pattern}" in time`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+const count = (text: string, pattern: string) => text.split(pattern).length - 1;
 
 async function startNginx(root: string, filesDir: string): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
   const bin = which('nginx');
@@ -319,6 +432,8 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   const tool: 'wrk' | 'autocannon' = which('wrk') ? 'wrk' : 'autocannon';
   const pin = !!opts.pin && tool === 'wrk' && !!which('taskset') && os.cpus().length >= 2;
   const rows: BootStormRow[] = [];
+  const walks: WalkRow[] = [];
+  const facts: string[] = [];
 
   for (const size of sizes) {
     const tmp = await mkdtemp(path.join(os.tmpdir(), `boot-storm-${size}-`));
@@ -392,6 +507,47 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
       ];
       for (const t of targets) await runLoad(tool, t.port, paths, 2, connections, tmp, pin);
       for (const t of targets) rows.push({ devices: size, server: t.server, tool, ...(await runLoad(tool, t.port, paths, seconds, connections, tmp, pin)) });
+
+      if (tool === 'wrk' && nginx) {
+        // The other servers leave CPU 0 to ours-lean and nginx: a template edit would make the node:http server
+        // re-render in its own background on the same core.
+        await server.stop();
+        server = undefined;
+        await floor.stop();
+        floor = undefined;
+        // Cold: every file rendered ahead and written (the background walk logs when it is done; stop flushes),
+        // then a restart with nothing in memory and each phone fetching its own file once.
+        await untilLogged(leanServer.output, 'rendered files up to date', 0);
+        await leanServer.stop();
+        leanServer = await startServerProcess({ ...env, DATA_DIR: leanDataDir, PROVISION_FAST_PATH: '1' });
+        if (pin) await pinProcess(leanServer.child.pid!);
+        const rssStart = await rssOf(leanServer.child.pid!);
+        const cold = await runWalk(leanServer.port, paths, connections, tmp, pin, 'cold-ours');
+        const rssWalked = await rssOf(leanServer.child.pid!);
+        walks.push({ devices: size, walk: 'cold, all phones', server: 'ours-lean', files: paths.length, ...cold });
+        walks.push({ devices: size, walk: 'cold, all phones', server: 'nginx', files: paths.length, ...(await runWalk(nginx.port, paths, connections, tmp, pin, 'cold-nginx')) });
+        facts.push(
+          `[${size}] restart to "listening": ${(leanServer.startupMs / 1000).toFixed(1)} s; RSS ${(rssStart / 2 ** 20).toFixed(0)} MB after start, ` +
+            `${(rssWalked / 2 ** 20).toFixed(0)} MB after the cold walk = ${(rssWalked / size / 1024).toFixed(1)} KB per device ` +
+            `(${((rssWalked - rssStart) / size / 1024).toFixed(1)} KB per device for the files served)`,
+        );
+
+        // A built-in Yealink template edit (live reload), then at once a walk over the other vendors' phones. The
+        // file is put back whatever happens.
+        const others = paths.filter((p) => !p.startsWith('/provision/001565'));
+        walks.push({ devices: size, walk: 'other vendors, before the edit', server: 'ours-lean', files: others.length, ...(await runWalk(leanServer.port, others, connections, tmp, pin, 'others-before')) });
+        const template = path.join(ROOT, 'templates', 'yealink', 'mac.cfg.hbs');
+        const original = await readFile(template, 'utf8');
+        const reloads = count(leanServer.output(), 'built-in template reloaded');
+        try {
+          await writeFile(template, `${original}\n# boot-storm edit\n`);
+          await untilLogged(leanServer.output, 'built-in template reloaded', reloads, 30_000);
+          walks.push({ devices: size, walk: 'other vendors, after a Yealink edit', server: 'ours-lean', files: others.length, ...(await runWalk(leanServer.port, others, connections, tmp, pin, 'others-after')) });
+        } finally {
+          await writeFile(template, original);
+        }
+        walks.push({ devices: size, walk: 'other vendors, after a Yealink edit', server: 'nginx', files: others.length, ...(await runWalk(nginx.port, others, connections, tmp, pin, 'others-nginx')) });
+      }
     } finally {
       await floor?.stop();
       await nginx?.stop();
@@ -416,6 +572,21 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
       return (r.server === 'ours' || r.server === 'ours-lean') && o ? (r.rps / o.rps).toFixed(2) : '';
     };
     lines.push(`| ${r.devices} | ${r.server} | ${Math.round(r.rps)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.errors} | ${ratio('nginx')} | ${ratio('node-floor')} |`);
+  }
+  if (walks.length > 0) {
+    lines.push(
+      '',
+      'Walks: each phone fetches its file once, in a shuffled order (wrk, one pass over the list). "cold" = ours-lean restarted just before (nothing in memory: files come from DATA_DIR/rendered, kept by the previous run); "after a Yealink edit" = at once after a built-in Yealink template was edited (live reload), over Polycom and Grandstream phones.',
+      '',
+      '| devices | walk | server | files | configs/s | p50 ms | p99 ms | errors | ours/nginx |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const w of walks) {
+      const o = walks.find((x) => x.devices === w.devices && x.server === 'nginx' && x.files === w.files && x.walk !== 'other vendors, before the edit' && (x.walk === w.walk || w.walk === 'other vendors, before the edit'));
+      const ratio = w.server === 'ours-lean' && o ? (w.rps / o.rps).toFixed(2) : '';
+      lines.push(`| ${w.devices} | ${w.walk} | ${w.server} | ${w.files} | ${Math.round(w.rps)} | ${w.p50ms.toFixed(2)} | ${w.p99ms.toFixed(2)} | ${w.errors} | ${ratio} |`);
+    }
+    lines.push('', ...facts);
   }
   const report = lines.join('\n');
   say(report);

@@ -41,7 +41,10 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
 }
 
 /** Starts the real server entry point (node + tsx loader, so the pid is the server) and waits for its port. */
-export async function startServerProcess(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
+export async function startServerProcess(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; port: number; startupMs: number; output(): string; stop(): Promise<void> }> {
+  const started = Date.now();
   // BENCH_NODE_ARGS: node flags for the server only (--cpu-prof, --trace-gc… are refused in NODE_OPTIONS).
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src/main.ts')], {
@@ -67,6 +70,8 @@ export async function startServerProcess(env: Record<string, string>): Promise<{
       return {
         child,
         port: Number(match[1]),
+        startupMs: Date.now() - started,
+        output: () => out,
         stop: () =>
           new Promise((resolve) => {
             child.once('exit', () => resolve());

@@ -7,13 +7,20 @@
  *   5. PATCH storm: 1,000 concurrent PATCHes of one device, all kept in memory and after a restart.
  *   6. Listing load (with boot, or alone as `listing`): phone p99 while paginate=false / non-matching filters run
  *      (sizes: --listing-sizes=10000,100000).
- * Pick parts with `npm run bench -- api boot listing sip render storm` (default: all). Figures are for this machine at this moment;
+ * Pick parts with `npm run bench -- api boot listing sip render storm` (default: all); `--sizes 10000` (boot storm device
+ * counts, default 10000,100000) and `--duration 10` (seconds per boot storm run). Figures are for this machine at this moment;
  * the bench never asserts on them.
  */
 import os from 'node:os';
 import { table } from './lib.js';
 
-const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
+// Options with a value (`--sizes 10000`, `--duration 5`: the boot storm's device counts and seconds per run).
+const valueOf = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const valued = new Set(['--sizes', '--duration']);
+const wanted = new Set(process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valued.has(all[i - 1] ?? '')));
 const run = (part: string) => wanted.size === 0 || wanted.has(part);
 
 console.log(`# bench on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -35,7 +42,14 @@ if (run('boot')) {
   console.log('\n## Boot storm: config fetches by MAC, ours vs nginx\n');
   // Pinned (servers on CPU 0, wrk on CPU 1): unpinned, the scheduler sometimes puts wrk on the server's core
   // and halves a run at random. Progress lines go to stderr; the report once to stdout.
-  console.log(await runBootStorm({ pin: true, log: (line) => process.stderr.write(`${line}\n`) }));
+  console.log(
+    await runBootStorm({
+      pin: true,
+      sizes: valueOf('sizes')?.split(',').map(Number),
+      durationSeconds: valueOf('duration') ? Number(valueOf('duration')) : undefined,
+      log: (line) => process.stderr.write(`${line}\n`),
+    }),
+  );
 }
 
 if (run('boot') || run('listing')) {

@@ -67,10 +67,16 @@ export interface Config {
     /** PROVISION_FAST_PATH (default 1): simple phone fetches answered by the lean HTTP/1.1 front door; 0 = node:http only. */
     fastPath: boolean;
     /**
-     * PROVISION_KEPT_BYTES: bytes the front door's kept answers may hold in all. The default holds every file of
-     * 100k phones (~3.6 KB each with its key), so the boot storm replays them all; hostile URLs cannot add to it.
+     * PROVISION_KEPT_BYTES: bytes of rendered files held in memory (one copy each), and bytes the front door's kept
+     * answers (which reference those copies) may count. The default holds every file of 100k phones (~3.6 KB each
+     * with its key), so the boot storm replays them all; hostile URLs cannot add to it.
      */
     keptBytes: number;
+    /**
+     * PROVISION_PRERENDER (default 1): phones' files rendered in the background when their inputs change and kept on
+     * disk under DATA_DIR/rendered across restarts; 0 = rendered at fetch and kept in memory only.
+     */
+    prerender: boolean;
     /** PROVISION_BASE_URL: the provisioning URL written into phone files (default: the request's scheme and Host + /provision). */
     baseUrl?: string;
     /** PROVISION_UPLOAD_BYTES / _FILES / _DEVICE_BYTES: bounds of phone uploads (Polycom logs and overrides). */
@@ -197,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       banSeconds: int(env, 'PROVISION_BAN_SECONDS', 600, 1),
       fastPath: int(env, 'PROVISION_FAST_PATH', 1, 0, 1) === 1,
       keptBytes: int(env, 'PROVISION_KEPT_BYTES', 384 * 1024 * 1024, 0),
+      prerender: int(env, 'PROVISION_PRERENDER', 1, 0, 1) === 1,
       baseUrl: baseUrl(env),
       uploadBytes: int(env, 'PROVISION_UPLOAD_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),
       uploadFiles: int(env, 'PROVISION_UPLOAD_FILES', 8, 1, 1000),

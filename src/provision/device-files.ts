@@ -1,8 +1,6 @@
 import type { DeviceRef } from '../domain/types.js';
-import { fetchesFile, resolveModel } from './catalogue.js';
-import type { FetchLog } from './fetch-log.js';
-import type { Renderer } from './renderer.js';
-import type { VendorSelector } from './select.js';
+import { fetchedFiles, type Renderer } from './renderer.js';
+import type { Choice } from './select.js';
 import type { RequestOrigin } from './settings.js';
 import type { TemplateStore } from './templates.js';
 
@@ -21,8 +19,8 @@ export interface ConfigFileEntry {
 export interface DeviceFilesDeps {
   templates: TemplateStore;
   renderer: Renderer;
-  selector: VendorSelector;
-  fetchLog: FetchLog;
+  /** The device's vendor and model as its phone is served (device-choice.ts). */
+  choiceOf: (ref: DeviceRef) => Choice | undefined;
   originOf?: (host: string | undefined) => RequestOrigin;
 }
 
@@ -31,20 +29,13 @@ export class DeviceFiles {
   constructor(private readonly deps: DeviceFilesDeps) {}
 
   private choiceFor(ref: DeviceRef) {
-    if (!ref.device.mac_address) return undefined;
-    return this.deps.selector.choose(ref.device, undefined, this.deps.fetchLog.get(ref.device.id));
+    return ref.device.mac_address ? this.deps.choiceOf(ref) : undefined;
   }
 
   list(ref: DeviceRef): ConfigFileEntry[] {
     const choice = this.choiceFor(ref);
     if (!choice) return [];
-    const mac = ref.device.mac_address!;
-    const model = resolveModel(choice.profile, choice.model, choice.family);
-    return choice.profile.files
-      .filter((file) => !file.upload && fetchesFile(file, model))
-      .map((file) => ({ file, name: file.nameFor({ mac, model: choice.model }) }))
-      .filter((f): f is { file: typeof f.file; name: string } => !!f.name)
-      .map(({ file, name }) => ({
+    return fetchedFiles(choice, ref.device.mac_address!).map(({ file, name }) => ({
         name,
         vendor: choice.profile.id,
         model: choice.model || undefined,

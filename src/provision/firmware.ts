@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,12 +13,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  */
 export const FIRMWARE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+function stampOfNames(names: string[]): string {
+  return createHash('sha1').update(names.sort().join('/')).digest('base64url').slice(0, 16);
+}
+
 export class FirmwareStore {
   readonly dir: string;
   private files = new Set<string>();
   private checkedAt = -Infinity;
   private mtime = -1;
   version = 0;
+  /** The set of files present as a hash: what a kept rendered file records (stable across restarts, unlike `version`). */
+  stamp = stampOfNames([]);
 
   constructor(
     dataDir: string,
@@ -49,6 +56,7 @@ export class FirmwareStore {
     if (next.size !== this.files.size || [...next].some((n) => !this.files.has(n))) {
       this.files = next;
       this.version++;
+      this.stamp = stampOfNames([...next]);
     }
   }
 

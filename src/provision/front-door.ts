@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { ClientAddress } from '../http/client-address.js';
 import type { PhoneDecider, PhoneReply, ReplayTicket } from './phone-handler.js';
+import { BAD_VALUE, keepAliveLines, responsePrefix, TOKEN, wireFor, type Wired } from './wire.js';
 
 /**
  * The lean HTTP/1.1 front for phones fetching config files. node:http's IncomingMessage/ServerResponse machinery
@@ -35,6 +36,8 @@ export interface FrontDoorOptions {
   clientAddress?: ClientAddress;
   /** URLs node:http answers instead (streamed firmware): checked on the request target. */
   handsOff?: (url: string) => boolean;
+  /** Told the Connection/Keep-Alive lines this front door answers with (and when they change): files are built with them. */
+  onKeepAlive?: (lines: string) => void;
 }
 
 /** What the kept answers hold right now (tests, diagnostics). */
@@ -58,10 +61,6 @@ export interface FrontDoor {
 }
 
 const PREFIX = '/provision/';
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values: visible ASCII, SP, HTAB, obs-text. Any other control character (NUL, CR, LF, …) is refused. */
-// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's whole job
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Request-target: visible ASCII only (node:http would decide anything else; those requests are handed off). */
 const TARGET = /^\/provision\/[\x21-\x7e]*$/;
 /** Resets and the like: the socket closes right after; there is no one to answer. */
@@ -69,6 +68,15 @@ const ignoreError = (): void => undefined;
 /** How long a closing connection waits for the client to close its side before it is destroyed. */
 const LINGER_MS = 2000;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/** A prepared wire with the current Date in it (patched in place at most once a second). */
+function dated(wire: { bytes: Buffer; dateAt: number; second: number }): Buffer {
+  if (wire.second !== dateSecond) {
+    dateBytes.copy(wire.bytes, wire.dateAt);
+    wire.second = dateSecond;
+  }
+  return wire.bytes;
+}
 
 /** Date header value (29 bytes, latin1), rebuilt at most once a second (what node:http does too). */
 let dateSecond = -1;
@@ -85,23 +93,11 @@ function httpDate(): string {
   return dateValue;
 }
 
-/** Status line and reply headers, checked once: values come from our renderer and account settings. */
-function prefixText(reply: PhoneReply): string {
-  let prefix = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Unknown'}\r\n`;
-  const h = reply.headers;
-  for (let i = 0; i < h.length; i += 2) {
-    // A CR/LF in a value (a realm in a challenge, say) must never become a header split: refuse to send it.
-    if (BAD_VALUE.test(h[i + 1]!) || !TOKEN.test(h[i]!)) throw new Error(`invalid response header ${h[i]}`);
-    prefix += `${h[i]}: ${h[i + 1]}\r\n`;
-  }
-  return prefix;
-}
-
 /**
- * The keep-alive response head for one reply as bytes, built once per rendered file (and per fixed error answer):
- * those carry the same header array object every time, which keys this cache. Per request it is copied, with the
- * body, into one fresh buffer (a queued write may still hold the previous one) and the current Date dropped in at
- * `dateAt`. Only the head is kept here: a second copy of every cached body would double the render cache's memory.
+ * The keep-alive response head for one fixed reply (an error answer, a shared file) as bytes, built once: those
+ * carry the same header array every time, which keys this memo of a pure function of it. Per request it is copied,
+ * with the body, into one fresh buffer and the current Date dropped in at `dateAt`. Rendered device files bring
+ * their own prepared wire (head and body in one buffer, wire.ts) and are written without a copy.
  */
 interface Wire {
   bytes: Buffer;
@@ -113,34 +109,33 @@ const wires = new WeakMap<readonly string[], Wire>();
 function wireOf(reply: PhoneReply, keepAlive: string): Wire {
   let wire = wires.get(reply.headers);
   if (wire === undefined || wire.keepAlive !== keepAlive) {
-    const prefix = prefixText(reply);
+    const prefix = responsePrefix(reply.status, reply.headers);
     const head = `${prefix}Date: ${'-'.repeat(29)}\r\n${keepAlive}`;
     const bytes = Buffer.from(head, 'latin1');
     wire = { bytes, dateAt: prefix.length + 6, prefix, keepAlive };
-    // A replayable reply's head lives on in its kept answer; caching it here as well would hold a second copy
-    // per device file (~700 bytes of heap each, 70 MB at 100k phones).
-    if (!reply.reuse) wires.set(reply.headers, wire);
+    if (!reply.prepared) wires.set(reply.headers, wire);
   }
   return wire;
 }
 
 /**
- * A device file's complete keep-alive GET response (head and body in one buffer), kept per file so that the next
- * request for it costs the ticket's re-check and one write: no decision, no header building, no copy. The Date is
- * patched in place once a second; a write still queued on another socket may then carry the newer date, which is
- * as valid an answer as the older one (same length, same everything else).
+ * A device file's answer kept per URL, so that the next request for it costs the ticket's fingerprint re-check and
+ * one write: no decision, no header building, no copy. It holds no bytes of its own: `file` is the renderer's one
+ * copy (its wire: head and body in one buffer). The Date is patched in place once a second; a write still queued on
+ * another socket may then carry the newer date, which is as valid an answer as the older one (same length, same
+ * everything else).
  */
 interface KeptAnswer {
-  wire: Buffer;
-  dateAt: number;
-  second: number;
-  keepAlive: string;
+  file: Wired;
   ticket: ReplayTicket;
   /** What this entry counts against the byte budget. */
   bytes: number;
 }
 
-/** The entry object, the ticket's own fields and the Map slot: held per kept answer besides its bytes and key. */
+/**
+ * The entry object, the ticket's own fields and the Map slot: what a kept answer counts besides the bytes it
+ * references (the renderer's copy, counted here too so this bound holds on its own) and its key.
+ */
 const KEPT_ENTRY_OVERHEAD = 256;
 
 /**
@@ -316,7 +311,8 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     const idle = idleTimeoutOf();
     if (idle !== keepAliveFor) {
       keepAliveFor = idle;
-      keepAliveText = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(idle / 1000)}\r\n\r\n`;
+      keepAliveText = keepAliveLines(idle);
+      options.onKeepAlive?.(keepAliveText);
     }
     return keepAliveText;
   };
@@ -477,12 +473,9 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (replayable) {
         const answer = kept.get(key);
         if (answer !== undefined) {
-          if (answer.keepAlive === keepAliveHeader() && answer.ticket.replay(parsed.userAgent ?? '', address, parsed.hostValue)) {
-            if (answer.second !== dateSecond) {
-              dateBytes.copy(answer.wire, answer.dateAt);
-              answer.second = dateSecond;
-            }
-            out = answer.wire;
+          const wire = answer.file.wire;
+          if (wire.keepAlive === keepAliveHeader() && answer.ticket.replay(parsed.userAgent ?? '', address, parsed.hostValue)) {
+            out = dated(wire);
             replayed++;
           } else {
             unkeep(key);
@@ -492,7 +485,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
 
       if (out === undefined) {
         let reply: PhoneReply;
-        let wire: Wire;
+        let wire: Wire | undefined;
         try {
           reply = decide({
             method: parsed.method,
@@ -500,23 +493,25 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
             headers: { 'user-agent': parsed.userAgent, authorization: parsed.authorization, host: parsed.hostValue },
             remoteAddress: address,
           });
-          wire = wireOf(reply, keepAliveHeader());
+          if (!(replayable && reply.prepared)) wire = wireOf(reply, keepAliveHeader());
         } catch {
           return finish(c, errorResponse(500, 'Internal Server Error'));
         }
-        if (replayable) {
-          // The common case: the prepared head and the body behind each other, the Date patched in, one write.
-          const { bytes } = wire;
+        if (replayable && reply.prepared) {
+          // A rendered file: its own wire (head and body in one buffer), the Date patched in, written as is.
+          const prepared = wireFor(reply.prepared, keepAliveHeader());
+          out = dated(prepared);
+          if (reply.reuse) keep(ownCopy(key), { file: reply.prepared, ticket: reply.reuse, bytes: prepared.bytes.length + key.length + KEPT_ENTRY_OVERHEAD });
+        } else if (replayable) {
+          // The prepared head and the body behind each other, the Date patched in, one write.
+          const { bytes } = wire!;
           out = Buffer.allocUnsafe(bytes.length + reply.body.length);
           bytes.copy(out, 0);
-          dateBytes.copy(out, wire.dateAt);
+          dateBytes.copy(out, wire!.dateAt);
           reply.body.copy(out, bytes.length);
-          if (reply.reuse) {
-            const bytes = out.length + key.length + KEPT_ENTRY_OVERHEAD;
-            keep(ownCopy(key), { wire: out, dateAt: wire.dateAt, second: dateSecond, keepAlive: wire.keepAlive, ticket: reply.reuse, bytes });
-          }
         } else {
-          const head = `${wire.prefix}Date: ${dateValue}\r\n${parsed.keepAlive ? wire.keepAlive : 'Connection: close\r\n\r\n'}`;
+          const w = wire!;
+          const head = `${w.prefix}Date: ${dateValue}\r\n${parsed.keepAlive ? w.keepAlive : 'Connection: close\r\n\r\n'}`;
           const bodyLength = parsed.method === 'HEAD' ? 0 : reply.body.length;
           out = Buffer.allocUnsafe(head.length + bodyLength);
           out.write(head, 0, 'latin1');
@@ -593,6 +588,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   }
 
   server.on(event, onConnection);
+  keepAliveHeader(); // tells onKeepAlive at once, so files are built for this front door from the first one
 
   function closeLean(idleOnly: boolean): void {
     for (const c of conns) {

@@ -23,6 +23,12 @@ import { VendorSelector } from './select.js';
 import type { ProvisioningService } from './service.js';
 import { watchBuiltinTemplates } from './template-watch.js';
 import { BUILTIN_TEMPLATES, TemplateStore } from './templates.js';
+import path from 'node:path';
+import type { DeviceRef } from '../domain/types.js';
+import { readOrCreateKey } from '../store/key-file.js';
+import { servedChoice } from './device-choice.js';
+import { KeptFiles } from './kept-files.js';
+import { Prerender } from './prerender.js';
 
 export type { ProvisioningService } from './service.js';
 
@@ -37,8 +43,14 @@ export interface ProvisioningDeps {
   options?: {
     templatesDir?: string;
     profiles?: readonly VendorProfile[];
-    /** Devices whose rendered files are kept in memory (default 200k). */
-    cacheDevices?: number;
+    /** Bytes of rendered files held in memory (default PROVISION_KEPT_BYTES). */
+    cacheBytes?: number;
+    /** Quiet time before rendered files are written to disk (default 500 ms; tests flush by hand). */
+    keptDelayMs?: number;
+    /** Stamp of the rendering code (default: a hash of its sources); tests fix it to play an upgrade. */
+    codeStamp?: string;
+    /** Background renders per slice (default 8) and file checks per slice (default 200). */
+    prerenderSlice?: { renders?: number; checks?: number };
     /** Clock for the probe guard (tests). */
     now?: () => number;
     fetchLogFlushMs?: number;
@@ -77,12 +89,17 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     host: host && /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?$/.test(host) ? host : fallbackHost,
     scheme,
   });
-  const renderer = new Renderer(templates, (a, u) => directory.getUser(a, u), options.cacheDevices, {
-    server,
-    defaultOrigin: originOf(undefined),
-    firmware,
-    listUsers: directory.listUsers ? (a) => directory.listUsers!(a) : undefined,
-  });
+  // PROVISION_PRERENDER: files rendered in the background and kept on disk across restarts (else at fetch, in memory).
+  const ahead = config.provisioning.prerender;
+  const kept = ahead
+    ? KeptFiles.open(path.join(config.dataDir, 'rendered'), await readOrCreateKey(config.secretsKeyFile), log, { delayMs: options.keptDelayMs })
+    : undefined;
+  const renderer = new Renderer(
+    templates,
+    (a, u) => directory.getUser(a, u),
+    { server, defaultOrigin: originOf(undefined), firmware, listUsers: directory.listUsers ? (a) => directory.listUsers!(a) : undefined },
+    { cacheBytes: options.cacheBytes ?? config.provisioning.keptBytes, kept, codeStamp: options.codeStamp },
+  );
   const fetchLog = deps.fetchLog ?? new FetchLog(config.dataDir, log, options.fetchLogFlushMs);
   await fetchLog.load((accountId, deviceId) => directory.getDevice(accountId, deviceId) !== undefined);
   const guard = new ProbeGuard({
@@ -97,14 +114,32 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   await guard.load();
   const auth = new HttpAuth(options.now);
 
-  // Caches validate themselves by revision; these events only release memory early.
+  const choiceOfRef = (ref: DeviceRef) => servedChoice(selector, renderer, ref);
+  const prerender = ahead
+    ? new Prerender({ directory, renderer, choiceOf: choiceOfRef, log, sliceRenders: options.prerenderSlice?.renders, sliceChecks: options.prerenderSlice?.checks })
+    : undefined;
+  // Served files validate themselves by fingerprint; these events only render ahead of the phones and release
+  // memory early.
   const unsubscribe = events.on((event) => {
-    if (event.type === 'device.changed' && !event.after) {
-      renderer.forget(event.deviceId);
-      fetchLog.forget(event.deviceId);
-      uploads.forget(event.deviceId);
+    if (event.type === 'device.changed') {
+      if (event.after) prerender?.device(event.accountId, event.deviceId);
+      else {
+        const mac = event.before?.mac_address;
+        if (mac) renderer.forget(event.deviceId, profiles.flatMap((p) => p.files.map((f) => f.nameFor({ mac, model: '' })).filter((n): n is string => !!n)));
+        fetchLog.forget(event.deviceId);
+        uploads.forget(event.deviceId);
+      }
+    } else if (event.type === 'user.changed' || event.type === 'account.changed') prerender?.account(event.accountId);
+    else if (event.type === 'templates.changed') {
+      if (event.accountId) prerender?.account(event.accountId, { vendor: event.vendor, deviceId: event.deviceId });
+      else prerender?.all({ vendor: event.vendor });
     }
   });
+  // After a start, whatever is missing or stale on disk (first start, an upgrade, a template edited while down),
+  // while phones are not fetching.
+  prerender?.all({}, true);
+  // Phones come back together after a power cut: their kept files read back in bulk beats one read each.
+  void renderer.warm().catch((err: unknown) => log.error('provisioning: reading kept files back failed', { err }));
 
   // One decision, two transports: node:http (handlePhoneRequest) and the lean front door.
   const phoneDeps = { directory, selector, renderer, guard, auth, fetchLog, log, originOf, firmware, uploads };
@@ -113,7 +148,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   const clientAddress = new ClientAddress(config.trustProxy);
   const handlePhoneRequest = createPhoneHandler(phoneDeps, decidePhone, clientAddress);
   let router: ReturnType<typeof createTemplatesRouter> | undefined;
-  const deviceFiles = new DeviceFiles({ templates, renderer, selector, fetchLog, originOf });
+  const deviceFiles = new DeviceFiles({ templates, renderer, choiceOf: choiceOfRef, originOf });
   let closing: Promise<void> | undefined;
 
   function refOf(accountId: string, deviceId: string) {
@@ -124,7 +159,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   function choiceOf(accountId: string, deviceId: string) {
     const ref = refOf(accountId, deviceId);
     if (!ref || !ref.device.mac_address) return undefined;
-    const choice = selector.choose(ref.device, undefined, fetchLog.get(deviceId));
+    const choice = choiceOfRef(ref);
     return choice && { ref, choice };
   }
 
@@ -136,6 +171,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
         clientAddress,
         // Firmware is streamed by node:http (a file, not a rendered answer).
         handsOff: (url) => firmwareName(url, selector, firmware) !== undefined,
+        onKeepAlive: (lines) => (renderer.keepAlive = lines),
         ...frontOptions,
       });
     },
@@ -192,11 +228,21 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     get renders() {
       return renderer.renders;
     },
+    get keptServed() {
+      return renderer.keptServed;
+    },
+    memoryStats: () => renderer.memoryStats(),
+    async rendered() {
+      await prerender?.idle();
+      await kept?.flush();
+    },
     close() {
       closing ??= (async () => {
         unsubscribe();
         watcher?.close();
-        await Promise.all([fetchLog.close(), guard.close()]);
+        prerender?.close();
+        renderer.close();
+        await Promise.all([fetchLog.close(), guard.close(), kept?.close()]);
       })();
       return closing;
     },

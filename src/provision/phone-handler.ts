@@ -3,12 +3,15 @@ import type { ClientAddress } from '../http/client-address.js';
 import type { DeviceRef } from '../domain/types.js';
 import type { Directory } from '../store/directory.js';
 import type { Logger } from '../log.js';
-import type { FetchLog, FetchRecord } from './fetch-log.js';
+import type { FetchLog } from './fetch-log.js';
 import { authSettings, type AuthSettings, type HttpAuth } from './http-auth.js';
 import type { ProbeGuard } from './probe-guard.js';
-import { RenderError, type RenderedFile, type Renderer } from './renderer.js';
-import type { Choice, UaMatch, VendorSelector } from './select.js';
+import { RenderError, type DeviceFile, type RenderedFile, type Renderer } from './renderer.js';
+import type { FingerprintInputs } from './file-fingerprint.js';
+import type { Wired } from './wire.js';
+import type { Choice, VendorSelector } from './select.js';
 import { fetchesFile, resolveModel } from './catalogue.js';
+import { servedVariantOf } from './device-choice.js';
 import type { FirmwareStore } from './firmware.js';
 import type { RequestOrigin } from './settings.js';
 import type { UploadStore } from './uploads.js';
@@ -54,6 +57,8 @@ export interface PhoneReply {
   status: number;
   headers: readonly string[];
   body: Buffer;
+  /** The rendered file behind a 200, whose prepared wire (head and body in one buffer) a transport may write as is. */
+  prepared?: Wired;
   /** Set (status 0) when a PUT may deliver its body: the transport stores it (node:http only, src/provision/uploads.ts). */
   upload?: { deviceId: string; name: string };
   /**
@@ -64,67 +69,51 @@ export interface PhoneReply {
 }
 
 /**
- * Everything a device file's answer was decided from, kept to re-check it in a few identity comparisons: the
- * stored device, account and watched users are still the very documents it was rendered from, the template
- * version is the same, the User-Agent string is the same (so the vendor, model and UA/MAC check are too), the
- * device's last-fetch vendor/model (which the choice may lean on) are unchanged, the account asks no HTTP auth
- * and the address is not banned. Anything else changed: not replayable, the full decision runs.
+ * What a kept device file's answer needs to be re-checked by the one validity rule: the device and account it is
+ * for, the file's vendor entry, the request's User-Agent and Host (which, with the device document, decide the
+ * vendor, model and origin). `replay` looks the documents up again and compares the file's fingerprint with the
+ * current one (file-fingerprint.ts); nothing is trusted for being the same object. A ban, another User-Agent or
+ * Host, or any changed input: not replayable, the full decision runs.
  */
 export class ReplayTicket {
-  private readonly lastVendor: string;
-  private readonly lastModel: string | undefined;
-
   constructor(
     private readonly deps: PhoneHandlerDeps,
-    private readonly templateVersion: number,
-    private readonly ref: DeviceRef,
-    private readonly userIds: readonly string[],
-    private readonly userRevs: ReadonlyArray<string | undefined>,
+    private readonly accountId: string,
+    private readonly deviceId: string,
+    private readonly choice: Choice,
+    private readonly template: string,
+    private readonly file: DeviceFile,
+    /** The fingerprint's inputs when the file was found current for this request (file-fingerprint.ts). */
+    private readonly inputs: FingerprintInputs,
     readonly userAgent: string,
-    /** This device's live last-fetch entry, as recorded for the fetch the ticket was made for. */
-    private readonly last: Readonly<FetchRecord>,
-    private readonly file: string,
     private readonly uaModel: string | undefined,
-    /** The Host the files were rendered for: another Host may render other defaults. */
+    /** The Host the file was rendered for: another Host may render other defaults. */
     private readonly host: string | undefined,
-  ) {
-    this.lastVendor = last.vendor;
-    this.lastModel = last.model;
-  }
+  ) {}
 
   /** True when the kept reply is still exactly right for this request; the fetch is then recorded as served. */
   replay(userAgent: string, address: string, host?: string): boolean {
     const { directory, guard, renderer, fetchLog } = this.deps;
-    if (host !== this.host || userAgent !== this.userAgent || guard.isBanned(address) || renderer.templateVersion !== this.templateVersion) return false;
-    const { last, ref } = this;
-    if (last.vendor !== this.lastVendor || last.model !== this.lastModel) return false;
-    const { device, account } = ref;
-    const accountId = account.id;
-    if (directory.getDevice(accountId, device.id) !== device || directory.getAccount(accountId) !== account) return false;
-    const { userIds, userRevs } = this;
-    for (let i = 0; i < userIds.length; i++) if (directory.getUser(accountId, userIds[i]!)?._rev !== userRevs[i]) return false;
-    noteFetch(fetchLog, ref, address, userAgent, this.file, this.lastVendor, this.uaModel, last);
+    if (host !== this.host || userAgent !== this.userAgent || guard.isBanned(address)) return false;
+    const account = directory.getAccount(this.accountId);
+    const device = account && directory.getDevice(this.accountId, this.deviceId);
+    if (!account || !device) return false;
+    const ref = { account, device };
+    // A disabled device or account changes its revision; so do its URL key and HTTP auth settings.
+    if (!renderer.fingerprints.unchanged(ref, this.choice.profile.id, this.template, this.file.userIds, this.inputs)) return false;
+    noteFetch(fetchLog, ref, address, userAgent, this.file.name, this.choice.profile.id, this.uaModel);
     return true;
   }
 }
 
 /**
- * Records a served device file in the last-fetch log (in place when only the time moved). `held`: the device's
- * entry when the caller already has it (a replay ticket), saving the lookup.
+ * Records a served device file in the last-fetch log (in place when only the time moved). Telemetry only: it is
+ * shown by the API and decides nothing about what a phone is served.
  */
-function noteFetch(
-  fetchLog: FetchLog,
-  ref: DeviceRef,
-  address: string,
-  userAgent: string,
-  file: string,
-  vendor: string,
-  model: string | undefined,
-  held?: Readonly<FetchRecord>,
-): void {
+function noteFetch(fetchLog: FetchLog, ref: DeviceRef, address: string, userAgent: string, file: string, vendor: string, model: string | undefined): void {
   const time = Date.now();
   // Same rule as record(): only address, User-Agent, file and age decide whether the entry must be persisted.
-  const touched = held ? fetchLog.touchEntry(held, time, address, userAgent, file) : fetchLog.touch(ref.device.id, time, address, userAgent, file);
+  const touched = fetchLog.touch(ref.device.id, time, address, userAgent, file);
   if (touched) return;
   fetchLog.record(ref.account.id, ref.device.id, { time, address, user_agent: userAgent, file, vendor, model });
 }
@@ -145,7 +134,7 @@ const SERVER_ERROR = plain(500, 'Internal Server Error');
 const METHOD_NOT_ALLOWED = plain(405, 'Method Not Allowed', ['Allow', 'GET, HEAD']);
 const unauthorized = (challenge: string) => plain(401, 'Unauthorized', ['WWW-Authenticate', challenge]);
 const EMPTY = Buffer.alloc(0);
-const ok = (file: RenderedFile): PhoneReply => ({ status: 200, headers: file.headers, body: file.body });
+const ok = (file: RenderedFile): PhoneReply => ({ status: 200, headers: file.headers, body: file.body, prepared: file });
 
 export type PhoneDecider = (req: PhoneRequest) => PhoneReply;
 
@@ -160,19 +149,6 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       log.error('provisioning: render failed', { err, ...where });
     }
     return SERVER_ERROR;
-  }
-
-  /**
-   * A ticket for replaying this answer, when one can be made: the next decision would lean on the last-fetch entry
-   * just recorded, so the choice must come out the same with it (it nearly always does), and the renderer must know
-   * which users the files show.
-   */
-  function replayTicket(ref: DeviceRef, choice: Choice, ua: UaMatch | undefined, userAgent: string, name: string, uaModel: string | undefined, host: string | undefined) {
-    const last = fetchLog.peek(ref.device.id);
-    const again = last && selector.choose(ref.device, ua, last);
-    const users = renderer.watchedUsers(ref.device.id);
-    if (!last || !users || again?.profile !== choice.profile || again.model !== choice.model) return undefined;
-    return new ReplayTicket(deps, renderer.templateVersion, ref, users.ids, users.revs, userAgent, last, name, uaModel, host);
   }
 
   /**
@@ -217,7 +193,9 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
         log.warn('provisioning: User-Agent MAC differs from requested file', { address, file: name, device_id: ref.device.id });
         return FORBIDDEN;
       }
-      const choice = selector.choose(ref.device, ua, fetchLog.peek(ref.device.id));
+      // The device document and this request's User-Agent decide; for a phone that does not say what it is, the
+      // vendor/model this file's kept copy was made for (device-choice.ts). The last-fetch log is never read.
+      const choice = selector.choose(ref.device, ua, servedVariantOf(renderer, ref.device, name, ua));
       // One name, several files of a profile (per-family layouts: a vendor's ATA, DECT and desk templates): the one
       // the chosen model fetches; the first when none says so (a model the catalogue cannot place).
       const own = choice ? matches.filter((m) => m.profile === choice.profile && m.mac) : [];
@@ -236,8 +214,9 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       }
 
       let file: RenderedFile;
+      const origin = originOf(req.headers.host);
       try {
-        file = renderer.deviceFile(ref, choice, match.file, name, originOf(req.headers.host));
+        file = renderer.deviceFile(ref, choice, match.file, name, origin);
       } catch (err) {
         return failed(err, { account_id: ref.account.id, device_id: ref.device.id, file: name });
       }
@@ -247,8 +226,10 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       // A key segment an account does not ask for is ignored; answers under such URLs are not kept (any segment
       // would do, and each would be one more kept answer).
       const strayKey = phonePath.key !== undefined && accountUrlKey(ref.account) === undefined;
-      const ticket = settings || strayKey || loggedAgent !== userAgent ? undefined : replayTicket(ref, choice, ua, userAgent, name, uaModel, req.headers.host);
-      return { status: 200, headers: file.headers, body: file.body, reuse: ticket };
+      const keyed = 'fp' in file ? (file as DeviceFile) : undefined;
+      const inputs = keyed && !settings && !strayKey && loggedAgent === userAgent ? renderer.fingerprints.inputs(ref, choice.profile.id, match.file.template, keyed.userIds) : undefined;
+      const ticket = inputs && new ReplayTicket(deps, ref.account.id, ref.device.id, choice, match.file.template, keyed!, inputs, userAgent, uaModel, req.headers.host);
+      return { status: 200, headers: file.headers, body: file.body, prepared: file, reuse: ticket };
     }
 
     // Shared file: the vendor comes from the User-Agent, or from the name when only one vendor serves it.

@@ -9,24 +9,33 @@ import { clean } from './sanitize.js';
 import type { RequestOrigin, ServerDefaults } from './settings.js';
 import type { Choice } from './select.js';
 import { TemplateError, type LayerName, type TemplateStore } from './templates.js';
+import { FileCache } from './file-cache.js';
+import { FileFingerprints } from './file-fingerprint.js';
+import type { KeptFiles, KeptMeta } from './kept-files.js';
+import { renderCodeStamp } from './render-stamp.js';
+import { buildWire, DEFAULT_KEEP_ALIVE, type Wired } from './wire.js';
 
 /**
- * Renders files and keeps them. A device's files stay valid while the device's and its account's `_rev`, the
- * template store version, the chosen vendor/model and the revisions of the users its keys watch are unchanged;
- * all of that is checked on every hit (a handful of Map lookups), so no event can be missed.
+ * Renders files and keeps them. A per-device file is valid exactly while its fingerprint (file-fingerprint.ts: the
+ * revisions, template layer stamp, vendor/model, origin and firmware it was made from) is unchanged; that value is
+ * the only rule, for the memory cache, the files kept on disk and the front door's kept answers alike.
+ * A fetch looks in memory (one copy of each body, bounded in bytes), then on disk (kept-files.ts), and renders as
+ * the last resort; `freshen` is the background job's way in (prerender.ts), so files are usually rendered when
+ * their inputs change, not when a phone asks.
  */
-export interface RenderedFile {
+export interface RenderedFile extends Wired {
   name: string;
-  body: Buffer;
   contentType: string;
   perDevice: boolean;
   template: string;
   layer: LayerName;
-  /**
-   * The 200 response's headers as a flat [name, value, …] list, built once with the body: the hot path hands it to
-   * writeHead as is instead of rebuilding and walking a header object per request.
-   */
-  headers: readonly string[];
+}
+
+/** A per-device file with the record of what it was made from (what is kept on disk with it). */
+export interface DeviceFile extends RenderedFile, KeptMeta {
+  key: string;
+  /** Read back by warm() and not served since (diagnostics: keptServed). */
+  warmed?: boolean;
 }
 
 export class RenderError extends Error {
@@ -40,52 +49,72 @@ export class RenderError extends Error {
   }
 }
 
-interface DeviceEntry {
-  deviceRev: string;
-  accountRev: string;
-  version: number;
-  vendor: string;
-  model: string;
-  /** Scheme and Host the files were rendered for (defaults such as the provisioning URL come from it). */
-  origin: string;
-  /** Watched users and the revision each had at render time, flat (no iterator on the hit path). */
-  userIds: string[];
-  userRevs: Array<string | undefined>;
-  files: Map<string, RenderedFile>;
-}
-
 /** What the renderer needs besides templates and users: server defaults, firmware, the account's user list. */
 export interface RenderEnv {
   server: ServerDefaults;
-  /** Origin for renders outside a phone request (API preview, sync fingerprint). */
+  /** Origin for renders outside a phone request (API preview, sync fingerprint, background renders). */
   defaultOrigin: RequestOrigin;
   firmware?: FirmwareStore;
   listUsers?: (accountId: string) => UserDoc[];
 }
 
+export interface RendererOptions {
+  /** Bytes the in-memory files may hold in all (default 384 MiB). */
+  cacheBytes?: number;
+  /** Files kept on disk across restarts; without it only memory is used. */
+  kept?: KeptFiles;
+  /** The rendering code's stamp (default renderCodeStamp()). */
+  codeStamp?: string;
+}
+
 const OFFLINE_RENDER_ENV: RenderEnv = { server: OFFLINE_ENV.server, defaultOrigin: OFFLINE_ENV.origin };
 const MAX_DIRECTORY = 5000;
 
+/** The memory and disk key of a device's file. */
+export const fileKey = (deviceId: string, name: string): string => `${deviceId}/${name}`;
+
+export type Freshened = 'valid' | 'rendered';
+
 export class Renderer {
-  private readonly devices = new Map<string, DeviceEntry>();
-  private readonly shared = new Map<string, RenderedFile & { version: number }>();
+  readonly fingerprints: FileFingerprints;
+  private readonly memory: FileCache<DeviceFile>;
+  private readonly kept: KeptFiles | undefined;
+  private readonly shared = new Map<string, RenderedFile & { stamp: string }>();
   private readonly phonebooks = new Map<string, RenderedFile>();
   private renderCount = 0;
+  private keptCount = 0;
+  private askedCount = 0;
+  private lastAt = 0;
+  private closed = false;
+  /**
+   * The Connection/Keep-Alive lines files are built with: the front door's (it says so when attached), so that
+   * each file's wire is built once, right, instead of rebuilt on its first write.
+   */
+  keepAlive = DEFAULT_KEEP_ALIVE;
 
   constructor(
     private readonly templates: TemplateStore,
     private readonly getUser: UserLookup,
-    private readonly maxDevices = 200_000,
     private readonly env: RenderEnv = OFFLINE_RENDER_ENV,
-  ) {}
-
-  /** Drops a device's files (e.g. on delete); correctness never depends on this, memory does. */
-  forget(deviceId: string): void {
-    this.devices.delete(deviceId);
+    options: RendererOptions = {},
+  ) {
+    this.memory = new FileCache(options.cacheBytes ?? 384 * 1024 * 1024);
+    this.kept = options.kept;
+    this.fingerprints = new FileFingerprints({ templates, getUser, server: env.server, firmware: env.firmware, codeStamp: options.codeStamp ?? renderCodeStamp() });
   }
 
-  get size(): number {
-    return this.devices.size;
+  /** Drops a device's files (on delete): `names` are the file names it may have had. */
+  forget(deviceId: string, names: readonly string[]): void {
+    for (const name of names) {
+      const key = fileKey(deviceId, name);
+      this.memory.delete(key);
+      this.kept?.remove(key);
+    }
+  }
+
+  /** Files in memory and the bytes they hold (bench, diagnostics). */
+  memoryStats(): { files: number; bytes: number } {
+    return { files: this.memory.size, bytes: this.memory.bytes };
   }
 
   /** Templates run so far: a cache hit runs none (tests, diagnostics). */
@@ -93,84 +122,137 @@ export class Renderer {
     return this.renderCount;
   }
 
-  /**
-   * Bumped by every template change (built-in reload, account or device override) and by every change of the
-   * firmware present (configs point at firmware only when its file exists). Both counters only grow, so the sum does.
-   */
-  get templateVersion(): number {
-    return this.templates.version + (this.env.firmware ? (this.env.firmware.refresh(), this.env.firmware.version) : 0);
+  /** Per-device files asked for so far (phones, API, SIP): the background job slows down while this moves. */
+  get asked(): number {
+    return this.askedCount;
   }
 
-  /** The users a device's cached files were rendered from (presence keys), with the revisions they had then. */
-  watchedUsers(deviceId: string): { ids: readonly string[]; revs: ReadonlyArray<string | undefined> } | undefined {
-    const entry = this.devices.get(deviceId);
-    return entry && { ids: entry.userIds, revs: entry.userRevs };
+  /** Per-device files served from the disk copy (tests, diagnostics). */
+  get keptServed(): number {
+    return this.keptCount;
+  }
+
+  /** What the kept copy of a device's file (memory, else disk) was rendered for, without reading its body. */
+  keptMeta(deviceId: string, name: string): KeptMeta | undefined {
+    const key = fileKey(deviceId, name);
+    return this.memory.get(key) ?? this.kept?.meta(key);
+  }
+
+  /** The origin a kept file was rendered for, back as a request origin. */
+  originOf(originKey: string): RequestOrigin {
+    const m = /^(https?):\/\/(.+)$/.exec(originKey);
+    return m ? { scheme: m[1] as RequestOrigin['scheme'], host: m[2]! } : this.env.defaultOrigin;
   }
 
   /**
-   * The template input for a device. Not kept in the cache: at 100k devices it was most of the heap (~3 KB each),
-   * and a big old generation means long GC pauses on the phone path. Rebuilt on the rare miss instead.
+   * The template input for a device. Not kept: at 100k devices it was most of the heap (~3 KB each), and a big old
+   * generation means long GC pauses on the phone path. Rebuilt on the rare render instead.
    */
   private contextFor(ref: DeviceRef, choice: Choice, origin: RequestOrigin): { context: Record<string, unknown>; users: Map<string, string | undefined> } {
     const { input, users } = buildInput(ref, this.getUser, choice, { server: this.env.server, origin, firmware: this.env.firmware });
     return { context: { ...input, vendor: choice.profile.id, v: choice.profile.variables(input) }, users };
   }
 
-  /** The device's cache entry, valid for its current revisions; `context` is set when the entry was just rebuilt. */
-  private entryFor(ref: DeviceRef, choice: Choice, origin: RequestOrigin): { entry: DeviceEntry; context?: Record<string, unknown> } {
-    const { device, account } = ref;
-    const cached = this.devices.get(device.id);
-    const version = this.templateVersion;
-    const originKey = `${origin.scheme}://${origin.host}`;
-    if (
-      cached &&
-      cached.deviceRev === device._rev &&
-      cached.accountRev === account._rev &&
-      cached.version === version &&
-      cached.origin === originKey &&
-      cached.vendor === choice.profile.id &&
-      cached.model === choice.model &&
-      this.usersUnchanged(account.id, cached)
-    ) {
-      return { entry: cached };
-    }
-    const { context, users } = this.contextFor(ref, choice, origin);
-    const entry: DeviceEntry = {
-      deviceRev: device._rev,
-      accountRev: account._rev,
-      version,
-      vendor: choice.profile.id,
-      model: choice.model,
-      origin: originKey,
-      userIds: [...users.keys()],
-      userRevs: [...users.values()],
-      files: new Map(),
-    };
-    if (cached) this.devices.delete(device.id);
-    else if (this.devices.size >= this.maxDevices) {
-      // Oldest-inserted out: keeps the hit path free of LRU bookkeeping.
-      const oldest = this.devices.keys().next().value;
-      if (oldest !== undefined) this.devices.delete(oldest);
-    }
-    this.devices.set(device.id, entry);
-    return { entry, context };
+  private isCurrent(ref: DeviceRef, choice: Choice, file: VendorFile, originKey: string, kept: KeptMeta): boolean {
+    return kept.vendor === choice.profile.id && kept.model === choice.model && kept.origin === originKey &&
+      kept.fp === this.fingerprints.of(ref, choice.profile.id, choice.model, file.template, originKey, kept.userIds);
   }
 
-  private usersUnchanged(accountId: string, entry: DeviceEntry): boolean {
-    const { userIds, userRevs } = entry;
-    for (let i = 0; i < userIds.length; i++) if (this.getUser(accountId, userIds[i]!)?._rev !== userRevs[i]) return false;
-    return true;
-  }
-
-  /** A per-device file, from cache or freshly rendered and format-checked. Throws RenderError. */
+  /**
+   * A per-device file: from memory, else from disk, when its fingerprint matches; else rendered and format-checked
+   * now (and kept). Throws RenderError.
+   */
   deviceFile(ref: DeviceRef, choice: Choice, file: VendorFile, name: string, origin: RequestOrigin = this.env.defaultOrigin): RenderedFile {
     if (file.scope === 'phonebook') return this.phonebookFile(choice.profile, file, name, ref.account, ref.device.id, choice.model);
-    const { entry, context } = this.entryFor(ref, choice, origin);
-    const hit = entry.files.get(name);
-    if (hit) return hit;
-    const rendered = this.render(choice.profile, file, name, context ?? this.contextFor(ref, choice, origin).context, ref.account.id, ref.device.id);
-    entry.files.set(name, rendered);
+    this.askedCount++;
+    const key = fileKey(ref.device.id, name);
+    const originKey = this.fingerprints.originKey(origin);
+    const hit = this.memory.get(key);
+    if (hit && this.isCurrent(ref, choice, file, originKey, hit)) {
+      if (hit.warmed) {
+        // Read from disk by warm(): counted as served from the kept copy, once.
+        hit.warmed = false;
+        this.keptCount++;
+      }
+      return hit;
+    }
+    const fromDisk = this.fromDisk(ref, choice, file, name, key, originKey);
+    if (fromDisk) return fromDisk;
+    const rendered = this.renderDevice(ref, choice, file, name, key, origin, originKey);
+    this.memory.set(key, rendered);
+    this.kept?.put(key, rendered, rendered);
     return rendered;
+  }
+
+  /**
+   * The background job's step for one file: nothing when what is kept (memory or disk) is still valid, else
+   * render and check it now and keep it (memory only where it was already held: a walk over every device must not
+   * push the phones' recent files out). Throws RenderError (the kept copy is then left as it was: its fingerprint
+   * no longer matches, so it is not served).
+   */
+  freshen(ref: DeviceRef, choice: Choice, file: VendorFile, name: string, origin: RequestOrigin = this.env.defaultOrigin): Freshened {
+    if (file.scope === 'phonebook' || !file.perDevice) return 'valid';
+    const key = fileKey(ref.device.id, name);
+    const originKey = this.fingerprints.originKey(origin);
+    const inMemory = this.memory.get(key);
+    const kept = inMemory ?? this.kept?.meta(key);
+    if (kept && this.isCurrent(ref, choice, file, originKey, kept)) return 'valid';
+    const rendered = this.renderDevice(ref, choice, file, name, key, origin, originKey);
+    if (inMemory) this.memory.set(key, rendered);
+    this.kept?.put(key, rendered, rendered);
+    return 'rendered';
+  }
+
+  private fromDisk(ref: DeviceRef, choice: Choice, file: VendorFile, name: string, key: string, originKey: string): DeviceFile | undefined {
+    const meta = this.kept?.meta(key);
+    if (!meta || !this.isCurrent(ref, choice, file, originKey, meta)) return undefined;
+    const body = this.kept!.body(key, meta);
+    if (!body) return undefined;
+    this.keptCount++;
+    const served = this.keptFile(key, name, meta, body);
+    this.memory.set(key, served);
+    return served;
+  }
+
+  /** A kept body back as a device file (only the record's own fields: the disk index's offsets stay there). */
+  private keptFile(key: string, name: string, meta: KeptMeta, body: Buffer): DeviceFile {
+    const { fp, at, userIds, vendor, model, origin } = meta;
+    return { ...this.wired(name, meta, body, meta.layer), key, fp, at, userIds, vendor, model, origin };
+  }
+
+  /**
+   * After a start: the kept files read back into memory in bulk (one read per bucket, a few dozen files per turn
+   * of the loop), as far as the memory bound allows — far cheaper than one read per phone in a boot storm. Each
+   * is still checked against its fingerprint when a phone asks for it; a file already in memory is left alone.
+   */
+  async warm(): Promise<number> {
+    if (!this.kept) return 0;
+    let loaded = 0;
+    await this.kept.readAll((key, meta, body) => {
+      if (this.memory.bytes + body.length + 1024 > this.memory.maxBytes) return false;
+      if (!this.memory.get(key)) {
+        const file = this.keptFile(key, key.slice(key.indexOf('/') + 1), meta, body);
+        file.warmed = true;
+        this.memory.set(key, file);
+        loaded++;
+      }
+      return !this.closed;
+    });
+    return loaded;
+  }
+
+  /** Stops a warm() in progress (close). */
+  close(): void {
+    this.closed = true;
+  }
+
+  private renderDevice(ref: DeviceRef, choice: Choice, file: VendorFile, name: string, key: string, origin: RequestOrigin, originKey: string): DeviceFile {
+    const { context, users } = this.contextFor(ref, choice, origin);
+    const userIds = [...users.keys()];
+    const rendered = this.render(choice.profile, file, name, context, ref.account.id, ref.device.id);
+    const fp = this.fingerprints.of(ref, choice.profile.id, choice.model, file.template, originKey, userIds)!;
+    this.lastAt = Math.max(Date.now(), this.lastAt + 1);
+    return { ...rendered, key, fp, at: this.lastAt, userIds, vendor: choice.profile.id, model: choice.model, origin: originKey };
   }
 
   /** A shared file (no device, never secrets). The account, when known (from a MAC in the User-Agent), picks overrides. */
@@ -178,8 +260,9 @@ export class Renderer {
     if (file.scope === 'phonebook') return this.phonebookFile(profile, file, name, account, undefined, model);
     const key = `${profile.id}|${name}|${account?.id ?? ''}|${account?._rev ?? ''}`;
     const hit = this.shared.get(key);
-    const version = this.templateVersion;
-    if (hit && hit.version === version) return hit;
+    // Valid while the layer it used and the firmware present are the same (no global template version).
+    const stamp = `${this.templates.stamp(profile.id, file.template, account?.id)}|${this.firmwareStamp()}`;
+    if (hit && hit.stamp === stamp) return hit;
     const info = resolveModel(profile, model, '');
     const fw = this.sharedFirmware(profile, info?.firmware, model);
     const context = {
@@ -194,8 +277,9 @@ export class Renderer {
     };
     const rendered = this.render(profile, file, name, context, account?.id, undefined);
     if (this.shared.size > 10_000) this.shared.clear();
-    this.shared.set(key, { ...rendered, version });
-    return rendered;
+    const kept = { ...rendered, stamp };
+    this.shared.set(key, kept);
+    return kept;
   }
 
   /**
@@ -207,7 +291,8 @@ export class Renderer {
     const users = account && this.env.listUsers ? this.env.listUsers(account.id).slice(0, MAX_DIRECTORY) : [];
     const stamp = createHash('sha1');
     for (const u of users) stamp.update(u.id).update(u._rev);
-    const key = `${profile.id}|${name}|${account?.id ?? ''}|${account?._rev ?? ''}|${deviceId ?? ''}|${this.templateVersion}|${stamp.digest('hex')}`;
+    const layer = this.templates.stamp(profile.id, file.template, account?.id, deviceId);
+    const key = `${profile.id}|${name}|${account?.id ?? ''}|${account?._rev ?? ''}|${deviceId ?? ''}|${layer}|${stamp.digest('hex')}`;
     const hit = this.phonebooks.get(key);
     if (hit) return hit;
     const directory: DirectoryEntry[] = users
@@ -237,6 +322,11 @@ export class Renderer {
    * Polycom's default master) names the vendor's firmware only when exactly one of the names its catalogue and
    * families use is present — never a guess between two images.
    */
+  private firmwareStamp(): string {
+    this.env.firmware?.refresh();
+    return this.env.firmware?.stamp ?? '';
+  }
+
   private sharedFirmware(profile: VendorProfile, own: string | undefined, model: string): string | undefined {
     const store = this.env.firmware;
     if (!store) return undefined;
@@ -264,30 +354,39 @@ export class Renderer {
       const line = err instanceof TemplateError || err instanceof FormatError ? err.line : undefined;
       throw new RenderError((err as Error).message, `${profile.id}/${file.template}`, tpl.layer, line);
     }
-    const body = Buffer.from(text, 'utf8');
+    return this.wired(name, file, Buffer.from(text, 'utf8'), tpl.layer);
+  }
+
+  /** A file's answer around its body: headers and wire built once, the body then a view of the wire. */
+  private wired(name: string, file: Pick<VendorFile, 'contentType' | 'perDevice' | 'template'>, body: Buffer, layer: LayerName): RenderedFile {
+    // Per-device files carry SIP credentials: no cache anywhere may keep them.
+    const headers = ['Content-Type', file.contentType, 'Content-Length', String(body.length), 'Cache-Control', file.perDevice ? 'no-store' : 'no-cache'];
+    const wire = buildWire(200, headers, body, this.keepAlive);
     return {
       name,
-      body,
-      // Per-device files carry SIP credentials: no cache anywhere may keep them.
-      headers: ['Content-Type', file.contentType, 'Content-Length', String(body.length), 'Cache-Control', file.perDevice ? 'no-store' : 'no-cache'],
+      status: 200,
+      headers,
+      wire,
+      body: wire.bytes.subarray(wire.bodyAt),
       contentType: file.contentType,
       perDevice: file.perDevice,
       template: file.template,
-      layer: tpl.layer,
+      layer,
     };
   }
 
-  /** Every file this device's phone fetches, in fetch order (shared ones included: a change there matters too). */
-  allFiles(ref: DeviceRef, choice: Choice, origin: RequestOrigin = this.env.defaultOrigin): RenderedFile[] {
+  /**
+   * Every file this device's phone fetches, in fetch order (shared ones included: a change there matters too).
+   * `origin`: the request's; by default each per-device file's own kept origin (so an API or SIP look does not
+   * replace what the phone was served with a file for another Host), else the default.
+   */
+  allFiles(ref: DeviceRef, choice: Choice, origin?: RequestOrigin): RenderedFile[] {
     const out: RenderedFile[] = [];
-    const mac = ref.device.mac_address ?? '';
-    const model = resolveModel(choice.profile, choice.model, choice.family);
-    for (const file of choice.profile.files) {
-      if (file.upload || !fetchesFile(file, model)) continue;
-      const name = file.nameFor({ mac, model: choice.model });
-      if (!name) continue;
-      if (file.perDevice) out.push(this.deviceFile(ref, choice, file, name, origin));
-      else {
+    for (const { file, name } of fetchedFiles(choice, ref.device.mac_address ?? '')) {
+      if (file.perDevice) {
+        const kept = origin ? undefined : this.keptMeta(ref.device.id, name);
+        out.push(this.deviceFile(ref, choice, file, name, origin ?? (kept ? this.originOf(kept.origin) : this.env.defaultOrigin)));
+      } else {
         const common = file.pattern.exec(name)?.groups?.common;
         const accepted = common !== undefined ? file.acceptCommon?.(common) : undefined;
         if (accepted) out.push(this.sharedFile(choice.profile, file, name, accepted.model, ref.account));
@@ -295,6 +394,27 @@ export class Renderer {
     }
     return out;
   }
+}
+
+/**
+ * The files (and their names) a device's phone fetches for this choice, in fetch order; uploads excluded.
+ * `unplaced`: for a model the catalogue cannot place, also the file the phone path serves under a name that several
+ * of the vendor's files share (the first of them, phone-handler.ts) — what the background job must render ahead.
+ */
+export function fetchedFiles(choice: Choice, mac: string, unplaced = false): Array<{ file: VendorFile; name: string }> {
+  const model = resolveModel(choice.profile, choice.model, choice.family);
+  const out: Array<{ file: VendorFile; name: string }> = [];
+  const named = new Set<string>();
+  for (const file of choice.profile.files) {
+    if (file.upload) continue;
+    const name = file.nameFor({ mac, model: choice.model });
+    if (!name) continue;
+    if (fetchesFile(file, model) || (unplaced && !model && !named.has(name) && !choice.profile.files.some((f) => f !== file && !f.upload && fetchesFile(f, model) && f.nameFor({ mac, model: choice.model }) === name))) {
+      named.add(name);
+      out.push({ file, name });
+    }
+  }
+  return out;
 }
 
 export function digestFiles(files: RenderedFile[]): string {

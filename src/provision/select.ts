@@ -20,6 +20,12 @@ export interface Choice {
   family: string;
 }
 
+/** The vendor and model a device's kept files were rendered for (part of their fingerprint). */
+export interface ServedVariant {
+  vendor: string;
+  model: string;
+}
+
 export interface UaMatch {
   profile: VendorProfile;
   info: UserAgentInfo;
@@ -55,21 +61,21 @@ export class VendorSelector {
     return undefined;
   }
 
-  /** Device's provision.endpoint_brand first, else the User-Agent's vendor, else the vendor last seen fetching, else the OUI. */
-  choose(device: DeviceDoc, ua?: UaMatch, last?: { vendor?: string; model?: string }): Choice | undefined {
+  /**
+   * Device's provision.endpoint_brand first, else the User-Agent's vendor, else the vendor its kept files were
+   * rendered for (`served`, device-choice.ts), else the OUI. The last-fetch log (telemetry) is never read here.
+   */
+  choose(device: DeviceDoc, ua?: UaMatch, served?: ServedVariant): Choice | undefined {
     const brand = typeof device.provision?.endpoint_brand === 'string' ? device.provision.endpoint_brand : undefined;
     const profile =
-      this.byId(brand) ??
-      ua?.profile ??
-      this.byId(last?.vendor) ??
-      (device.mac_address ? this.byOui.get(device.mac_address.slice(0, 6)) : undefined);
+      this.byId(brand) ?? ua?.profile ?? this.byId(served?.vendor) ?? (device.mac_address ? this.byOui.get(device.mac_address.slice(0, 6)) : undefined);
     if (!profile) return undefined;
     const rawModel = device.provision?.endpoint_model;
-    // Model: the device's own, else what the phone said in its User-Agent (now or at its last fetch).
+    // Model: the device's own, else what the phone says in its User-Agent, else what its kept files were made for.
     const model =
       (Array.isArray(rawModel) ? rawModel[0] : rawModel) ||
       (ua?.profile === profile ? ua.info.model : undefined) ||
-      (last?.vendor === profile.id ? last.model : undefined) ||
+      (served?.vendor === profile.id ? served.model : undefined) ||
       '';
     const family = typeof device.provision?.endpoint_family === 'string' ? device.provision.endpoint_family : '';
     return { profile, model: this.normalModel(String(model)), family };

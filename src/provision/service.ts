@@ -41,5 +41,11 @@ export interface ProvisioningService {
   describe(accountId: string, deviceId: string): Record<string, unknown> | undefined;
   /** Templates run so far (a cache hit runs none): tests and diagnostics. */
   readonly renders: number;
+  /** Per-device files served from their copy kept on disk (tests and diagnostics). */
+  readonly keptServed: number;
+  /** Rendered files held in memory and their bytes (bench, diagnostics). */
+  memoryStats(): { files: number; bytes: number };
+  /** Resolves once the background renders queued so far are done and written to disk (tests, bench). */
+  rendered(): Promise<void>;
   close(): Promise<void>;
 }

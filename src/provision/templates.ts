@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +27,7 @@ export interface ResolvedTemplate {
   fn: TemplateFn;
   source: string;
   layer: LayerName;
+  stamp: string;
 }
 
 export class TemplateError extends Error {
@@ -81,13 +83,23 @@ function templateError(err: unknown): TemplateError {
 interface Entry {
   source: string;
   fn: TemplateFn;
+  /** `<layer letter>:<hash of the source>`: what a rendered file's fingerprint records of the template it used. */
+  stamp: string;
+}
+
+/** Stable across restarts (unlike a counter): a kept file written by another source of this layer never matches. */
+function stampOf(layer: 'b' | 'a' | 'd', source: string): string {
+  return `${layer}:${createHash('sha1').update(source).digest('base64url').slice(0, 16)}`;
 }
 
 export class TemplateStore {
   private readonly builtins = new Map<string, Entry>();
   /** key: `${accountId}/${deviceId ?? ''}/${vendor}/${name}` */
   private readonly overrides = new Map<string, Entry>();
-  /** Bumped on every override change and every built-in reload; part of every render cache key. */
+  /**
+   * Bumped on every override change and every built-in reload (diagnostics only): rendered files are keyed by the
+   * stamp of exactly the layer they used (`stamp()`), so one edit leaves other vendors' and tenants' files valid.
+   */
   version = 1;
 
   constructor(
@@ -112,7 +124,7 @@ export class TemplateStore {
       for (const file of profile.files) {
         if (file.upload) continue; // written by the phone, not rendered: no template
         const source = await fs.readFile(path.join(this.builtinDir, profile.id, `${file.template}.hbs`), 'utf8');
-        this.builtins.set(`${profile.id}/${file.template}`, { source, fn: compileTemplate(source, file.format) });
+        this.builtins.set(`${profile.id}/${file.template}`, { source, fn: compileTemplate(source, file.format), stamp: stampOf('b', source) });
       }
     }
     await this.loadOverrides();
@@ -137,7 +149,7 @@ export class TemplateStore {
         const source = await fs.readFile(path.join(dir, profile.id, `${file.template}.hbs`), 'utf8').catch(() => undefined);
         if (source === undefined) continue;
         try {
-          this.overrides.set(this.key(layer, profile.id, file.template), { source, fn: compileTemplate(source, file.format) });
+          this.overrides.set(this.key(layer, profile.id, file.template), { source, fn: compileTemplate(source, file.format), stamp: stampOf(layer.deviceId ? 'd' : 'a', source) });
         } catch {
           // Only checked templates are ever written; a file that no longer compiles is ignored (built-in wins).
         }
@@ -170,6 +182,22 @@ export class TemplateStore {
     return { ...b, layer: 'builtin' };
   }
 
+  /**
+   * The stamp of the template that applies (the same layer resolve() picks): a few Map lookups and no allocation,
+   * for the phone path's fingerprint check. Undefined when there is no such template.
+   */
+  stamp(vendor: string, name: string, accountId?: string, deviceId?: string): string | undefined {
+    if (accountId) {
+      if (deviceId) {
+        const d = this.overrides.get(this.key({ accountId, deviceId }, vendor, name));
+        if (d) return d.stamp;
+      }
+      const a = this.overrides.get(this.key({ accountId }, vendor, name));
+      if (a) return a.stamp;
+    }
+    return this.builtins.get(`${vendor}/${name}`)?.stamp;
+  }
+
   /** The built-in source for (vendor, name) as currently served. */
   builtin(vendor: string, name: string): string | undefined {
     return this.builtins.get(`${vendor}/${name}`)?.source;
@@ -177,7 +205,7 @@ export class TemplateStore {
 
   /** Swaps in an already validated built-in template (edited on disk) and makes every cached render stale. */
   replaceBuiltin(vendor: string, name: string, source: string, fn: TemplateFn): void {
-    this.builtins.set(`${vendor}/${name}`, { source, fn });
+    this.builtins.set(`${vendor}/${name}`, { source, fn, stamp: stampOf('b', source) });
     this.version++;
   }
 
@@ -191,7 +219,7 @@ export class TemplateStore {
     const file = this.file(layer, vendor, name);
     await fs.mkdir(path.dirname(file), { recursive: true });
     await writeFileDurable(file, source);
-    this.overrides.set(this.key(layer, vendor, name), { source, fn });
+    this.overrides.set(this.key(layer, vendor, name), { source, fn, stamp: stampOf(layer.deviceId ? 'd' : 'a', source) });
     this.version++;
   }
 

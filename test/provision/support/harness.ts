@@ -27,6 +27,8 @@ export interface Harness {
   dir: MemoryDirectory;
   service: ProvisioningService;
   events: DomainEvent[];
+  /** The domain event bus the service listens on (what the store would emit after a write). */
+  bus: DomainEvents;
   logs: string[];
   dataDir: string;
   base: string;
@@ -94,7 +96,7 @@ export async function startHarness(
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
-    dir, service, events, logs, dataDir, base, clock, front,
+    dir, service, events, bus, logs, dataDir, base, clock, front,
     get(file, headers = {}, method = 'GET') {
       return new Promise((resolve, reject) => {
         const req = http.request(`${base}${file.startsWith('/') ? file : `/provision/${file}`}`, { method, headers }, (res) => {

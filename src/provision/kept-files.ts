@@ -1,0 +1,360 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { writeFileDurable } from '../store/durable-file.js';
+import type { LayerName } from './templates.js';
+
+/**
+ * Rendered per-device files kept on disk (DATA_DIR/rendered/), so that after a restart a phone's first fetch is a
+ * read, not a render. Each file is kept with the fingerprint it was rendered for (src/provision/file-fingerprint.ts)
+ * and served only when that still matches; a missing, unreadable or stale entry is simply rendered again.
+ *
+ * Layout: 256 bucket files (a device's files share one), each `KPF1`, a header length, a JSON header (key,
+ * fingerprint, metadata, offset and length of every entry) and the bodies. A bucket is rewritten whole with the
+ * store's durable write under a new generation name, then the in-memory index switches to it, so a reader always
+ * reads a complete file at the offsets of its own index. Writes are batched: a bucket is rewritten once its
+ * pending changes have been quiet for `delayMs` or too many bytes are pending, not once per render.
+ * Bodies carry SIP passwords and the account's url_key: each is sealed (AES-256-GCM, a key derived from the
+ * secrets key), bound to its key and fingerprint, so a body moved to another entry does not open.
+ */
+export interface KeptMeta {
+  fp: string;
+  /** When it was rendered (ms since epoch, strictly increasing within a run): the newest tells a device's variant. */
+  at: number;
+  userIds: readonly string[];
+  vendor: string;
+  model: string;
+  origin: string;
+  template: string;
+  layer: LayerName;
+  contentType: string;
+  perDevice: boolean;
+}
+
+interface IndexEntry extends KeptMeta {
+  file: string;
+  off: number;
+  len: number;
+}
+
+type Change = { meta: KeptMeta; file: { body: Buffer } } | null;
+
+export interface KeptFilesOptions {
+  /** Quiet time before pending changes are written (default 500 ms). */
+  delayMs?: number;
+  /** Pending body bytes that force a write at once (default 64 MiB). */
+  maxPendingBytes?: number;
+}
+
+/** Few enough that every bucket's file stays open (one pread per body), enough that a rewrite stays small. */
+const BUCKETS = 256;
+const MAGIC = Buffer.from('KPF1', 'latin1');
+const NAME = /^b(\d{4})\.(\d+)\.kept$/;
+const IV = 12;
+const TAG = 16;
+const LAYERS = new Set<LayerName>(['builtin', 'account', 'device']);
+
+/** Bucket of a key `<deviceId>/<name>`: FNV-1a over the device id, so a device's files are written together. */
+function bucketOf(key: string): number {
+  let h = 0x811c9dc5;
+  const end = key.indexOf('/');
+  for (let i = 0; i < (end < 0 ? key.length : end); i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % BUCKETS;
+}
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+/** `base`: where the bodies start (offsets in the header are relative to it). */
+function parseIndex(file: string, header: unknown, base: number, size: number): Map<string, IndexEntry> {
+  const out = new Map<string, IndexEntry>();
+  if (!Array.isArray(header)) throw new Error('header is not a list');
+  for (const row of header as unknown[]) {
+    if (!Array.isArray(row) || row.length !== 13) throw new Error('bad header row');
+    const [key, fp, userIds, vendor, model, origin, template, layer, contentType, perDevice, off, len, at] = row as unknown[];
+    if (![key, fp, vendor, model, origin, template, contentType].every(isStr) || !LAYERS.has(layer as LayerName)) throw new Error('bad header row');
+    if (!Array.isArray(userIds) || !userIds.every(isStr) || typeof perDevice !== 'boolean' || typeof at !== 'number') throw new Error('bad header row');
+    if (!Number.isInteger(off) || !Number.isInteger(len) || (off as number) < 0 || (len as number) < IV + TAG || base + (off as number) + (len as number) > size) throw new Error('entry out of bounds');
+    out.set(key as string, {
+      fp: fp as string, at, userIds: userIds as string[], vendor: vendor as string, model: model as string, origin: origin as string,
+      template: template as string, layer: layer as LayerName, contentType: contentType as string, perDevice, file, off: base + (off as number), len: len as number,
+    });
+  }
+  return out;
+}
+
+export class KeptFiles {
+  /** Bucket → its index, read on first use (a header read: a restart costs no reading of everything at once). */
+  private readonly indexes = new Map<number, Map<string, IndexEntry>>();
+  /** Bucket → the current generation's file name and number. */
+  private readonly current = new Map<number, { file: string; gen: number }>();
+  private readonly pending = new Map<number, Map<string, Change>>();
+  /** Changes being written: still answered from here until the new generation is in place. */
+  private readonly writing = new Map<number, Map<string, Change>>();
+  /** Bucket → its current file, open for reading. */
+  private readonly fds = new Map<number, { file: string; fd: number }>();
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly sealKey: Buffer;
+  private readonly delayMs: number;
+  private readonly maxPendingBytes: number;
+  /** Bodies read from disk (tests, diagnostics). */
+  reads = 0;
+
+  private constructor(
+    readonly dir: string,
+    secret: Buffer,
+    private readonly log: Logger,
+    options: KeptFilesOptions,
+  ) {
+    this.sealKey = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'kazoo-provisioner kept rendered files', 32));
+    this.delayMs = options.delayMs ?? 500;
+    this.maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Lists the directory once (newest generation of each bucket wins; older ones and temp files are removed). */
+  static open(dir: string, secret: Buffer, log: Logger, options: KeptFilesOptions = {}): KeptFiles {
+    const kept = new KeptFiles(dir, secret, log, options);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stale: string[] = [];
+    for (const name of readdirSync(dir)) {
+      const m = NAME.exec(name);
+      if (!m) {
+        if (name.endsWith('.tmp')) stale.push(name);
+        continue;
+      }
+      const bucket = Number(m[1]);
+      const gen = Number(m[2]);
+      const had = kept.current.get(bucket);
+      if (bucket >= BUCKETS) {
+        stale.push(name);
+        continue;
+      }
+      if (!had || had.gen < gen) {
+        if (had) stale.push(path.basename(had.file));
+        kept.current.set(bucket, { file: path.join(dir, name), gen });
+      } else stale.push(name);
+    }
+    for (const name of stale) void fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+    return kept;
+  }
+
+  /** What is kept for `key` (pending writes first), without its body. */
+  meta(key: string): KeptMeta | undefined {
+    const bucket = bucketOf(key);
+    const change = this.changed(bucket, key);
+    return change !== undefined ? (change?.meta ?? undefined) : this.index(bucket).get(key);
+  }
+
+  /** The newest not yet written change of `key` (null: removed), or undefined when there is none. */
+  private changed(bucket: number, key: string): Change | undefined {
+    const pending = this.pending.get(bucket);
+    if (pending?.has(key)) return pending.get(key);
+    const writing = this.writing.get(bucket);
+    return writing?.has(key) ? writing.get(key) : undefined;
+  }
+
+  /** The kept body for `key` if it is still the one `meta` described; undefined when it cannot be read or opened. */
+  body(key: string, meta: KeptMeta): Buffer | undefined {
+    const bucket = bucketOf(key);
+    const change = this.changed(bucket, key);
+    if (change !== undefined) return change && change.meta === meta ? change.file.body : undefined;
+    const entry = this.index(bucket).get(key);
+    if (entry !== meta) return undefined;
+    try {
+      const sealed = Buffer.allocUnsafe(entry.len);
+      if (readSync(this.fdOf(bucket, entry.file), sealed, 0, entry.len, entry.off) !== entry.len) return undefined;
+      this.reads++;
+      return this.open(sealed, key, entry.fp);
+    } catch {
+      // Unreadable or damaged: rendered again by the caller.
+      return undefined;
+    }
+  }
+
+  private fdOf(bucket: number, file: string): number {
+    const held = this.fds.get(bucket);
+    if (held?.file === file) return held.fd;
+    this.closeFd(bucket);
+    const fd = openSync(file, 'r');
+    this.fds.set(bucket, { file, fd });
+    return fd;
+  }
+
+  private closeFd(bucket: number): void {
+    const held = this.fds.get(bucket);
+    if (!held) return;
+    this.fds.delete(bucket);
+    try {
+      closeSync(held.fd);
+    } catch {
+      // already closed
+    }
+  }
+
+  /**
+   * Every kept entry, bucket by bucket: one read of each bucket file (off the loop), then its bodies opened a few
+   * dozen per turn of the loop. `take` returns false to stop. Entries with a change not yet written are skipped.
+   */
+  async readAll(take: (key: string, meta: KeptMeta, body: Buffer) => boolean, perTurn = 32): Promise<void> {
+    for (const [bucket, current] of [...this.current.entries()]) {
+      const bytes = await fs.readFile(current.file).catch(() => undefined);
+      if (!bytes || this.current.get(bucket)?.file !== current.file) continue;
+      let n = 0;
+      for (const [key, entry] of this.index(bucket)) {
+        if (entry.file !== current.file || this.changed(bucket, key) !== undefined) continue;
+        const body = entry.off + entry.len <= bytes.length ? this.open(bytes.subarray(entry.off, entry.off + entry.len), key, entry.fp) : undefined;
+        if (body && !take(key, entry, body)) return;
+        if (++n % perTurn === 0) await new Promise((r) => setImmediate(r));
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Writes what is pending and closes the open bucket files. */
+  async close(): Promise<void> {
+    await this.flush();
+    for (const bucket of [...this.fds.keys()]) this.closeFd(bucket);
+  }
+
+  put(key: string, meta: KeptMeta, file: { body: Buffer }): void {
+    this.change(key, { meta, file });
+    this.pendingBytes += file.body.length;
+  }
+
+  remove(key: string): void {
+    if (this.meta(key) !== undefined) this.change(key, null);
+  }
+
+  /** Writes every pending change now; resolves once they are durable. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.running) await this.running;
+    if (this.pending.size === 0) return;
+    this.running = this.writeAll().finally(() => (this.running = undefined));
+    await this.running;
+  }
+
+  private change(key: string, change: Change): void {
+    const bucket = bucketOf(key);
+    let changes = this.pending.get(bucket);
+    if (!changes) this.pending.set(bucket, (changes = new Map()));
+    changes.set(key, change);
+    if (this.pendingBytes >= this.maxPendingBytes) {
+      void this.flush().catch((err: unknown) => this.log.error('provisioning: writing kept files failed', { err }));
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush().catch((err: unknown) => this.log.error('provisioning: writing kept files failed', { err }));
+    }, this.delayMs);
+    this.timer.unref();
+  }
+
+  private async writeAll(): Promise<void> {
+    const buckets = [...this.pending.keys()];
+    this.pendingBytes = 0;
+    for (const bucket of buckets) {
+      const changes = this.pending.get(bucket);
+      if (!changes) continue;
+      this.pending.delete(bucket);
+      this.writing.set(bucket, changes);
+      try {
+        await this.writeBucket(bucket, changes);
+      } catch (err) {
+        // A cache: what is not written is rendered again when asked for.
+        this.log.error('provisioning: kept files bucket not written', { bucket, err });
+      } finally {
+        this.writing.delete(bucket);
+      }
+    }
+  }
+
+  private async writeBucket(bucket: number, changes: Map<string, Change>): Promise<void> {
+    const index = this.index(bucket);
+    const old = this.current.get(bucket);
+    const keepOld = [...index.entries()].filter(([key]) => !changes.has(key));
+    const oldBytes = keepOld.length > 0 && old ? await fs.readFile(old.file) : undefined;
+    const rows: unknown[][] = [];
+    const bodies: Buffer[] = [];
+    let offset = 0;
+    const add = (key: string, meta: KeptMeta, sealed: Buffer) => {
+      rows.push([key, meta.fp, meta.userIds, meta.vendor, meta.model, meta.origin, meta.template, meta.layer, meta.contentType, meta.perDevice, offset, sealed.length, meta.at]);
+      bodies.push(sealed);
+      offset += sealed.length;
+    };
+    if (oldBytes) for (const [key, e] of keepOld) if (e.off + e.len <= oldBytes.length) add(key, e, oldBytes.subarray(e.off, e.off + e.len));
+    for (const [key, change] of changes) if (change) add(key, change.meta, this.seal(change.file.body, key, change.meta.fp));
+    const gen = (old?.gen ?? 0) + 1;
+    const file = path.join(this.dir, `b${String(bucket).padStart(4, '0')}.${gen}.kept`);
+    if (rows.length === 0) {
+      this.current.delete(bucket);
+      this.indexes.set(bucket, new Map());
+    } else {
+      const header = Buffer.from(JSON.stringify(rows), 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(header.length);
+      const base = MAGIC.length + 4 + header.length;
+      await writeFileDurable(file, Buffer.concat([MAGIC, length, header, ...bodies]));
+      this.indexes.set(bucket, parseIndex(file, rows, base, base + offset));
+      this.current.set(bucket, { file, gen });
+    }
+    if (old) {
+      if (this.fds.get(bucket)?.file === old.file) this.closeFd(bucket);
+      await fs.rm(old.file, { force: true });
+    }
+  }
+
+  private index(bucket: number): Map<string, IndexEntry> {
+    let index = this.indexes.get(bucket);
+    if (index) return index;
+    index = new Map();
+    const current = this.current.get(bucket);
+    if (current) {
+      let fd: number | undefined;
+      try {
+        fd = openSync(current.file, 'r');
+        const size = fstatSync(fd).size;
+        const head = Buffer.alloc(MAGIC.length + 4);
+        readSync(fd, head, 0, head.length, 0);
+        if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a kept files bucket');
+        const length = head.readUInt32BE(MAGIC.length);
+        if (head.length + length > size) throw new Error('header out of bounds');
+        const header = Buffer.alloc(length);
+        readSync(fd, header, 0, length, head.length);
+        index = parseIndex(current.file, JSON.parse(header.toString('utf8')), head.length + length, size);
+      } catch (err) {
+        this.log.warn('provisioning: kept files bucket unreadable, its files will be rendered again', { file: current.file, reason: (err as Error).message });
+        index = new Map();
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    }
+    this.indexes.set(bucket, index);
+    return index;
+  }
+
+  private seal(body: Buffer, key: string, fp: string): Buffer {
+    const iv = randomBytes(IV);
+    const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv);
+    cipher.setAAD(Buffer.from(`${key}|${fp}`));
+    const out = Buffer.concat([iv, Buffer.alloc(TAG), cipher.update(body), cipher.final()]);
+    cipher.getAuthTag().copy(out, IV);
+    return out;
+  }
+
+  private open(sealed: Buffer, key: string, fp: string): Buffer | undefined {
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.sealKey, sealed.subarray(0, IV));
+      decipher.setAAD(Buffer.from(`${key}|${fp}`));
+      decipher.setAuthTag(sealed.subarray(IV, IV + TAG));
+      return Buffer.concat([decipher.update(sealed.subarray(IV + TAG)), decipher.final()]);
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,196 @@
+import type { DeviceDoc, DeviceRef } from '../domain/types.js';
+import type { Logger } from '../log.js';
+import type { Directory } from '../store/directory.js';
+import { fetchedFiles, RenderError, type Renderer } from './renderer.js';
+import type { Choice } from './select.js';
+
+/**
+ * Renders phones' files in the background when their inputs change (device, account, watched users, a template
+ * layer), so that a fetch finds them ready in memory or on disk. Paced: each slice checks at most `sliceChecks`
+ * files and renders at most `sliceRenders`, then yields — to the next turn of the loop when no phone asked for a
+ * file since the last slice, else for `gapMs` (phones first: during a boot storm the job takes a small share).
+ * Checking is a fingerprint comparison (renderer.freshen): a template edit walks the devices it may concern and
+ * renders only the files whose layer it changed. The format check runs here, as on every render: a file that fails
+ * it is logged and not kept, and the phone's next fetch then gets today's answer for a broken file (500).
+ * Correctness never waits for this job: a fetch compares fingerprints itself and renders at once when they differ.
+ */
+export interface PrerenderDeps {
+  directory: Directory;
+  renderer: Renderer;
+  /** The vendor/model to render a device's files for (device-choice.ts). */
+  choiceOf: (ref: DeviceRef) => Choice | undefined;
+  log: Logger;
+  sliceChecks?: number;
+  sliceRenders?: number;
+  /** Wait between slices while phones are fetching (default 10 ms). */
+  gapMs?: number;
+  /** Wait before looking again whether phones stopped, when only idle-only work is left (default 100 ms). */
+  idleGapMs?: number;
+}
+
+/** Limits a walk: only this vendor's phones, only this device. */
+export interface Scope {
+  vendor?: string;
+  deviceId?: string;
+}
+
+interface Walk {
+  accountId: string;
+  devices: DeviceDoc[] | undefined;
+  at: number;
+  scope: Scope;
+  /** Only while no phone is fetching (the check after a start): it must not slow a boot storm down. */
+  idleOnly: boolean;
+}
+
+export interface PrerenderStats {
+  checked: number;
+  rendered: number;
+  failed: number;
+  slices: number;
+}
+
+export class Prerender {
+  /** Single devices (an edit): handled before walks. */
+  private readonly devices = new Map<string, string>();
+  private readonly walks: Walk[] = [];
+  private scheduled = false;
+  private closed = false;
+  private waiters: Array<() => void> = [];
+  private readonly sliceChecks: number;
+  private readonly sliceRenders: number;
+  private readonly gapMs: number;
+  private readonly idleGapMs: number;
+  /** Phones asked for files since the slice before this one. */
+  private phonesBusy = false;
+  /** The renderer's `asked` count at the last slice: when it moved, phones are fetching. */
+  private askedAt = -1;
+  readonly stats: PrerenderStats = { checked: 0, rendered: 0, failed: 0, slices: 0 };
+
+  constructor(private readonly deps: PrerenderDeps) {
+    this.sliceChecks = deps.sliceChecks ?? 100;
+    this.sliceRenders = deps.sliceRenders ?? 4;
+    this.gapMs = deps.gapMs ?? 10;
+    this.idleGapMs = deps.idleGapMs ?? 100;
+  }
+
+  device(accountId: string, deviceId: string): void {
+    this.devices.set(deviceId, accountId);
+    this.wake();
+  }
+
+  /** Every device of the account (its document or a user changed, or one of its template overrides). */
+  account(accountId: string, scope: Scope = {}): void {
+    if (scope.deviceId) this.device(accountId, scope.deviceId);
+    else this.walks.push({ accountId, devices: undefined, at: 0, scope, idleOnly: false });
+    this.wake();
+  }
+
+  /**
+   * Every account's devices (a built-in template edit, optionally one vendor's; `idleOnly` for the check after a
+   * start, which then waits while phones fetch: their files are valid or rendered at the fetch anyway).
+   */
+  all(scope: Scope = {}, idleOnly = false): void {
+    for (const account of this.deps.directory.listAccounts()) this.walks.push({ accountId: account.id, devices: undefined, at: 0, scope, idleOnly });
+    this.wake();
+  }
+
+  get busy(): boolean {
+    return this.devices.size > 0 || this.walks.length > 0;
+  }
+
+  /** Resolves once nothing is queued (tests, the bench's "rendered" point). */
+  idle(): Promise<void> {
+    if (!this.busy || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.devices.clear();
+    this.walks.length = 0;
+    this.settle();
+  }
+
+  private wake(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    const asked = this.deps.renderer.asked;
+    this.phonesBusy = asked !== this.askedAt;
+    this.askedAt = asked;
+    if (!this.phonesBusy) setImmediate(() => this.slice());
+    else setTimeout(() => this.slice(), this.urgent ? this.gapMs : this.idleGapMs).unref();
+  }
+
+  /** Work that may not wait for phones to stop: a single device, or a walk after an edit. */
+  private get urgent(): boolean {
+    return this.devices.size > 0 || this.walks.some((w) => !w.idleOnly);
+  }
+
+  private settle(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  private slice(): void {
+    this.scheduled = false;
+    if (this.closed) return;
+    this.stats.slices++;
+    const budget = { checks: this.sliceChecks, renders: this.sliceRenders };
+    while (budget.checks > 0 && budget.renders > 0) {
+      const next = this.devices.entries().next();
+      if (!next.done) {
+        const [deviceId, accountId] = next.value;
+        this.devices.delete(deviceId);
+        this.freshen(accountId, this.deps.directory.getDevice(accountId, deviceId), {}, budget);
+        continue;
+      }
+      const walk = this.phonesBusy ? this.walks.find((w) => !w.idleOnly) : this.walks[0];
+      if (!walk) break;
+      // The account's list is taken when the walk reaches it, so it is as current as it can be.
+      walk.devices ??= this.deps.directory.listDevices(walk.accountId);
+      if (walk.at >= walk.devices.length) {
+        this.walks.splice(this.walks.indexOf(walk), 1);
+        continue;
+      }
+      const doc = walk.devices[walk.at++]!;
+      this.freshen(walk.accountId, this.deps.directory.getDevice(walk.accountId, doc.id), walk.scope, budget);
+    }
+    if (this.busy) this.wake();
+    else {
+      this.deps.log.info('provisioning: rendered files up to date', { ...this.stats });
+      this.settle();
+    }
+  }
+
+  private freshen(accountId: string, device: DeviceDoc | undefined, scope: Scope, budget: { checks: number; renders: number }): void {
+    const account = this.deps.directory.getAccount(accountId);
+    if (!account || !device || !device.mac_address || device.enabled === false || account.enabled === false) return;
+    if (scope.deviceId && scope.deviceId !== device.id) return;
+    const ref = { account, device };
+    const choice = this.deps.choiceOf(ref);
+    if (!choice || (scope.vendor && choice.profile.id !== scope.vendor)) return;
+    const { renderer } = this.deps;
+    for (const { file, name } of fetchedFiles(choice, device.mac_address, true)) {
+      if (!file.perDevice || file.scope === 'phonebook') continue;
+      budget.checks--;
+      this.stats.checked++;
+      const kept = renderer.keptMeta(device.id, name);
+      try {
+        if (renderer.freshen(ref, choice, file, name, kept ? renderer.originOf(kept.origin) : undefined) === 'rendered') {
+          budget.renders--;
+          this.stats.rendered++;
+        }
+      } catch (err) {
+        budget.renders--;
+        this.stats.failed++;
+        if (!(err instanceof RenderError)) {
+          this.deps.log.error('provisioning: background render failed', { err, account_id: accountId, device_id: device.id, file: name });
+          continue;
+        }
+        this.deps.log.error('provisioning: rendered file rejected, not kept', { template: err.template, layer: err.layer, line: err.line, reason: err.message, account_id: accountId, device_id: device.id, file: name });
+      }
+    }
+  }
+}
