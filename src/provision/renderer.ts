@@ -382,7 +382,9 @@ export class Renderer {
    */
   allFiles(ref: DeviceRef, choice: Choice, origin?: RequestOrigin): RenderedFile[] {
     const out: RenderedFile[] = [];
-    for (const { file, name } of fetchedFiles(choice, ref.device.mac_address ?? '')) {
+    // `unplaced`: a phone whose model is not known yet (none on the device, none said yet) is still served the
+    // first file of a shared name (its <mac>.cfg); without it here a change of that file would never re-sync it.
+    for (const { file, name } of fetchedFiles(choice, ref.device.mac_address ?? '', true)) {
       if (file.perDevice) {
         const kept = origin ? undefined : this.keptMeta(ref.device.id, name);
         out.push(this.deviceFile(ref, choice, file, name, origin ?? (kept ? this.originOf(kept.origin) : this.env.defaultOrigin)));

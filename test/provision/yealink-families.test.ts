@@ -210,6 +210,21 @@ describe('Yealink boot files', () => {
     expect(h.service.describe(ACCOUNT, 'd-T46S')!.files).toEqual(['001565460001.boot', 'y000000000066.cfg', '001565460001.cfg', '001565460001-phonebook.xml']);
   });
 
+  it('a phone whose model is not known yet is fingerprinted on the <mac>.cfg it is served: a new name changes the fingerprint', async () => {
+    h = await startHarness();
+    // No brand, no model on the device, and the phone has not said its model (a SIP User-Agent without one).
+    h.dir.addDevice(ACCOUNT, { id: 'unplaced', name: 'Notify Me', mac_address: '001565c30001', sip: { username: 'c3', password: 'pw-c3' } });
+    const served = () => fetchCfg(h!, '001565c30001.cfg', 'SIPp phone');
+    expect(await served()).toContain('account.1.label = Notify Me');
+    const before = await h.service.fingerprint(ACCOUNT, 'unplaced');
+    expect(before).toEqual(expect.any(String));
+    h.dir.updateDevice('unplaced', { name: 'Notified Once' });
+    expect(await served()).toContain('account.1.label = Notified Once');
+    const after = await h.service.fingerprint(ACCOUNT, 'unplaced');
+    expect(after).toEqual(expect.any(String));
+    expect(after).not.toBe(before);
+  });
+
   it('y000000000000.boot: each common file once, selected by model, no secrets, no MAC', async () => {
     h = await startHarness();
     const text = await fetchCfg(h, 'y000000000000.boot', 'Yealink SIP-T46S 66.86.0.15');
