@@ -9,6 +9,14 @@ import { createSipPart } from './sip/wiring.js';
  * with their own parts.
  */
 export const productionParts: ServerParts = {
-  provisioning: ({ config, log, store, events, cluster }) => createProvisioning({ config, log, directory: store, events, fetchLog: cluster?.fetchLog() }),
+  provisioning: ({ config, log, store, events, cluster }) =>
+    createProvisioning({
+      config,
+      log,
+      directory: store,
+      events,
+      fetchLog: cluster?.fetchLog(),
+      shared: cluster && { templates: cluster.templateOverrides(), uploads: cluster.uploads(config.provisioning.uploadBytes) },
+    }),
   sip: (ctx) => createSipPart(ctx),
 };

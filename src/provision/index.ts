@@ -17,6 +17,7 @@ import { ProbeGuard } from './probe-guard.js';
 import { digestFiles, Renderer } from './renderer.js';
 import { FirmwareStore } from './firmware.js';
 import { UploadStore } from './uploads.js';
+import type { OverrideStorage, UploadStorage } from './shared-files.js';
 import { fetchesFile, resolveModel } from './catalogue.js';
 import { type RequestOrigin, type ServerDefaults } from './settings.js';
 import { VendorSelector } from './select.js';
@@ -39,6 +40,8 @@ export interface ProvisioningDeps {
   events: DomainEvents;
   /** The last-fetch log to use (a cluster's, in PostgreSQL); default the one in files under DATA_DIR. */
   fetchLog?: FetchLog;
+  /** Where template overrides and phone uploads are kept for every node (a cluster's); default under DATA_DIR. */
+  shared?: { templates: OverrideStorage; uploads: UploadStorage };
   /** Optional knobs (tests, bench). */
   options?: {
     templatesDir?: string;
@@ -64,7 +67,9 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   const { config, log, directory, events, options = {} } = deps;
   const profiles = options.profiles ?? vendorProfiles;
   const selector = new VendorSelector(profiles);
-  const templates = new TemplateStore(options.templatesDir ?? BUILTIN_TEMPLATES, config.dataDir, profiles);
+  const templates = new TemplateStore(options.templatesDir ?? BUILTIN_TEMPLATES, config.dataDir, profiles, deps.shared?.templates);
+  // Another node's override is live here: told as this node's own are (render ahead, re-sync the phones it owns).
+  templates.onRemoteChange = (layer, vendor) => events.emit({ type: 'templates.changed', accountId: layer.accountId, deviceId: layer.deviceId, vendor });
   await templates.load();
   const watcher =
     options.watchTemplates === false
@@ -75,7 +80,8 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     maxBytes: config.provisioning.uploadBytes,
     maxFiles: config.provisioning.uploadFiles,
     maxDeviceBytes: config.provisioning.uploadDeviceBytes,
-  });
+  }, deps.shared?.uploads);
+  await uploads.start();
   const server: ServerDefaults = {
     sipPort: config.sip.port,
     registrarServes: config.sip.backend === 'embedded',

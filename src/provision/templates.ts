@@ -6,6 +6,7 @@ import Handlebars from 'handlebars';
 import type { FileFormat, VendorProfile } from '../../vendors/types.js';
 import { writeFileDurable } from '../store/durable-file.js';
 import { declaredInAst, VendorParamSyntaxError, VPARAM_HELPER, vparamHelper } from './vendor-params.js';
+import type { OverrideStorage, StoredOverride } from './shared-files.js';
 
 /**
  * Templates in three layers: built-in (templates/<vendor>/<name>.hbs, shipped) ← per account ← per device, the two
@@ -102,10 +103,18 @@ export class TemplateStore {
    */
   version = 1;
 
+  /** Set by the provisioning wiring: an override another node stored is now live here (shared storage only). */
+  onRemoteChange?: (layer: Layer, vendor: string) => void;
+
+  /**
+   * `storage`: a cluster's (shared-files.ts), where the API's overrides are kept for every node instead of under
+   * DATA_DIR; this node follows the others' changes. The built-in templates stay this node's own files.
+   */
   constructor(
     readonly builtinDir: string,
     private readonly dataDir: string,
     private readonly profiles: readonly VendorProfile[],
+    private readonly storage?: OverrideStorage,
   ) {}
 
   private root(): string {
@@ -127,27 +136,67 @@ export class TemplateStore {
         this.builtins.set(`${profile.id}/${file.template}`, { source, fn: compileTemplate(source, file.format), stamp: stampOf('b', source) });
       }
     }
-    await this.loadOverrides();
+    if (this.storage) await this.startShared(this.storage);
+    else await this.loadOverrides();
   }
 
-  private async loadOverrides(): Promise<void> {
+  /**
+   * The shared overrides, then the other nodes' changes as they come. Overrides only this node has on disk (kept
+   * before it joined a cluster) are copied up unless the cluster already has a word on that template.
+   */
+  private async startShared(storage: OverrideStorage): Promise<void> {
+    const known = new Set<string>();
+    await storage.start((o, initial) => {
+      const layer = { accountId: o.accountId, deviceId: o.deviceId };
+      if (initial) known.add(this.key(layer, o.vendor, o.name));
+      if (this.applyShared(layer, o) && !initial) this.onRemoteChange?.(layer, o.vendor);
+    });
+    await this.loadOverrides((key) => known.has(key));
+    for (const [key, entry] of this.overrides) {
+      if (known.has(key)) continue;
+      const [accountId = '', deviceId = '', vendor = '', name = ''] = key.split('/');
+      await storage.put({ accountId, deviceId: deviceId || undefined, vendor, name, source: entry.source });
+    }
+  }
+
+  /** Makes a stored override live (or gone); false when it names no template or no longer compiles. */
+  private applyShared(layer: Layer, o: StoredOverride): boolean {
+    const spec = this.spec(o.vendor, o.name);
+    if (!spec) return false;
+    const key = this.key(layer, o.vendor, o.name);
+    if (o.source === undefined) {
+      if (!this.overrides.delete(key)) return false;
+    } else {
+      try {
+        this.overrides.set(key, { source: o.source, fn: compileTemplate(o.source, spec.file.format), stamp: stampOf(layer.deviceId ? 'd' : 'a', o.source) });
+      } catch {
+        return false; // only checked templates are stored; one that no longer compiles is ignored (built-in wins)
+      }
+    }
+    this.version++;
+    return true;
+  }
+
+  private async loadOverrides(skip?: (key: string) => boolean): Promise<void> {
     const accountsDir = path.join(this.root(), 'accounts');
     for (const accountId of await listDir(accountsDir)) {
       if (!SAFE_ID.test(accountId)) continue;
-      await this.loadLayerDir(path.join(accountsDir, accountId), { accountId });
+      await this.loadLayerDir(path.join(accountsDir, accountId), { accountId }, skip);
       const devicesDir = path.join(accountsDir, accountId, 'devices');
       for (const deviceId of await listDir(devicesDir)) {
-        if (SAFE_ID.test(deviceId)) await this.loadLayerDir(path.join(devicesDir, deviceId), { accountId, deviceId });
+        if (SAFE_ID.test(deviceId)) await this.loadLayerDir(path.join(devicesDir, deviceId), { accountId, deviceId }, skip);
       }
     }
   }
 
-  private async loadLayerDir(dir: string, layer: Layer): Promise<void> {
+  private async loadLayerDir(dir: string, layer: Layer, skip?: (key: string) => boolean): Promise<void> {
     for (const profile of this.profiles) {
       for (const file of profile.files) {
         if (file.upload) continue;
         const source = await fs.readFile(path.join(dir, profile.id, `${file.template}.hbs`), 'utf8').catch(() => undefined);
         if (source === undefined) continue;
+        // Shared storage decides: a file on disk only fills in what it has no word on (see startShared).
+        if (skip?.(this.key(layer, profile.id, file.template))) continue;
         try {
           this.overrides.set(this.key(layer, profile.id, file.template), { source, fn: compileTemplate(source, file.format), stamp: stampOf(layer.deviceId ? 'd' : 'a', source) });
         } catch {
@@ -216,9 +265,12 @@ export class TemplateStore {
 
   /** Stores an already validated template durably, then makes it live. */
   async put(layer: Layer, vendor: string, name: string, source: string, fn: TemplateFn): Promise<void> {
-    const file = this.file(layer, vendor, name);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await writeFileDurable(file, source);
+    if (this.storage) await this.storage.put({ accountId: layer.accountId!, deviceId: layer.deviceId, vendor, name, source });
+    else {
+      const file = this.file(layer, vendor, name);
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await writeFileDurable(file, source);
+    }
     this.overrides.set(this.key(layer, vendor, name), { source, fn, stamp: stampOf(layer.deviceId ? 'd' : 'a', source) });
     this.version++;
   }
@@ -226,7 +278,8 @@ export class TemplateStore {
   async remove(layer: Layer, vendor: string, name: string): Promise<boolean> {
     const key = this.key(layer, vendor, name);
     if (!this.overrides.has(key)) return false;
-    await fs.rm(this.file(layer, vendor, name), { force: true });
+    if (this.storage) await this.storage.remove({ accountId: layer.accountId!, deviceId: layer.deviceId, vendor, name });
+    else await fs.rm(this.file(layer, vendor, name), { force: true });
     this.overrides.delete(key);
     this.version++;
     return true;

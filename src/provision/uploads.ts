@@ -1,12 +1,15 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
+import type { StoredUpload, UploadStorage } from './shared-files.js';
 
 /**
  * Files phones PUT (Polycom `<mac>-app.log`, `-boot.log`, `-phone.cfg`; any VendorFile with `upload: true`), kept
  * per device under DATA_DIR/uploads/<device id>/<name>. Bounded three ways: bytes per upload (a bigger body is
  * refused with 413 as soon as it passes the bound, nothing kept), files per device and bytes per device (the
  * oldest go first). A re-upload of a name replaces it (written aside, then renamed: a reader never sees half a file).
+ * With a shared `storage` (a cluster, see shared-files.ts) an upload is stored there first, for every node, and the
+ * files under DATA_DIR/uploads are this node's copy of it, kept in step with what the other nodes store.
  */
 export interface UploadLimits {
   maxBytes: number;
@@ -30,8 +33,52 @@ export class UploadStore {
   constructor(
     dataDir: string,
     readonly limits: UploadLimits,
+    private readonly storage?: UploadStorage,
   ) {
     this.root = path.join(dataDir, 'uploads');
+  }
+
+  /**
+   * With shared storage: brings this node's copy in step with it, copies up what only this node has (uploads kept
+   * before the node joined a cluster), then follows the other nodes' uploads.
+   */
+  async start(): Promise<void> {
+    if (!this.storage) return;
+    const known = new Set<string>();
+    await this.storage.start((upload, initial) => {
+      if (initial) known.add(`${upload.deviceId}/${upload.name}`);
+      this.applyShared(upload);
+    });
+    for (const deviceId of listNames(this.root)) {
+      const dir = this.dirOf(deviceId);
+      if (!dir) continue;
+      for (const f of this.listDir(dir)) {
+        if (known.has(`${deviceId}/${f.name}`)) continue;
+        const body = this.read(deviceId, f.name);
+        if (body) await this.storage.put({ deviceId, name: f.name, body, modified: f.modified });
+      }
+    }
+  }
+
+  /** Another node's upload (or removal) becomes this node's copy. */
+  private applyShared(upload: StoredUpload): void {
+    const dir = this.dirOf(upload.deviceId);
+    if (!dir || !NAME.test(upload.name)) return;
+    const file = path.join(dir, upload.name);
+    try {
+      if (!upload.body) {
+        rmSync(file, { force: true });
+        return;
+      }
+      mkdirSync(dir, { recursive: true });
+      const tmp = path.join(dir, `.${upload.name}.tmp`);
+      writeFileSync(tmp, upload.body);
+      // The upload's own time, so every node lists and prunes the same files in the same order.
+      utimesSync(tmp, upload.modified / 1000, upload.modified / 1000);
+      renameSync(tmp, file);
+    } catch {
+      // This node's copy lags until the next change of that file; the shared one is intact.
+    }
   }
 
   private dirOf(deviceId: string): string | undefined {
@@ -66,34 +113,42 @@ export class UploadStore {
       req.on('end', () => {
         if (done) return;
         done = true;
-        try {
-          mkdirSync(dir, { recursive: true });
-          const existed = this.has(deviceId, name);
-          const tmp = path.join(dir, `.${name}.tmp`);
-          writeFileSync(tmp, Buffer.concat(chunks));
-          renameSync(tmp, path.join(dir, name));
-          this.prune(dir);
-          resolve(existed ? 204 : 201);
-        } catch {
-          resolve(500);
-        }
+        this.keep(deviceId, dir, name, Buffer.concat(chunks)).then(resolve, () => resolve(500));
       });
     });
+  }
+
+  /** Stores one upload (shared storage first: acknowledged only once every node can have it), then prunes. */
+  private async keep(deviceId: string, dir: string, name: string, body: Buffer): Promise<number> {
+    const existed = this.has(deviceId, name);
+    const modified = Date.now();
+    await this.storage?.put({ deviceId, name, body, modified });
+    mkdirSync(dir, { recursive: true });
+    const tmp = path.join(dir, `.${name}.tmp`);
+    writeFileSync(tmp, body);
+    if (this.storage) utimesSync(tmp, modified / 1000, modified / 1000);
+    renameSync(tmp, path.join(dir, name));
+    const pruned = this.prune(dir);
+    await this.storage?.remove(deviceId, pruned);
+    return existed ? 204 : 201;
   }
 
   private has(deviceId: string, name: string): boolean {
     return this.list(deviceId).some((f) => f.name === name);
   }
 
-  /** Oldest first out until the device is within its file count and bytes. */
-  private prune(dir: string): void {
+  /** Oldest first out until the device is within its file count and bytes; returns the names removed. */
+  private prune(dir: string): string[] {
     const files = this.listDir(dir).sort((a, b) => a.modified - b.modified || a.name.localeCompare(b.name));
     let total = files.reduce((s, f) => s + f.bytes, 0);
+    const removed: string[] = [];
     while (files.length > this.limits.maxFiles || total > this.limits.maxDeviceBytes) {
       const f = files.shift()!;
       total -= f.bytes;
       rmSync(path.join(dir, f.name), { force: true });
+      removed.push(f.name);
     }
+    return removed;
   }
 
   private listDir(dir: string): UploadInfo[] {
@@ -124,8 +179,19 @@ export class UploadStore {
     }
   }
 
+  /** The device is gone: its uploads go (every node is told of the deletion and forgets them too). */
   forget(deviceId: string): void {
     const dir = this.dirOf(deviceId);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (!dir) return;
+    rmSync(dir, { recursive: true, force: true });
+    void this.storage?.forget(deviceId).catch(() => undefined);
+  }
+}
+
+function listNames(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }

@@ -232,6 +232,17 @@ describe('two nodes on one PostgreSQL behind nginx', () => {
       await eventually(async () => (a.stdout().split('\n').some((l) => l.includes('resync: check-sync') && l.includes(id)) ? true : undefined));
       expect([...notifies.values()]).toEqual([{ event: 'check-sync;reboot=false', from: `${a.sip.address}:${a.sip.port}` }]);
       expect(b.stdout().split('\n').filter((l) => l.includes('resync: check-sync') && l.includes(id))).toEqual([]);
+      // A device template put through B changes what A serves the phone (templates are shared): one more NOTIFY, from A.
+      const template = '#!version:1.0.0.1\n## put through node b\naccount.1.display_name = {{device.name}}\n';
+      const put = await call(nodeUrl(b), 'PUT', `/v2/accounts/${account}/devices/${id}/provisioning/templates/yealink/mac.cfg`, { data: { template } });
+      expect(put.status, put.text).toBe(200);
+      await eventually(async () => (notifies.size >= 2 ? true : undefined)).catch((err) => {
+        throw new Error(`${err.message}; node A: ${a.stdout().split('\n').filter((l) => /resync|template/i.test(l)).slice(-6).join(' | ')}`);
+      });
+      const checkSyncs = (n: Node) => n.stdout().split('\n').filter((l) => l.includes('resync: check-sync') && l.includes(id));
+      await eventually(async () => (checkSyncs(a).length >= 2 ? true : undefined));
+      expect([...notifies.values()]).toEqual(Array(2).fill({ event: 'check-sync;reboot=false', from: `${a.sip.address}:${a.sip.port}` }));
+      expect(checkSyncs(b)).toEqual([]);
     } finally {
       phone.close();
     }
