@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createDatabase } from '../helpers/postgres.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { productionParts } from '../../src/parts.js';
@@ -10,6 +12,7 @@ import { productionParts } from '../../src/parts.js';
  */
 let a: TestServer;
 let b: TestServer;
+let env: Record<string, string>;
 const YEALINK_MAC = '001565d40001';
 const POLYCOM_MAC = '0004f2d40001';
 const yealinkUa = `Yealink SIP-T46S 66.86.0.15 ${YEALINK_MAC.match(/../g)!.join(':')}`;
@@ -25,7 +28,7 @@ async function until<T>(ask: () => Promise<T>, holds: (value: T) => boolean, ask
 }
 
 beforeAll(async () => {
-  const env = { DATABASE_URL: await createDatabase(inject('postgresUrl')), SECRETS_KEY_FILE: `${await tempDir()}/secrets.key` };
+  env = { DATABASE_URL: await createDatabase(inject('postgresUrl')), SECRETS_KEY_FILE: `${await tempDir()}/secrets.key` };
   const parts = { provisioning: productionParts.provisioning };
   a = await startTestServer({ env, parts });
   b = await startTestServer({ env, parts });
@@ -86,5 +89,23 @@ describe('files shared by the nodes of a cluster', () => {
     expect((await upload(b, '<PHONE_CONFIG><ALL up.two="2"/></PHONE_CONFIG>')).status).toBeLessThan(300);
     const onA = () => a.http().get(`/v2/accounts/${a.master.accountId}/devices/${id}/provision_uploads/${POLYCOM_MAC}-phone.cfg`).set(auth(a));
     expect((await until(onA, (r) => r.text.includes('up.two'))).text).toContain('up.two');
+  });
+
+  it('an override a node kept on its own disk before it joined the cluster is copied up and served by the others', async () => {
+    const mac = '001565d40002';
+    const id = await device({ name: 'Joined Later', mac_address: mac });
+    const dataDir = await tempDir();
+    // The device layer (the account layer's mac.cfg already has a word in the cluster: its removal above).
+    const dir = path.join(dataDir, 'provisioning', 'templates', 'accounts', a.master.accountId, 'devices', id, 'yealink');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'mac.cfg.hbs'), '#!version:1.0.0.1\n## kept on c before the cluster\naccount.1.display_name = {{device.name}}\n');
+    const c = await startTestServer({ env, parts: { provisioning: productionParts.provisioning }, dataDir });
+    try {
+      const onA = () => a.http().get(`/provision/${mac}.cfg`).set('User-Agent', `Yealink SIP-T46S 66.86.0.15 ${mac.match(/../g)!.join(':')}`);
+      expect((await until(onA, (r) => r.text.includes('## kept on c'))).text).toContain('## kept on c before the cluster');
+    } finally {
+      await c.close();
+      expect((await a.http().delete(`/v2/accounts/${a.master.accountId}/devices/${id}/provisioning/templates/yealink/mac.cfg`).set(auth(a))).status).toBe(200);
+    }
   });
 });
