@@ -25,7 +25,9 @@ export class DatabaseUnreachableError extends Error {
  * connect timeout) and writes answer 503.
  */
 export function createPool(url: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  // The node's one pool (the cluster parts share it): the budget the store's and the cluster's pools had together,
+  // so a retry holding a row (StoreBackend.exclusive) never starves the registrations and fetch log of connections.
+  const pool = new pg.Pool({ connectionString: url, max: 20, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
   // An idle connection lost (server restart): the pool drops it; without a listener this would crash the process.
   pool.on('error', () => undefined);
   return pool;
