@@ -483,6 +483,12 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
         if (res.status !== 200 || !body.equals(mine)) throw new Error(`${p}: lean server answered ${res.status}, ${body.length} bytes`);
       });
       say(`[${size}] rendered and wrote ${paths.length} files in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+      // The warm storm measures the steady state: both servers' background walk after their start (which checks,
+      // and on this fresh DATA_DIR renders, every device's files) is over first, as it is for phones long after a start.
+      const t2 = Date.now();
+      await untilLogged(server.output, 'rendered files up to date', 0);
+      await untilLogged(leanServer.output, 'rendered files up to date', 0);
+      say(`[${size}] background walk over ${((Date.now() - t2) / 1000).toFixed(1)} s after the files were fetched`);
 
       nginx = await startNginx(path.join(tmp, 'nginx'), filesDir).catch(async (err) => {
         await mkdir(path.join(tmp, 'nginx'), { recursive: true });
@@ -517,7 +523,6 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
         floor = undefined;
         // Cold: every file rendered ahead and written (the background walk logs when it is done; stop flushes),
         // then a restart with nothing in memory and each phone fetching its own file once.
-        await untilLogged(leanServer.output, 'rendered files up to date', 0);
         await leanServer.stop();
         leanServer = await startServerProcess({ ...env, DATA_DIR: leanDataDir, PROVISION_FAST_PATH: '1' });
         if (pin) await pinProcess(leanServer.child.pid!);
