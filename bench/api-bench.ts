@@ -6,7 +6,7 @@
  * runs on the PostgreSQL store: each size gets a fresh database created on that server.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import pg from 'pg';
+import { createDatabase } from '../test/helpers/postgres.js';
 import os from 'node:os';
 import path from 'node:path';
 import { DomainEvents } from '../src/domain/events.js';
@@ -49,20 +49,6 @@ async function prefill(dataDir: string, count: number, databaseUrl?: string) {
   return { boot, ids };
 }
 
-/** A fresh database on the server of `serverUrl`; its URL. */
-async function freshDatabase(serverUrl: string): Promise<string> {
-  const name = `bench_${Math.random().toString(36).slice(2, 10)}`;
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await client.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 async function timed(fn: () => Promise<Response>): Promise<number> {
   const t0 = performance.now();
@@ -94,7 +80,7 @@ export async function runApiBench(sizes = [1_000, 10_000, 100_000], options: { p
   const storeName = options.postgresServerUrl ? 'postgres' : 'lowdb';
   for (const size of sizes) {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bench-api-'));
-    const databaseUrl = options.postgresServerUrl ? await freshDatabase(options.postgresServerUrl) : undefined;
+    const databaseUrl = options.postgresServerUrl ? await createDatabase(options.postgresServerUrl, `bench_${Math.random().toString(36).slice(2, 10)}`) : undefined;
     const t0 = performance.now();
     const { boot, ids } = await prefill(dataDir, size, databaseUrl);
     const fillSeconds = (performance.now() - t0) / 1000;
