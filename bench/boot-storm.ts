@@ -119,7 +119,7 @@ function deviceDoc(accountId: string, i: number, userId: string): DeviceDoc & { 
   };
 }
 
-async function runLoad(
+export async function runLoad(
   tool: 'wrk' | 'autocannon',
   port: number,
   paths: string[],

@@ -3,15 +3,15 @@
  * PATCH p50/p99 and throughput with N devices already in one account. A private PostgreSQL (Debian's server, as in
  * the tests: temp dir, loopback, stopped by PID) with one fresh database per size.
  *   npx tsx bench/postgres-bench.ts 1000 10000      (sizes; default 1k 10k 100k)
- * NOTE: the test cluster runs with fsync=off (test/helpers/postgres.ts); for production-like durability figures,
- * point BENCH_DATABASE_URL at a real server.
+ * The server runs with PostgreSQL's durable defaults (fsync and synchronous commit on), as lowdb fsyncs each
+ * write; BENCH_DATABASE_URL points the bench at another server instead.
  */
 import { startPostgres } from '../test/helpers/postgres.js';
 import { runApiBench } from './api-bench.js';
 
 export async function runPostgresApiBench(sizes = [1_000, 10_000, 100_000]): Promise<string> {
   const external = process.env.BENCH_DATABASE_URL;
-  const server = external ? undefined : await startPostgres();
+  const server = external ? undefined : await startPostgres({ durable: true });
   try {
     const base = external ?? server!.url;
     return await runApiBench(sizes, { postgresServerUrl: base });

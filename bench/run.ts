@@ -7,6 +7,8 @@
  *   5. PATCH storm: 1,000 concurrent PATCHes of one device, all kept in memory and after a restart.
  *   6. Listing load (with boot, or alone as `listing`): phone p99 while paginate=false / non-matching filters run
  *      (sizes: --listing-sizes=10000,100000).
+ *   7. Cluster (`cluster`): the boot storm through two nodes on PostgreSQL behind nginx, beside one node and nginx
+ *      (sizes: --cluster-sizes=10000).
  * Pick parts with `npm run bench -- api boot listing sip render storm` (default: all); `--sizes 10000` (boot storm device
  * counts, default 10000,100000) and `--duration 10` (seconds per boot storm run). Figures are for this machine at this moment;
  * the bench never asserts on them.
@@ -57,6 +59,13 @@ if (run('boot') || run('listing')) {
   console.log('\n## Phones during big API reads: phone p99 while paginate=false and non-matching filters run\n');
   const sizes = process.argv.find((a) => a.startsWith('--listing-sizes='))?.slice('--listing-sizes='.length).split(',').map(Number);
   console.log(await runListingLoad({ sizes, log: (line) => process.stderr.write(`${line}\n`) }));
+}
+
+if (run('cluster')) {
+  const { runClusterStorm } = await import('./cluster-storm.js');
+  console.log('\n## Boot storm through two nodes on PostgreSQL behind nginx\n');
+  const sizes = process.argv.find((a) => a.startsWith('--cluster-sizes='))?.slice('--cluster-sizes='.length).split(',').map(Number);
+  console.log(await runClusterStorm({ sizes, log: (line) => process.stderr.write(`${line}\n`) }));
 }
 
 if (run('sip')) {

@@ -60,9 +60,10 @@ function owner(): { uid: number; gid: number } | undefined {
 /**
  * `crashSafe`: commits reach the OS before they are acknowledged (synchronous_commit on), so a killed server
  * keeps them, as a production one does; the default trades that for speed (fsync stays off either way: the OS
- * does not crash in these tests).
+ * does not crash in these tests). `durable`: PostgreSQL's own defaults (fsync, synchronous commit, full page
+ * writes), as a production server runs: what the benches compare with lowdb's fsync per write.
  */
-export async function startPostgres(options: { crashSafe?: boolean } = {}): Promise<PostgresServer> {
+export async function startPostgres(options: { crashSafe?: boolean; durable?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql (Debian package postgresql); the pretest installs it');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'prov-pg-'));
@@ -86,10 +87,10 @@ export async function startPostgres(options: { crashSafe?: boolean } = {}): Prom
   let log = '';
   const spawnServer = () => {
     // fsync off and small buffers: a throw-away cluster for tests, durability is tested against our own code.
-    const speed = options.crashSafe ? [] : ['-c', 'synchronous_commit=off'];
+    const speed = options.durable ? [] : ['-c', 'fsync=off', ...(options.crashSafe ? [] : ['-c', 'synchronous_commit=off']), '-c', 'full_page_writes=off'];
     child = spawn(
       path.join(bin, 'postgres'),
-      ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'fsync=off', ...speed, '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
+      ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, ...speed, '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
       { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...(as ?? {}) },
     );
     child.stderr!.on('data', (d) => (log += d));

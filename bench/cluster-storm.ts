@@ -1,0 +1,109 @@
+/**
+ * The boot storm through the cluster of README "Scale out": two nodes on one PostgreSQL behind nginx as load
+ * balancer, beside one of those nodes alone and nginx serving the same files, in the same run. Random phones fetch
+ * their per-device file (wrk, 50 connections, no User-Agent, as bench/boot-storm.ts). The devices are made by the
+ * boot storm's prepareDataDir and copied in with `cli migrate-to-postgres` (the upgrade path).
+ * Not pinned: two nodes, the balancer and wrk share the 2 cores, so "two nodes" measures the extra hop on one box,
+ * not capacity added by a second machine.
+ *   npm run bench -- cluster            (sizes: --cluster-sizes=10000,100000; default 10000)
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { prepareDataDir, runLoad } from './boot-storm.js';
+import { eachConcurrently, ROOT, startServerProcess, table } from './lib.js';
+import { createDatabase, startPostgres } from '../test/helpers/postgres.js';
+import { startNginx } from '../test/helpers/nginx.js';
+
+const PER_ACCOUNT = 5_000;
+
+async function untilOutput(output: () => string, pattern: string, ms = 900_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!output().includes(pattern)) {
+    if (Date.now() > deadline) throw new Error(`the node did not log "${pattern}" in time`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function runClusterStorm(opts: { sizes?: number[]; seconds?: number; connections?: number; log?: (line: string) => void } = {}): Promise<string> {
+  const { sizes = [10_000], seconds = 10, connections = 50 } = opts;
+  const say = opts.log ?? (() => undefined);
+  const postgres = await startPostgres({ durable: true });
+  const rows: Array<Array<string | number>> = [];
+  try {
+    for (const size of sizes) {
+      const tmp = await mkdtemp(path.join(os.tmpdir(), 'cluster-storm-'));
+      const stops: Array<() => Promise<void>> = [];
+      try {
+        const seed = path.join(tmp, 'seed');
+        const paths = await prepareDataDir(seed, size, PER_ACCOUNT);
+        const databaseUrl = await createDatabase(postgres.url, `storm_${size}`);
+        const migrated = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), 'migrate-to-postgres'], {
+          cwd: ROOT,
+          env: { ...process.env, DATA_DIR: seed, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' },
+          encoding: 'utf8',
+        });
+        if (migrated.status !== 0) throw new Error(`migrate-to-postgres failed: ${migrated.stderr}`);
+        say(`[cluster ${size}] copied into PostgreSQL: ${migrated.stdout.trim()}`);
+        const env = {
+          DATABASE_URL: databaseUrl,
+          SECRETS_KEY_FILE: path.join(seed, 'system', 'secrets.key'),
+          PROVISION_BASE_URL: 'http://prov.bench.invalid/provision',
+          SIP_PUBLIC_ADDRESS: '192.0.2.10',
+          LOG_LEVEL: 'info',
+        };
+        const nodes = [];
+        for (const id of ['a', 'b']) {
+          const node = await startServerProcess({ ...env, DATA_DIR: path.join(tmp, `node-${id}`), NODE_ID: `node-${id}` });
+          stops.push(node.stop);
+          nodes.push(node);
+        }
+        const balancer = await startNginx({ upstreams: nodes.map((n) => `127.0.0.1:${n.port}`) });
+        stops.push(balancer.stop);
+
+        // Every file fetched once through the balancer (the phones' previous fetch; each node renders its share and
+        // the rest ahead in the background) and written for nginx.
+        // nginx serves root + URI: the files go under files/provision/, as the phones ask for them.
+        const filesDir = path.join(tmp, 'files');
+        await mkdir(path.join(filesDir, 'provision'), { recursive: true });
+        await eachConcurrently(paths, 32, async (p) => {
+          const res = await fetch(`${balancer.url}${p}`, { headers: { 'user-agent': '' } });
+          if (res.status !== 200) throw new Error(`${p}: ${res.status}`);
+          await writeFile(path.join(filesDir, p), Buffer.from(await res.arrayBuffer()));
+        });
+        for (const node of nodes) await untilOutput(node.output, 'rendered files up to date');
+        const files = await startNginx({ root: filesDir });
+        stops.push(files.stop);
+
+        const targets = [
+          { server: 'one node (no balancer)', port: nodes[0]!.port },
+          { server: 'two nodes behind nginx', port: balancer.port },
+          { server: 'nginx (the same files)', port: files.port },
+        ];
+        for (const t of targets) await runLoad('wrk', t.port, paths, 2, connections, tmp);
+        const measured = [];
+        for (const t of targets) measured.push({ ...t, ...(await runLoad('wrk', t.port, paths, seconds, connections, tmp)) });
+        const bad = measured.filter((m) => m.errors > 0).map((m) => m.server);
+        if (bad.length) throw new Error(`errors while measuring: ${bad.join(', ')}`);
+        const nginxRps = measured[2]!.rps;
+        for (const m of measured) rows.push([size, m.server, Math.round(m.rps), m.p50ms.toFixed(2), m.p99ms.toFixed(2), m.errors, (m.rps / nginxRps).toFixed(2)]);
+      } finally {
+        for (const stop of stops.reverse()) await stop().catch(() => undefined);
+        await rm(tmp, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await postgres.stop();
+  }
+  return [
+    `Cluster boot storm: random phones fetching their per-device file, ${connections} connections, ${seconds} s per run, wrk, unpinned on ${os.cpus().length} CPUs; PostgreSQL with its durable defaults`,
+    '',
+    table(['devices', 'server', 'configs/s', 'p50 ms', 'p99 ms', 'errors', 'vs nginx'], rows),
+  ].join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const sizes = process.argv.slice(2).map(Number).filter(Boolean);
+  console.log(await runClusterStorm({ sizes: sizes.length ? sizes : undefined, log: (l) => process.stderr.write(`${l}\n`) }));
+}
