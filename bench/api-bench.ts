@@ -42,7 +42,9 @@ async function prefill(dataDir: string, count: number, databaseUrl?: string) {
     });
     ids.push(doc.id);
     batch.push(store.save(doc));
-    if (batch.length === 25_000) await Promise.all(batch.splice(0));
+    // PostgreSQL: writes wait for one of the pool's connections, and a wait past its connect timeout is a refused
+    // write; a few hundred in flight keep every connection busy without queueing thousands.
+    if (batch.length === (databaseUrl ? 256 : 25_000)) await Promise.all(batch.splice(0));
   }
   await Promise.all(batch);
   await store.close();
