@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { RegistrationChange, RegistrationTable } from '../sip/registry.js';
 import type { Registration } from '../sip/service.js';
 import { readChanges, START, type Cursor } from './change-reader.js';
+import { SerialReads } from './serial-reads.js';
 
 /**
  * The embedded registrar's bindings, shared through PostgreSQL. Each node keeps answering from its in-memory
@@ -62,8 +63,10 @@ export class SharedRegistrations {
   private cursor: Cursor = START;
   private flushTimer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
-  private reading?: Promise<void>;
-  private readAgain = false;
+  private readonly reads = new SerialReads(
+    () => this.read(),
+    (err) => this.o.log.warn('cluster: reading registrations failed', { error: (err as Error).message }),
+  );
   private fullReload = true;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly offs: Array<() => void> = [];
@@ -79,17 +82,18 @@ export class SharedRegistrations {
     this.offs.push(this.o.table.onChange((r, change) => this.onLocalChange(r, change)));
     this.offs.push(
       this.o.listener.on(CHANNEL, (payload) => {
-        if (payload !== this.o.nodeId) this.catchUp();
+        if (payload !== this.o.nodeId) this.reads.request();
       }),
     );
     this.offs.push(
       this.o.listener.onConnect(() => {
         this.fullReload = true;
-        this.catchUp();
+        this.reads.request();
       }),
     );
-    await this.read();
-    const poll = setInterval(() => this.catchUp(), this.o.pollMs ?? 1000);
+    // A notice during the first read waits for it (reads never overlap).
+    await this.reads.first();
+    const poll = setInterval(() => this.reads.request(), this.o.pollMs ?? 1000);
     const prune = setInterval(() => void this.prune().catch(() => undefined), this.o.pruneMs ?? 30_000);
     poll.unref();
     prune.unref();
@@ -101,7 +105,7 @@ export class SharedRegistrations {
     for (const t of this.timers.splice(0)) clearInterval(t);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    await this.reading?.catch(() => undefined);
+    await this.reads.idle();
     await this.flush().catch(() => undefined);
   }
 
@@ -122,8 +126,8 @@ export class SharedRegistrations {
 
   /** Resolves when changes committed before the call have been applied here. */
   async sync(): Promise<void> {
-    this.catchUp();
-    while (this.reading) await this.reading;
+    this.reads.request();
+    await this.reads.idle();
   }
 
   /** This node took the binding over (registration-ownership.ts): the local copy says so, without an echo. */
@@ -202,22 +206,6 @@ export class SharedRegistrations {
       await new Promise((resolve) => setTimeout(resolve, 500).unref());
       throw err;
     }
-  }
-
-  private catchUp(): void {
-    if (this.reading) {
-      this.readAgain = true;
-      return;
-    }
-    this.reading = this.read()
-      .catch((err: unknown) => this.o.log.warn('cluster: reading registrations failed', { error: (err as Error).message }))
-      .finally(() => {
-        this.reading = undefined;
-        if (this.readAgain) {
-          this.readAgain = false;
-          this.catchUp();
-        }
-      });
   }
 
   private async read(): Promise<void> {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Logger } from '../log.js';
 import type { Listener } from './listener.js';
 import { readChanges, START, type Cursor } from './change-reader.js';
+import { SerialReads } from './serial-reads.js';
 
 /**
  * Follows one shared table (its rows carry `txid`, see change-reader.ts) into a node's memory: the rows as they
@@ -26,8 +27,10 @@ export interface TableFollowerOptions<R> {
 
 export class TableFollower<R extends Record<string, unknown>> {
   private cursor: Cursor = START;
-  private reading?: Promise<void>;
-  private readAgain = false;
+  private readonly reads = new SerialReads(
+    () => this.read(),
+    (err) => this.o.log.warn(`cluster: reading ${this.o.table} failed`, { error: (err as Error).message }),
+  );
   private poll?: NodeJS.Timeout;
   private readonly offs: Array<() => void> = [];
 
@@ -37,52 +40,26 @@ export class TableFollower<R extends Record<string, unknown>> {
   async start(): Promise<void> {
     this.offs.push(
       this.o.listener.on(this.o.channel, (payload) => {
-        if (payload !== this.o.nodeId) this.catchUp();
+        if (payload !== this.o.nodeId) this.reads.request();
       }),
-      this.o.listener.onConnect(() => this.catchUp()),
+      this.o.listener.onConnect(() => this.reads.request()),
     );
-    const first = this.read();
     // A notice during the first read waits for it (reads never overlap).
-    this.reading = first
-      .catch(() => undefined)
-      .finally(() => {
-        this.reading = undefined;
-        if (this.readAgain) {
-          this.readAgain = false;
-          this.catchUp();
-        }
-      });
-    await first;
-    this.poll = setInterval(() => this.catchUp(), this.o.pollMs ?? 1000);
+    await this.reads.first();
+    this.poll = setInterval(() => this.reads.request(), this.o.pollMs ?? 1000);
     this.poll.unref();
   }
 
   /** Resolves when rows committed before the call have been applied here. */
   async sync(): Promise<void> {
-    this.catchUp();
-    while (this.reading) await this.reading;
+    this.reads.request();
+    await this.reads.idle();
   }
 
   async stop(): Promise<void> {
     for (const off of this.offs.splice(0)) off();
     if (this.poll) clearInterval(this.poll);
-    await this.reading?.catch(() => undefined);
-  }
-
-  private catchUp(): void {
-    if (this.reading) {
-      this.readAgain = true;
-      return;
-    }
-    this.reading = this.read()
-      .catch((err: unknown) => this.o.log.warn(`cluster: reading ${this.o.table} failed`, { error: (err as Error).message }))
-      .finally(() => {
-        this.reading = undefined;
-        if (this.readAgain) {
-          this.readAgain = false;
-          this.catchUp();
-        }
-      });
+    await this.reads.idle();
   }
 
   private async read(): Promise<void> {
