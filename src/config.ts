@@ -67,9 +67,10 @@ export interface Config {
     /** PROVISION_FAST_PATH (default 1): simple phone fetches answered by the lean HTTP/1.1 front door; 0 = node:http only. */
     fastPath: boolean;
     /**
-     * PROVISION_KEPT_BYTES: bytes of rendered files held in memory (one copy each), and bytes the front door's kept
-     * answers (which reference those copies) may count. The default holds every file of 100k phones (~3.6 KB each
-     * with its key), so the boot storm replays them all; hostile URLs cannot add to it.
+     * PROVISION_KEPT_BYTES: bytes of rendered files held in memory (one copy each, counted exactly; the front door's
+     * kept answers reference those copies and hold none of their own). The default holds every file of 200k
+     * per-device files (~4.9 KB each with key and entry, measured on the bench's mix of vendors at 100k phones), so
+     * a boot storm never falls back to disk reads; hostile URLs cannot add to it.
      */
     keptBytes: number;
     /**
@@ -202,7 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       probeWindowSeconds: int(env, 'PROVISION_PROBE_WINDOW', 60, 1),
       banSeconds: int(env, 'PROVISION_BAN_SECONDS', 600, 1),
       fastPath: int(env, 'PROVISION_FAST_PATH', 1, 0, 1) === 1,
-      keptBytes: int(env, 'PROVISION_KEPT_BYTES', 384 * 1024 * 1024, 0),
+      keptBytes: int(env, 'PROVISION_KEPT_BYTES', 1024 * 1024 * 1024, 0),
       prerender: int(env, 'PROVISION_PRERENDER', 1, 0, 1) === 1,
       baseUrl: baseUrl(env),
       uploadBytes: int(env, 'PROVISION_UPLOAD_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),

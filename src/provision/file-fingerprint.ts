@@ -21,6 +21,8 @@ export interface FingerprintDeps {
   firmware?: FirmwareStore;
   /** renderCodeStamp() in the server; fixed in tests. */
   codeStamp: string;
+  /** The directory's change count (Directory.changes), when it keeps one. */
+  documentChanges?: () => number | undefined;
 }
 
 /** What of a file's fingerprint may change while it is kept. */
@@ -74,6 +76,20 @@ export class FileFingerprints {
     firmware?.refresh();
     const userRevs = userIds.map((id) => getUser(account.id, id)?._rev ?? '');
     return { deviceRev: device._rev, accountRev: account._rev, stamp, firmware: firmware?.stamp ?? '', userRevs };
+  }
+
+  /**
+   * A count that moves whenever any input of any fingerprint may have changed (a document, a template layer, the
+   * firmware present); undefined when the directory keeps no count. Every part only grows, so their sum moves
+   * exactly when one of them does. A holder that found its inputs unchanged at one count may skip comparing them
+   * again while the count stays.
+   */
+  changes(): number | undefined {
+    const documents = this.deps.documentChanges?.();
+    if (documents === undefined) return undefined;
+    const { firmware } = this.deps;
+    firmware?.refresh();
+    return documents + this.deps.templates.version + (firmware?.version ?? 0);
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { ClientAddress } from '../http/client-address.js';
 import type { PhoneDecider, PhoneReply, ReplayTicket } from './phone-handler.js';
-import { BAD_VALUE, keepAliveLines, responsePrefix, TOKEN, wireFor, type Wired } from './wire.js';
+import { BAD_VALUE, keepAliveLines, responsePrefix, TOKEN, wireFor } from './wire.js';
 
 /**
  * The lean HTTP/1.1 front for phones fetching config files. node:http's IncomingMessage/ServerResponse machinery
@@ -28,9 +28,12 @@ export interface FrontDoorOptions {
   idleTimeoutMs?: number;
   /** Clock for the head and idle deadlines (default Date.now; tests move it by hand). */
   now?: () => number;
-  /** Complete answers kept for replay, one per device file (default 250k: every phone of a large install). */
+  /** Answers kept for replay, one per device file (default 250k: every phone of a large install). */
   maxKeptAnswers?: number;
-  /** Bytes the kept answers may hold in all, keys included (default 64 MiB); the oldest kept go first. */
+  /**
+   * Bytes the kept answers may hold in all (default 128 MiB): their keys and tickets. The files' bytes are not
+   * theirs: an answer references the renderer's copy, bounded by the renderer (PROVISION_KEPT_BYTES).
+   */
   maxKeptBytes?: number;
   /** Who the client is behind trusted proxies (TRUST_PROXY); default: the socket's peer, headers never read. */
   clientAddress?: ClientAddress;
@@ -43,7 +46,7 @@ export interface FrontDoorOptions {
 /** What the kept answers hold right now (tests, diagnostics). */
 export interface KeptStats {
   entries: number;
-  /** Wire bytes (head and body) plus key bytes plus a fixed estimate per entry. */
+  /** Key bytes plus a fixed estimate per entry (the ticket and the entry itself). */
   bytes: number;
 }
 
@@ -119,24 +122,21 @@ function wireOf(reply: PhoneReply, keepAlive: string): Wire {
 }
 
 /**
- * A device file's answer kept per URL, so that the next request for it costs the ticket's fingerprint re-check and
- * one write: no decision, no header building, no copy. It holds no bytes of its own: `file` is the renderer's one
- * copy (its wire: head and body in one buffer). The Date is patched in place once a second; a write still queued on
- * another socket may then carry the newer date, which is as valid an answer as the older one (same length, same
- * everything else).
+ * A device file's answer kept per URL, so that the next request for it costs the ticket's re-check and one write:
+ * no decision, no header building, no copy. It holds no bytes of its own and no reference to them: the ticket
+ * names the renderer's one copy (its wire: head and body in one buffer) and the fingerprint it validated, and the
+ * answer lasts while the renderer still holds that copy. The Date is patched in place once a second; a write still
+ * queued on another socket may then carry the newer date, which is as valid an answer as the older one (same
+ * length, same everything else).
  */
 interface KeptAnswer {
-  file: Wired;
   ticket: ReplayTicket;
   /** What this entry counts against the byte budget. */
   bytes: number;
 }
 
-/**
- * The entry object, the ticket's own fields and the Map slot: what a kept answer counts besides the bytes it
- * references (the renderer's copy, counted here too so this bound holds on its own) and its key.
- */
-const KEPT_ENTRY_OVERHEAD = 256;
+/** The entry object, the ticket and what it records, and the Map slot: what a kept answer counts besides its key. */
+export const KEPT_ENTRY_OVERHEAD = 512;
 
 /**
  * The kept-answer key for a request-target: the path without its query string, with the file name (the last
@@ -343,7 +343,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   const conns = new Set<Conn>();
   const kept = new Map<string, KeptAnswer>();
   const maxKept = options.maxKeptAnswers ?? 250_000;
-  const maxKeptBytes = options.maxKeptBytes ?? 64 * 1024 * 1024;
+  const maxKeptBytes = options.maxKeptBytes ?? 128 * 1024 * 1024;
   let keptBytes = 0;
   let served = 0;
   let replayed = 0;
@@ -473,9 +473,9 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (replayable) {
         const answer = kept.get(key);
         if (answer !== undefined) {
-          const wire = answer.file.wire;
-          if (wire.keepAlive === keepAliveHeader() && answer.ticket.replay(parsed.userAgent ?? '', address, parsed.hostValue)) {
-            out = dated(wire);
+          const file = answer.ticket.file();
+          if (file !== undefined && file.wire.keepAlive === keepAliveHeader() && answer.ticket.replay(parsed.userAgent ?? '', address, parsed.hostValue)) {
+            out = dated(file.wire);
             replayed++;
           } else {
             unkeep(key);
@@ -501,7 +501,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
           // A rendered file: its own wire (head and body in one buffer), the Date patched in, written as is.
           const prepared = wireFor(reply.prepared, keepAliveHeader());
           out = dated(prepared);
-          if (reply.reuse) keep(ownCopy(key), { file: reply.prepared, ticket: reply.reuse, bytes: prepared.bytes.length + key.length + KEPT_ENTRY_OVERHEAD });
+          if (reply.reuse) keep(ownCopy(key), { ticket: reply.reuse, bytes: key.length + KEPT_ENTRY_OVERHEAD });
         } else if (replayable) {
           // The prepared head and the body behind each other, the Date patched in, one write.
           const { bytes } = wire!;

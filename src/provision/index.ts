@@ -103,7 +103,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   const renderer = new Renderer(
     templates,
     (a, u) => directory.getUser(a, u),
-    { server, defaultOrigin: originOf(undefined), firmware, listUsers: directory.listUsers ? (a) => directory.listUsers!(a) : undefined },
+    { server, defaultOrigin: originOf(undefined), firmware, listUsers: directory.listUsers ? (a) => directory.listUsers!(a) : undefined, documentChanges: () => directory.changes },
     { cacheBytes: options.cacheBytes ?? config.provisioning.keptBytes, kept, codeStamp: options.codeStamp },
   );
   const fetchLog = deps.fetchLog ?? new FetchLog(config.dataDir, log, options.fetchLogFlushMs);
@@ -173,7 +173,6 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     handlePhoneRequest,
     attachFrontDoor(server, frontOptions) {
       return attachPhoneFrontDoor(server, decidePhone, {
-        maxKeptBytes: config.provisioning.keptBytes,
         clientAddress,
         // Firmware is streamed by node:http (a file, not a rendered answer).
         handsOff: (url) => firmwareName(url, selector, firmware) !== undefined,

@@ -5,19 +5,25 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { writeFileDurable } from '../store/durable-file.js';
 import type { LayerName } from './templates.js';
+import type { Wire } from './wire.js';
 
 /**
  * Rendered per-device files kept on disk (DATA_DIR/rendered/), so that after a restart a phone's first fetch is a
  * read, not a render. Each file is kept with the fingerprint it was rendered for (src/provision/file-fingerprint.ts)
  * and served only when that still matches; a missing, unreadable or stale entry is simply rendered again.
  *
- * Layout: 256 bucket files (a device's files share one), each `KPF1`, a header length, a JSON header (key,
- * fingerprint, metadata, offset and length of every entry) and the bodies. A bucket is rewritten whole with the
+ * Layout: 256 bucket files (a device's files share one), each `KPF2`, a header length, a JSON header (key,
+ * fingerprint, metadata, wire layout, offset and length of every entry) and the entries. An entry is the file's
+ * whole keep-alive answer (wire.ts: head, Date slot, body), so what is opened is served as is: no copy, no header
+ * building, one buffer per file. A bucket is rewritten whole with the
  * store's durable write under a new generation name, then the in-memory index switches to it, so a reader always
  * reads a complete file at the offsets of its own index. Writes are batched: a bucket is rewritten once its
  * pending changes have been quiet for `delayMs` or too many bytes are pending, not once per render.
  * Bodies carry SIP passwords and the account's url_key: each is sealed (AES-256-GCM, a key derived from the
  * secrets key), bound to its key and fingerprint, so a body moved to another entry does not open.
+ * Reading allocates only the opened answer: sealed bytes are read into a scratch buffer reused for every read, and
+ * GCM's output is already the exact-size buffer kept (a boot storm otherwise churns several buffers per phone,
+ * and at 100k phones that external garbage is what sets the pace of full collections).
  */
 export interface KeptMeta {
   fp: string;
@@ -33,13 +39,19 @@ export interface KeptMeta {
   perDevice: boolean;
 }
 
+/** A kept file's answer as read back: the wire of wire.ts (its Date slot not yet filled). */
+export type KeptWire = Omit<Wire, 'second'>;
+
 interface IndexEntry extends KeptMeta {
   file: string;
   off: number;
   len: number;
+  dateAt: number;
+  bodyAt: number;
+  keepAlive: string;
 }
 
-type Change = { meta: KeptMeta; file: { body: Buffer } } | null;
+type Change = { meta: KeptMeta; file: { wire: KeptWire } } | null;
 
 export interface KeptFilesOptions {
   /** Quiet time before pending changes are written (default 500 ms). */
@@ -50,7 +62,7 @@ export interface KeptFilesOptions {
 
 /** Few enough that every bucket's file stays open (one pread per body), enough that a rewrite stays small. */
 const BUCKETS = 256;
-const MAGIC = Buffer.from('KPF1', 'latin1');
+const MAGIC = Buffer.from('KPF2', 'latin1');
 const NAME = /^b(\d{4})\.(\d+)\.kept$/;
 const IV = 12;
 const TAG = 16;
@@ -71,14 +83,17 @@ function parseIndex(file: string, header: unknown, base: number, size: number): 
   const out = new Map<string, IndexEntry>();
   if (!Array.isArray(header)) throw new Error('header is not a list');
   for (const row of header as unknown[]) {
-    if (!Array.isArray(row) || row.length !== 13) throw new Error('bad header row');
-    const [key, fp, userIds, vendor, model, origin, template, layer, contentType, perDevice, off, len, at] = row as unknown[];
-    if (![key, fp, vendor, model, origin, template, contentType].every(isStr) || !LAYERS.has(layer as LayerName)) throw new Error('bad header row');
+    if (!Array.isArray(row) || row.length !== 16) throw new Error('bad header row');
+    const [key, fp, userIds, vendor, model, origin, template, layer, contentType, perDevice, off, len, at, dateAt, bodyAt, keepAlive] = row as unknown[];
+    if (![key, fp, vendor, model, origin, template, contentType, keepAlive].every(isStr) || !LAYERS.has(layer as LayerName)) throw new Error('bad header row');
     if (!Array.isArray(userIds) || !userIds.every(isStr) || typeof perDevice !== 'boolean' || typeof at !== 'number') throw new Error('bad header row');
     if (!Number.isInteger(off) || !Number.isInteger(len) || (off as number) < 0 || (len as number) < IV + TAG || base + (off as number) + (len as number) > size) throw new Error('entry out of bounds');
+    const plain = (len as number) - IV - TAG;
+    if (!Number.isInteger(dateAt) || !Number.isInteger(bodyAt) || (dateAt as number) < 0 || (dateAt as number) + 29 > (bodyAt as number) || (bodyAt as number) > plain) throw new Error('bad wire layout');
     out.set(key as string, {
       fp: fp as string, at, userIds: userIds as string[], vendor: vendor as string, model: model as string, origin: origin as string,
       template: template as string, layer: layer as LayerName, contentType: contentType as string, perDevice, file, off: base + (off as number), len: len as number,
+      dateAt: dateAt as number, bodyAt: bodyAt as number, keepAlive: keepAlive as string,
     });
   }
   return out;
@@ -95,6 +110,7 @@ export class KeptFiles {
   /** Bucket → its current file, open for reading. */
   private readonly fds = new Map<number, { file: string; fd: number }>();
   private pendingBytes = 0;
+  private scratch = Buffer.alloc(0);
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly sealKey: Buffer;
@@ -156,22 +172,33 @@ export class KeptFiles {
     return writing?.has(key) ? writing.get(key) : undefined;
   }
 
-  /** The kept body for `key` if it is still the one `meta` described; undefined when it cannot be read or opened. */
-  body(key: string, meta: KeptMeta): Buffer | undefined {
+  /** The kept answer for `key` if it is still the one `meta` described; undefined when it cannot be read or opened. */
+  wire(key: string, meta: KeptMeta): KeptWire | undefined {
     const bucket = bucketOf(key);
     const change = this.changed(bucket, key);
-    if (change !== undefined) return change && change.meta === meta ? change.file.body : undefined;
+    if (change !== undefined) return change && change.meta === meta ? change.file.wire : undefined;
     const entry = this.index(bucket).get(key);
     if (entry !== meta) return undefined;
     try {
-      const sealed = Buffer.allocUnsafe(entry.len);
+      const sealed = this.scratchFor(entry.len);
       if (readSync(this.fdOf(bucket, entry.file), sealed, 0, entry.len, entry.off) !== entry.len) return undefined;
       this.reads++;
-      return this.open(sealed, key, entry.fp);
+      return this.opened(sealed, key, entry);
     } catch {
       // Unreadable or damaged: rendered again by the caller.
       return undefined;
     }
+  }
+
+  /** The reused read buffer, at least `len` bytes (its contents are never kept: opening copies them out). */
+  private scratchFor(len: number): Buffer {
+    if (this.scratch.length < len) this.scratch = Buffer.allocUnsafeSlow(Math.max(len, this.scratch.length * 2));
+    return this.scratch.subarray(0, len);
+  }
+
+  private opened(sealed: Buffer, key: string, entry: IndexEntry): KeptWire | undefined {
+    const bytes = this.open(sealed, key, entry.fp);
+    return bytes && { bytes, dateAt: entry.dateAt, bodyAt: entry.bodyAt, keepAlive: entry.keepAlive };
   }
 
   private fdOf(bucket: number, file: string): number {
@@ -195,19 +222,37 @@ export class KeptFiles {
   }
 
   /**
-   * Every kept entry, bucket by bucket: one read of each bucket file (off the loop), then its bodies opened a few
-   * dozen per turn of the loop. `take` returns false to stop. Entries with a change not yet written are skipped.
+   * Every kept entry, bucket by bucket: one read of each bucket file (off the loop, into one buffer reused for every
+   * bucket), then its entries opened for up to `sliceMs` per turn of the loop. `take` returns false to stop.
+   * Entries with a change not yet written are skipped.
    */
-  async readAll(take: (key: string, meta: KeptMeta, body: Buffer) => boolean, perTurn = 32): Promise<void> {
+  async readAll(take: (key: string, meta: KeptMeta, wire: KeptWire) => boolean, sliceMs = 2, now: () => number = performance.now.bind(performance)): Promise<void> {
+    let buffer = Buffer.alloc(0);
     for (const [bucket, current] of [...this.current.entries()]) {
-      const bytes = await fs.readFile(current.file).catch(() => undefined);
-      if (!bytes || this.current.get(bucket)?.file !== current.file) continue;
-      let n = 0;
+      const handle = await fs.open(current.file, 'r').catch(() => undefined);
+      if (!handle) continue;
+      let size: number;
+      try {
+        const { size: length } = await handle.stat();
+        if (buffer.length < length) buffer = Buffer.allocUnsafeSlow(Math.max(length, buffer.length * 2));
+        size = (await handle.read(buffer, 0, length, 0)).bytesRead;
+      } catch {
+        size = -1;
+      } finally {
+        await handle.close().catch(() => undefined);
+      }
+      if (size < 0 || this.current.get(bucket)?.file !== current.file) continue;
+      let until = now() + sliceMs;
       for (const [key, entry] of this.index(bucket)) {
-        if (entry.file !== current.file || this.changed(bucket, key) !== undefined) continue;
-        const body = entry.off + entry.len <= bytes.length ? this.open(bytes.subarray(entry.off, entry.off + entry.len), key, entry.fp) : undefined;
-        if (body && !take(key, entry, body)) return;
-        if (++n % perTurn === 0) await new Promise((r) => setImmediate(r));
+        if (entry.file !== current.file || this.changed(bucket, key) !== undefined || entry.off + entry.len > size) continue;
+        const wire = this.opened(buffer.subarray(entry.off, entry.off + entry.len), key, entry);
+        if (wire && !take(key, entry, wire)) return;
+        if (now() >= until) {
+          await new Promise((r) => setImmediate(r));
+          // The bucket may have been rewritten meanwhile: its entries then belong to the new file.
+          if (this.current.get(bucket)?.file !== current.file) break;
+          until = now() + sliceMs;
+        }
       }
       await new Promise((r) => setImmediate(r));
     }
@@ -219,9 +264,9 @@ export class KeptFiles {
     for (const bucket of [...this.fds.keys()]) this.closeFd(bucket);
   }
 
-  put(key: string, meta: KeptMeta, file: { body: Buffer }): void {
-    this.change(key, { meta, file });
-    this.pendingBytes += file.body.length;
+  put(key: string, meta: KeptMeta, file: { wire: KeptWire }): void {
+    this.change(key, { meta, file: { wire: file.wire } });
+    this.pendingBytes += file.wire.bytes.length;
   }
 
   remove(key: string): void {
@@ -282,13 +327,13 @@ export class KeptFiles {
     const rows: unknown[][] = [];
     const bodies: Buffer[] = [];
     let offset = 0;
-    const add = (key: string, meta: KeptMeta, sealed: Buffer) => {
-      rows.push([key, meta.fp, meta.userIds, meta.vendor, meta.model, meta.origin, meta.template, meta.layer, meta.contentType, meta.perDevice, offset, sealed.length, meta.at]);
+    const add = (key: string, meta: KeptMeta, wire: Omit<KeptWire, 'bytes'>, sealed: Buffer) => {
+      rows.push([key, meta.fp, meta.userIds, meta.vendor, meta.model, meta.origin, meta.template, meta.layer, meta.contentType, meta.perDevice, offset, sealed.length, meta.at, wire.dateAt, wire.bodyAt, wire.keepAlive]);
       bodies.push(sealed);
       offset += sealed.length;
     };
-    if (oldBytes) for (const [key, e] of keepOld) if (e.off + e.len <= oldBytes.length) add(key, e, oldBytes.subarray(e.off, e.off + e.len));
-    for (const [key, change] of changes) if (change) add(key, change.meta, this.seal(change.file.body, key, change.meta.fp));
+    if (oldBytes) for (const [key, e] of keepOld) if (e.off + e.len <= oldBytes.length) add(key, e, e, oldBytes.subarray(e.off, e.off + e.len));
+    for (const [key, change] of changes) if (change) add(key, change.meta, change.file.wire, this.seal(change.file.wire.bytes, key, change.meta.fp));
     const gen = (old?.gen ?? 0) + 1;
     const file = path.join(this.dir, `b${String(bucket).padStart(4, '0')}.${gen}.kept`);
     if (rows.length === 0) {
@@ -352,7 +397,10 @@ export class KeptFiles {
       const decipher = createDecipheriv('aes-256-gcm', this.sealKey, sealed.subarray(0, IV));
       decipher.setAAD(Buffer.from(`${key}|${fp}`));
       decipher.setAuthTag(sealed.subarray(IV, IV + TAG));
-      return Buffer.concat([decipher.update(sealed.subarray(IV + TAG)), decipher.final()]);
+      // GCM's update hands out an exact-size buffer of its own; final (which checks the tag) adds nothing.
+      const plain = decipher.update(sealed.subarray(IV + TAG));
+      const rest = decipher.final();
+      return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
     } catch {
       return undefined;
     }

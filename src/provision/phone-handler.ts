@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientAddress } from '../http/client-address.js';
-import type { DeviceRef } from '../domain/types.js';
 import type { Directory } from '../store/directory.js';
 import type { Logger } from '../log.js';
 import type { FetchLog } from './fetch-log.js';
@@ -76,32 +75,59 @@ export interface PhoneReply {
  * Host, or any changed input: not replayable, the full decision runs.
  */
 export class ReplayTicket {
+  private readonly fileKey: string;
+  private readonly fp: string;
+  private readonly name: string;
+  private readonly userIds: readonly string[];
+  /** The change count (FileFingerprints.changes) at which this answer was last found current. */
+  private checkedAt: number | undefined;
+
   constructor(
     private readonly deps: PhoneHandlerDeps,
     private readonly accountId: string,
     private readonly deviceId: string,
     private readonly choice: Choice,
     private readonly template: string,
-    private readonly file: DeviceFile,
+    file: DeviceFile,
     /** The fingerprint's inputs when the file was found current for this request (file-fingerprint.ts). */
     private readonly inputs: FingerprintInputs,
     readonly userAgent: string,
     private readonly uaModel: string | undefined,
     /** The Host the file was rendered for: another Host may render other defaults. */
     private readonly host: string | undefined,
-  ) {}
+  ) {
+    // Only what names the file: its bytes stay the renderer's (one copy, under the renderer's memory bound).
+    this.fileKey = file.key;
+    this.fp = file.fp;
+    this.name = file.name;
+    this.userIds = file.userIds;
+    this.checkedAt = deps.renderer.fingerprints.changes();
+  }
+
+  /** The renderer's copy of the file this answer validated, while it holds it; undefined once dropped or replaced. */
+  file(): DeviceFile | undefined {
+    const file = this.deps.renderer.inMemory(this.fileKey);
+    return file !== undefined && file.fp === this.fp ? file : undefined;
+  }
 
   /** True when the kept reply is still exactly right for this request; the fetch is then recorded as served. */
   replay(userAgent: string, address: string, host?: string): boolean {
     const { directory, guard, renderer, fetchLog } = this.deps;
     if (host !== this.host || userAgent !== this.userAgent || guard.isBanned(address)) return false;
-    const account = directory.getAccount(this.accountId);
-    const device = account && directory.getDevice(this.accountId, this.deviceId);
-    if (!account || !device) return false;
-    const ref = { account, device };
-    // A disabled device or account changes its revision; so do its URL key and HTTP auth settings.
-    if (!renderer.fingerprints.unchanged(ref, this.choice.profile.id, this.template, this.file.userIds, this.inputs)) return false;
-    noteFetch(fetchLog, ref, address, userAgent, this.file.name, this.choice.profile.id, this.uaModel);
+    // Nothing an answer depends on changed anywhere since it was last found current (the device and account are
+    // still there, as they were): no document is looked up. Otherwise the inputs are compared one by one (a
+    // disabled device or account changes its revision; so do its URL key and HTTP auth settings), and the answer
+    // is current again from this count on.
+    const changes = renderer.fingerprints.changes();
+    if (changes === undefined || changes !== this.checkedAt) {
+      const account = directory.getAccount(this.accountId);
+      const device = account && directory.getDevice(this.accountId, this.deviceId);
+      if (!account || !device) return false;
+      if (!renderer.fingerprints.unchanged({ account, device }, this.choice.profile.id, this.template, this.userIds, this.inputs)) return false;
+      this.checkedAt = changes;
+    }
+    renderer.servedAgain();
+    noteFetch(fetchLog, this.accountId, this.deviceId, address, userAgent, this.name, this.choice.profile.id, this.uaModel);
     return true;
   }
 }
@@ -110,12 +136,12 @@ export class ReplayTicket {
  * Records a served device file in the last-fetch log (in place when only the time moved). Telemetry only: it is
  * shown by the API and decides nothing about what a phone is served.
  */
-function noteFetch(fetchLog: FetchLog, ref: DeviceRef, address: string, userAgent: string, file: string, vendor: string, model: string | undefined): void {
+function noteFetch(fetchLog: FetchLog, accountId: string, deviceId: string, address: string, userAgent: string, file: string, vendor: string, model: string | undefined): void {
   const time = Date.now();
   // Same rule as record(): only address, User-Agent, file and age decide whether the entry must be persisted.
-  const touched = fetchLog.touch(ref.device.id, time, address, userAgent, file);
+  const touched = fetchLog.touch(deviceId, time, address, userAgent, file);
   if (touched) return;
-  fetchLog.record(ref.account.id, ref.device.id, { time, address, user_agent: userAgent, file, vendor, model });
+  fetchLog.record(accountId, deviceId, { time, address, user_agent: userAgent, file, vendor, model });
 }
 
 function plain(status: number, text: string, extra: readonly string[] = []): PhoneReply {
@@ -222,7 +248,7 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       }
       const loggedAgent = userAgent.slice(0, 256);
       const uaModel = ua?.profile === choice.profile ? ua.info.model : undefined;
-      noteFetch(fetchLog, ref, address, loggedAgent, name, choice.profile.id, uaModel);
+      noteFetch(fetchLog, ref.account.id, ref.device.id, address, loggedAgent, name, choice.profile.id, uaModel);
       // A key segment an account does not ask for is ignored; answers under such URLs are not kept (any segment
       // would do, and each would be one more kept answer).
       const strayKey = phonePath.key !== undefined && accountUrlKey(ref.account) === undefined;

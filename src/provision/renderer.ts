@@ -11,9 +11,9 @@ import type { Choice } from './select.js';
 import { TemplateError, type LayerName, type TemplateStore } from './templates.js';
 import { FileCache } from './file-cache.js';
 import { FileFingerprints } from './file-fingerprint.js';
-import type { KeptFiles, KeptMeta } from './kept-files.js';
+import type { KeptFiles, KeptMeta, KeptWire } from './kept-files.js';
 import { renderCodeStamp } from './render-stamp.js';
-import { buildWire, DEFAULT_KEEP_ALIVE, type Wired } from './wire.js';
+import { buildWire, DEFAULT_KEEP_ALIVE, type Wire, type Wired } from './wire.js';
 
 /**
  * Renders files and keeps them. A per-device file is valid exactly while its fingerprint (file-fingerprint.ts: the
@@ -56,10 +56,12 @@ export interface RenderEnv {
   defaultOrigin: RequestOrigin;
   firmware?: FirmwareStore;
   listUsers?: (accountId: string) => UserDoc[];
+  /** The directory's change count (Directory.changes), when it keeps one. */
+  documentChanges?: () => number | undefined;
 }
 
 export interface RendererOptions {
-  /** Bytes the in-memory files may hold in all (default 384 MiB). */
+  /** Bytes the in-memory files may hold in all (default 1 GiB). */
   cacheBytes?: number;
   /** Files kept on disk across restarts; without it only memory is used. */
   kept?: KeptFiles;
@@ -69,6 +71,12 @@ export interface RendererOptions {
 
 const OFFLINE_RENDER_ENV: RenderEnv = { server: OFFLINE_ENV.server, defaultOrigin: OFFLINE_ENV.origin };
 const MAX_DIRECTORY = 5000;
+
+/** A served file's headers (besides Date and Connection, which the transports add). */
+function fileHeaders(contentType: string, perDevice: boolean, length: number): string[] {
+  // Per-device files carry SIP credentials: no cache anywhere may keep them.
+  return ['Content-Type', contentType, 'Content-Length', String(length), 'Cache-Control', perDevice ? 'no-store' : 'no-cache'];
+}
 
 /** The memory and disk key of a device's file. */
 export const fileKey = (deviceId: string, name: string): string => `${deviceId}/${name}`;
@@ -98,9 +106,9 @@ export class Renderer {
     private readonly env: RenderEnv = OFFLINE_RENDER_ENV,
     options: RendererOptions = {},
   ) {
-    this.memory = new FileCache(options.cacheBytes ?? 384 * 1024 * 1024);
+    this.memory = new FileCache(options.cacheBytes ?? 1024 * 1024 * 1024);
     this.kept = options.kept;
-    this.fingerprints = new FileFingerprints({ templates, getUser, server: env.server, firmware: env.firmware, codeStamp: options.codeStamp ?? renderCodeStamp() });
+    this.fingerprints = new FileFingerprints({ templates, getUser, server: env.server, firmware: env.firmware, codeStamp: options.codeStamp ?? renderCodeStamp(), documentChanges: env.documentChanges });
   }
 
   /** Drops a device's files (on delete): `names` are the file names it may have had. */
@@ -127,9 +135,22 @@ export class Renderer {
     return this.askedCount;
   }
 
+  /** A phone was answered again with a copy held here (a front-door replay): phones are fetching. */
+  servedAgain(): void {
+    this.askedCount++;
+  }
+
   /** Per-device files served from the disk copy (tests, diagnostics). */
   get keptServed(): number {
     return this.keptCount;
+  }
+
+  /**
+   * The copy of a device's file held in memory, if any (the front door's kept answers reference these and check
+   * the fingerprint they validated: they hold no bytes of their own, so the memory bound is the one bound).
+   */
+  inMemory(key: string): DeviceFile | undefined {
+    return this.memory.get(key);
   }
 
   /** What the kept copy of a device's file (memory, else disk) was rendered for, without reading its body. */
@@ -206,18 +227,27 @@ export class Renderer {
   private fromDisk(ref: DeviceRef, choice: Choice, file: VendorFile, name: string, key: string, originKey: string): DeviceFile | undefined {
     const meta = this.kept?.meta(key);
     if (!meta || !this.isCurrent(ref, choice, file, originKey, meta)) return undefined;
-    const body = this.kept!.body(key, meta);
-    if (!body) return undefined;
+    const wire = this.kept!.wire(key, meta);
+    if (!wire) return undefined;
     this.keptCount++;
-    const served = this.keptFile(key, name, meta, body);
+    const served = this.keptFile(key, name, meta, wire);
     this.memory.set(key, served);
     return served;
   }
 
-  /** A kept body back as a device file (only the record's own fields: the disk index's offsets stay there). */
-  private keptFile(key: string, name: string, meta: KeptMeta, body: Buffer): DeviceFile {
-    const { fp, at, userIds, vendor, model, origin } = meta;
-    return { ...this.wired(name, meta, body, meta.layer), key, fp, at, userIds, vendor, model, origin };
+  /** A kept answer back as a device file: its bytes as read (the body a view of them), the record's own fields. */
+  private keptFile(key: string, name: string, meta: KeptMeta, kept: KeptWire): DeviceFile {
+    const { fp, at, userIds, vendor, model, origin, contentType, perDevice, template, layer } = meta;
+    let wire: Wire = { bytes: kept.bytes, dateAt: kept.dateAt, bodyAt: kept.bodyAt, keepAlive: kept.keepAlive, second: -1 };
+    let body = kept.bytes.subarray(kept.bodyAt);
+    const headers = fileHeaders(contentType, perDevice, body.length);
+    // Kept by a run whose front door answered with another keep-alive timeout: rebuilt once, here, so the copy in
+    // memory is the one written (and counted) from now on.
+    if (wire.keepAlive !== this.keepAlive) {
+      wire = buildWire(200, headers, body, this.keepAlive);
+      body = wire.bytes.subarray(wire.bodyAt);
+    }
+    return { name, status: 200, headers, wire, body, contentType, perDevice, template, layer, key, fp, at, userIds, vendor, model, origin };
   }
 
   /**
@@ -228,10 +258,10 @@ export class Renderer {
   async warm(): Promise<number> {
     if (!this.kept) return 0;
     let loaded = 0;
-    await this.kept.readAll((key, meta, body) => {
-      if (this.memory.bytes + body.length + 1024 > this.memory.maxBytes) return false;
+    await this.kept.readAll((key, meta, wire) => {
+      if (this.memory.bytes + wire.bytes.length + 1024 > this.memory.maxBytes) return false;
       if (!this.memory.get(key)) {
-        const file = this.keptFile(key, key.slice(key.indexOf('/') + 1), meta, body);
+        const file = this.keptFile(key, key.slice(key.indexOf('/') + 1), meta, wire);
         file.warmed = true;
         this.memory.set(key, file);
         loaded++;
@@ -359,8 +389,7 @@ export class Renderer {
 
   /** A file's answer around its body: headers and wire built once, the body then a view of the wire. */
   private wired(name: string, file: Pick<VendorFile, 'contentType' | 'perDevice' | 'template'>, body: Buffer, layer: LayerName): RenderedFile {
-    // Per-device files carry SIP credentials: no cache anywhere may keep them.
-    const headers = ['Content-Type', file.contentType, 'Content-Length', String(body.length), 'Cache-Control', file.perDevice ? 'no-store' : 'no-cache'];
+    const headers = fileHeaders(file.contentType, file.perDevice, body.length);
     const wire = buildWire(200, headers, body, this.keepAlive);
     return {
       name,

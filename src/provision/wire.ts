@@ -49,7 +49,9 @@ export const DEFAULT_KEEP_ALIVE = keepAliveLines(5000);
 export function buildWire(status: number, headers: readonly string[], body: Uint8Array, keepAlive: string = DEFAULT_KEEP_ALIVE): Wire {
   const prefix = responsePrefix(status, headers);
   const head = `${prefix}Date: ${'-'.repeat(29)}\r\n${keepAlive}`;
-  const bytes = Buffer.allocUnsafe(head.length + body.length);
+  // A buffer of its own, not a slice of node's shared pool: a kept file then holds exactly its bytes (what the
+  // memory bound counts), not the rest of an 8 KiB slab pinned with it.
+  const bytes = Buffer.allocUnsafeSlow(head.length + body.length);
   bytes.write(head, 0, 'latin1');
   bytes.set(body, head.length);
   return { bytes, dateAt: prefix.length + 6, bodyAt: head.length, keepAlive, second: -1 };

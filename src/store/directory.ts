@@ -20,4 +20,9 @@ export interface Directory {
   /** The account's users (phonebook files); optional so minimal directories need not list them. */
   listUsers?(accountId: string): UserDoc[];
   listAccounts(): AccountDoc[];
+  /**
+   * A count that moves whenever any document in memory changes (optional): a holder that checked documents at
+   * one count knows they are all as it saw them while the count has not moved.
+   */
+  readonly changes?: number;
 }

@@ -74,6 +74,7 @@ export class Store implements Directory {
   private readonly customRealmUsers = new Map<string, DeviceRefKey>();
 
   private readonly secrets: SecretBox;
+  private changeCount = 0;
 
   private constructor(
     readonly dataDir: string,
@@ -156,6 +157,10 @@ export class Store implements Directory {
 
   getAccount(accountId: string): AccountDoc | undefined {
     return this.accounts.get(accountId);
+  }
+  /** Moves on every change of a document in memory (place, forgetAccount: the only places memory changes). */
+  get changes(): number {
+    return this.changeCount;
   }
   findAccountByRealm(realm: string): AccountDoc | undefined {
     const id = this.realms.get(realm.toLowerCase());
@@ -455,6 +460,7 @@ export class Store implements Directory {
 
   /** Drops a removed account, its users and devices from memory and the indexes; returns what it was. */
   private forgetAccount(id: string): AccountDoc | undefined {
+    this.changeCount++;
     this.deletedAccounts.add(id);
     const removed = this.accounts.get(id);
     for (const device of this.perAccount.get(id)?.deviceDocs.values() ?? []) this.removeKeys(id, device.id, deviceKeys(device));
@@ -544,6 +550,7 @@ export class Store implements Directory {
 
   /** Swaps `previous` for `next` in memory and in every index (either may be undefined). */
   private place(next: StoredDoc | undefined, previous: StoredDoc | undefined): void {
+    this.changeCount++;
     if (next) deepFreeze(next);
     const sample = next ?? previous;
     if (!sample) return;

@@ -7,13 +7,33 @@ import type { Directory } from '../../src/store/directory.js';
  * lookups as the store does (test/provision/memory-directory.test.ts holds it to that): realms and SIP
  * usernames case-insensitively, a device with its own sip.realm only under that realm, MACs exactly (already
  * cleansed), IP devices by address. Documents are frozen, as the store's; add/update replace them
- * and bump `_rev`, as a store write would.
+ * and bump `_rev`, as a store write would. `changes` moves on every change, as the store's, including a test's
+ * own set or delete on the maps.
  */
+class CountingMap<K, V> extends Map<K, V> {
+  constructor(private readonly counter: { changes: number }) {
+    super();
+  }
+  override set(key: K, value: V): this {
+    this.counter.changes++;
+    return super.set(key, value);
+  }
+  override delete(key: K): boolean {
+    this.counter.changes++;
+    return super.delete(key);
+  }
+}
+
 export class MemoryDirectory implements Directory {
-  accounts = new Map<string, AccountDoc>();
-  users = new Map<string, UserDoc>();
-  devices = new Map<string, DeviceDoc>();
+  private readonly counter = { changes: 0 };
+  accounts: Map<string, AccountDoc> = new CountingMap(this.counter);
+  users: Map<string, UserDoc> = new CountingMap(this.counter);
+  devices: Map<string, DeviceDoc> = new CountingMap(this.counter);
   private gen = 1;
+
+  get changes(): number {
+    return this.counter.changes;
+  }
 
   rev(): string {
     return `${this.gen++}-${Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32)}`;

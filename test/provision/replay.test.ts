@@ -3,6 +3,7 @@ import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACCOUNT, REALM, seedFullDevice, startHarness, type Harness } from './support/harness.js';
 import { rawClient } from './support/raw-client.js';
+import { KEPT_ENTRY_OVERHEAD } from '../../src/provision/front-door.js';
 import { readKeyValue } from './support/readers.js';
 
 /**
@@ -185,27 +186,45 @@ describe('kept answers (lean front door)', () => {
     expect(h.front!.replayed).toBe(n + 1);
   });
 
-  it('holds the kept answers within maxKeptBytes across many devices, oldest out, and counts them exactly', async () => {
-    h = await startHarness({ frontDoor: { maxKeptBytes: 64 * 1024 } });
+  it('holds the kept answers within maxKeptBytes across many devices, oldest out, counting only their own bytes', async () => {
+    const path = (mac: string) => `/provision/${mac}.cfg`;
+    const entryBytes = path('001565ab0000').length + KEPT_ENTRY_OVERHEAD;
+    h = await startHarness({ frontDoor: { maxKeptBytes: 8 * entryBytes } });
     const macs = Array.from({ length: 60 }, (_, i) => `001565ab${i.toString(16).padStart(4, '0')}`);
     macs.forEach((mac, i) => seedFullDevice(h, { id: `d${i}`, mac, brand: 'yealink' }));
     const c = rawClient(h, sockets);
-    const path = (mac: string) => `/provision/${mac}.cfg`;
     const ua = 'Yealink SIP-T46S 66.86.0.15';
-    let wireBytes = 0;
     for (const mac of macs) {
-      const res = await fetchOn(c, get(path(mac), ua));
-      expect(res.status).toBe(200);
-      wireBytes = res.head.length + 4 + res.body.length;
+      expect((await fetchOn(c, get(path(mac), ua))).status).toBe(200);
       const stats = h.front!.keptStats();
-      expect(stats.bytes).toBeLessThanOrEqual(64 * 1024);
-      expect(stats.bytes).toBe(stats.entries * (wireBytes + path(mac).length + 256));
+      expect(stats.bytes).toBeLessThanOrEqual(8 * entryBytes);
+      // The files' bytes are the renderer's (its own bound); an answer counts its key and ticket only.
+      expect(stats.bytes).toBe(stats.entries * entryBytes);
     }
-    const { entries } = h.front!.keptStats();
-    expect(entries).toBeGreaterThan(1);
-    expect(entries).toBeLessThan(macs.length);
+    expect(h.front!.keptStats().entries).toBe(8);
     // The newest are kept, the oldest went first.
     expect((await fetchOn(c, get(path(macs.at(-1)!), ua))).replayed).toBe(true);
     expect((await fetchOn(c, get(path(macs[0]!), ua))).replayed).toBe(false);
+  });
+
+  it('replays a file only while the renderer holds it: one copy, under the renderer\'s bound', async () => {
+    h = await startHarness({ frontDoor: {}, options: { cacheBytes: 24 * 1024 } });
+    const macs = Array.from({ length: 30 }, (_, i) => `001565ac${i.toString(16).padStart(4, '0')}`);
+    macs.forEach((mac, i) => seedFullDevice(h, { id: `e${i}`, mac, brand: 'yealink' }));
+    const c = rawClient(h, sockets);
+    const path = (mac: string) => `/provision/${mac}.cfg`;
+    const ua = 'Yealink SIP-T46S 66.86.0.15';
+    const first = await fetchOn(c, get(path(macs[0]!), ua));
+    expect((await fetchOn(c, get(path(macs[0]!), ua))).replayed).toBe(true);
+    for (const mac of macs.slice(1)) expect((await fetchOn(c, get(path(mac), ua))).status).toBe(200);
+    const memory = h.service.memoryStats();
+    expect(memory.bytes).toBeLessThanOrEqual(24 * 1024);
+    expect(memory.files).toBeLessThan(macs.length);
+    // The first file left the renderer's memory: its kept answer is not replayed (it names a copy no longer held),
+    // the fetch is decided again and gets the same bytes.
+    const again = await fetchOn(c, get(path(macs[0]!), ua));
+    expect(again.replayed).toBe(false);
+    expect(again.body.equals(first.body)).toBe(true);
+    expect((await fetchOn(c, get(path(macs[0]!), ua))).replayed).toBe(true);
   });
 });
