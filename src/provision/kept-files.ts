@@ -81,6 +81,15 @@ const isStr = (v: unknown): v is string => typeof v === 'string';
 /** `base`: where the bodies start (offsets in the header are relative to it). */
 function parseIndex(file: string, header: unknown, base: number, size: number): Map<string, IndexEntry> {
   const out = new Map<string, IndexEntry>();
+  // The few distinct values of the descriptive fields, one string each instead of one per entry (an index of every
+  // bucket is 200k entries at 100k phones; each JSON.parse hands out its own copies).
+  const shared = new Map<string, string>();
+  const one = (value: string): string => {
+    const held = shared.get(value);
+    if (held !== undefined) return held;
+    shared.set(value, value);
+    return value;
+  };
   if (!Array.isArray(header)) throw new Error('header is not a list');
   for (const row of header as unknown[]) {
     if (!Array.isArray(row) || row.length !== 16) throw new Error('bad header row');
@@ -91,9 +100,9 @@ function parseIndex(file: string, header: unknown, base: number, size: number): 
     const plain = (len as number) - IV - TAG;
     if (!Number.isInteger(dateAt) || !Number.isInteger(bodyAt) || (dateAt as number) < 0 || (dateAt as number) + 29 > (bodyAt as number) || (bodyAt as number) > plain) throw new Error('bad wire layout');
     out.set(key as string, {
-      fp: fp as string, at, userIds: userIds as string[], vendor: vendor as string, model: model as string, origin: origin as string,
-      template: template as string, layer: layer as LayerName, contentType: contentType as string, perDevice, file, off: base + (off as number), len: len as number,
-      dateAt: dateAt as number, bodyAt: bodyAt as number, keepAlive: keepAlive as string,
+      fp: fp as string, at, userIds: (userIds as string[]).map(one), vendor: one(vendor as string), model: one(model as string), origin: one(origin as string),
+      template: one(template as string), layer: layer as LayerName, contentType: one(contentType as string), perDevice, file, off: base + (off as number), len: len as number,
+      dateAt: dateAt as number, bodyAt: bodyAt as number, keepAlive: one(keepAlive as string),
     });
   }
   return out;
