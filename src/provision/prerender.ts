@@ -7,7 +7,7 @@ import type { Choice } from './select.js';
 /**
  * Renders phones' files in the background when their inputs change (device, account, watched users, a template
  * layer), so that a fetch finds them ready in memory or on disk. Paced: each slice checks at most `sliceChecks`
- * files and renders at most `sliceRenders`, then yields — to the next turn of the loop when no phone asked for a
+ * files, renders at most `sliceRenders` and runs at most `sliceMs` (a device at least), then yields — to the next turn of the loop when no phone asked for a
  * file since the last slice, else for `gapMs` (phones first: during a boot storm the job takes a small share).
  * Checking is a fingerprint comparison (renderer.freshen): a template edit walks the devices it may concern and
  * renders only the files whose layer it changed. The format check runs here, as on every render: a file that fails
@@ -26,6 +26,10 @@ export interface PrerenderDeps {
   gapMs?: number;
   /** Wait before looking again whether phones stopped, when only idle-only work is left (default 100 ms). */
   idleGapMs?: number;
+  /** Time one slice may take at most, checked after each device (default 2 ms): phones never wait longer for it. */
+  sliceMs?: number;
+  /** Clock for that bound (default performance.now). */
+  now?: () => number;
 }
 
 /** Limits a walk: only this vendor's phones, only this device. */
@@ -61,6 +65,8 @@ export class Prerender {
   private readonly sliceRenders: number;
   private readonly gapMs: number;
   private readonly idleGapMs: number;
+  private readonly sliceMs: number;
+  private readonly now: () => number;
   /** Phones asked for files since the slice before this one. */
   private phonesBusy = false;
   /** The renderer's `asked` count at the last slice: when it moved, phones are fetching. */
@@ -72,6 +78,8 @@ export class Prerender {
     this.sliceRenders = deps.sliceRenders ?? 4;
     this.gapMs = deps.gapMs ?? 10;
     this.idleGapMs = deps.idleGapMs ?? 100;
+    this.sliceMs = deps.sliceMs ?? 2;
+    this.now = deps.now ?? (() => performance.now());
   }
 
   device(accountId: string, deviceId: string): void {
@@ -138,7 +146,8 @@ export class Prerender {
     if (this.closed) return;
     this.stats.slices++;
     const budget = { checks: this.sliceChecks, renders: this.sliceRenders };
-    while (budget.checks > 0 && budget.renders > 0) {
+    const until = this.now() + this.sliceMs;
+    while (budget.checks > 0 && budget.renders > 0 && this.now() < until) {
       const next = this.devices.entries().next();
       if (!next.done) {
         const [deviceId, accountId] = next.value;

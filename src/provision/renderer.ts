@@ -258,6 +258,16 @@ export class Renderer {
   async warm(): Promise<number> {
     if (!this.kept) return 0;
     let loaded = 0;
+    // While phones are fetching, they read what they need themselves (one read each); reading everything else
+    // then would only compete with them (a kept file may be one no phone asks for: a .boot beside a .cfg).
+    let askedAt = this.askedCount;
+    const between = async (): Promise<void> => {
+      await new Promise((r) => setImmediate(r));
+      while (!this.closed && this.askedCount !== askedAt) {
+        askedAt = this.askedCount;
+        await new Promise((r) => setTimeout(r, 100).unref());
+      }
+    };
     await this.kept.readAll((key, meta, wire) => {
       if (this.memory.bytes + wire.bytes.length + 1024 > this.memory.maxBytes) return false;
       if (!this.memory.get(key)) {
@@ -267,7 +277,7 @@ export class Renderer {
         loaded++;
       }
       return !this.closed;
-    });
+    }, between);
     return loaded;
   }
 
