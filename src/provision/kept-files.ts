@@ -109,7 +109,7 @@ function parseIndex(file: string, header: unknown, base: number, size: number): 
 }
 
 export class KeptFiles {
-  /** Bucket → its index, read on first use (a header read: a restart costs no reading of everything at once). */
+  /** Bucket → its index: every bucket's is read at open (open()), a rewritten bucket's replaced when it is written. */
   private readonly indexes = new Map<number, Map<string, IndexEntry>>();
   /** Bucket → the current generation's file name and number. */
   private readonly current = new Map<number, { file: string; gen: number }>();

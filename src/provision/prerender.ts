@@ -7,8 +7,9 @@ import type { Choice } from './select.js';
 /**
  * Renders phones' files in the background when their inputs change (device, account, watched users, a template
  * layer), so that a fetch finds them ready in memory or on disk. Paced: each slice checks at most `sliceChecks`
- * files, renders at most `sliceRenders` and runs at most `sliceMs` (a device at least), then yields — to the next turn of the loop when no phone asked for a
- * file since the last slice, else for `gapMs` (phones first: during a boot storm the job takes a small share).
+ * files, renders at most `sliceRenders` and runs at most `sliceMs` (a device at least), then yields — to the next
+ * turn of the loop when no phone asked for a file since the last slice, else for `gapMs` (phones first: during a
+ * boot storm the job takes a small share).
  * Checking is a fingerprint comparison (renderer.freshen): a template edit walks the devices it may concern and
  * renders only the files whose layer it changed. The format check runs here, as on every render: a file that fails
  * it is logged and not kept, and the phone's next fetch then gets today's answer for a broken file (500).
