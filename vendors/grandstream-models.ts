@@ -26,12 +26,14 @@ const V2_FILES = ['cfgmac-v2.xml', 'phonebook.xml'];
 
 export const grandstreamFamilies: Readonly<Record<string, FamilyInfo>> = {
   gxp16xx: { family: 'gxp16xx', kind: 'desk', lineKeys: 2, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'gxp', firmware: 'gxp16xxfw.bin', matches: /^GXP16\d/ },
-  gxp17xx: { family: 'gxp17xx', kind: 'desk', lineKeys: 3, sipAccounts: 6, configFlavour: 'v1', keyModeTable: 'gxp', firmware: 'gxp17xxfw.bin', matches: /^GXP17\d/ },
+  gxp17xx: { family: 'gxp17xx', kind: 'desk', lineKeys: 3, sipAccounts: 3, configFlavour: 'v1', keyModeTable: 'gxp', firmware: 'gxp17xxfw.bin', matches: /^GXP17\d/ },
   gxp21xx: { family: 'gxp21xx', kind: 'desk', lineKeys: 4, sipAccounts: 4, configFlavour: 'v1', keyModeTable: 'gxp', matches: /^GXP21\d/ },
   // Before grp26xx: the first family whose pattern matches an unknown model is its fallback (GRP2619 → grp261x).
   grp261x: { family: 'grp261x', kind: 'desk', lineKeys: 16, sipAccounts: 2, configFlavour: 'v2', keyModeTable: 'grp', files: V2_FILES, matches: /^GRP261\d/ },
   grp26xx: { family: 'grp26xx', kind: 'desk', lineKeys: 6, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'grp', matches: /^GRP26\d/ },
   wp8xx: { family: 'wp8xx', kind: 'desk', lineKeys: 2, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'gxp', matches: /^WP8\d/ },
+  // Before ht80x: HT812/814/818 keep every port in one account table (P4060…), HT801/802 one profile per port.
+  ht81x: { family: 'ht81x', kind: 'ata', lineKeys: 0, sipAccounts: 2, configFlavour: 'v1', keyModeTable: 'none', files: ATA_FILES, matches: /^HT81\d/ },
   ht80x: { family: 'ht80x', kind: 'ata', lineKeys: 0, sipAccounts: 1, configFlavour: 'v1', keyModeTable: 'none', files: ATA_FILES, matches: /^HT8\d/ },
   dp75x: { family: 'dp75x', kind: 'dect_base', lineKeys: 0, sipAccounts: 10, configFlavour: 'v1', keyModeTable: 'none', files: DECT_FILES, matches: /^DP7[5-9]\d/ },
 };
@@ -55,12 +57,14 @@ export const grandstreamModels: readonly ModelInfo[] = [
   model('GXP1628', 'gxp16xx', { lineKeys: 2, sipAccounts: 2, featureKeys: 8 }),
   model('GXP1630', 'gxp16xx', { lineKeys: 3, sipAccounts: 3, featureKeys: 8 }),
   // GXP17xx: no expansion module.
-  model('GXP1760', 'gxp17xx', { lineKeys: 3, sipAccounts: 6 }),
-  model('GXP1780', 'gxp17xx', { lineKeys: 4, sipAccounts: 8 }),
-  model('GXP1782', 'gxp17xx', { lineKeys: 4, sipAccounts: 8 }),
+  // SIP accounts: Grandstream's gxp17xx config template (GXP1760 3, GXP1780/1782 4).
+  model('GXP1760', 'gxp17xx', { lineKeys: 3, sipAccounts: 3 }),
+  model('GXP1780', 'gxp17xx', { lineKeys: 4, sipAccounts: 4 }),
+  model('GXP1782', 'gxp17xx', { lineKeys: 4, sipAccounts: 4 }),
   // GXP21xx
   model('GXP2130', 'gxp21xx', { lineKeys: 3, sipAccounts: 3, featureKeys: 8, firmware: 'gxp2130fw.bin' }),
-  model('GXP2135', 'gxp21xx', { lineKeys: 8, sipAccounts: 8, firmware: 'gxp2135fw.bin' }),
+  // 4 SIP accounts (Grandstream's gxp2130/40/60/70/35 config template), 8 line keys.
+  model('GXP2135', 'gxp21xx', { lineKeys: 8, sipAccounts: 4, firmware: 'gxp2135fw.bin' }),
   model('GXP2140', 'gxp21xx', { lineKeys: 4, sipAccounts: 4, firmware: 'gxp2140fw.bin', ...EXT40(4) }),
   model('GXP2160', 'gxp21xx', { lineKeys: 6, sipAccounts: 6, featureKeys: 24, firmware: 'gxp2160fw.bin', ...EXT40(4) }),
   // 12 physical line keys; key 12 is not addressable in the P1363 block without writing P1488 (a ring rule).
@@ -77,13 +81,13 @@ export const grandstreamModels: readonly ModelInfo[] = [
   model('GRP2636', 'grp26xx', { lineKeys: 48, sipAccounts: 16, firmware: 'grp2636fw.bin', ...EXT40(4) }),
   model('GRP2650', 'grp26xx', { lineKeys: 48, sipAccounts: 6, firmware: 'grp2650fw.bin', ...EXT40(4) }),
   model('GRP2670', 'grp26xx', { lineKeys: 48, sipAccounts: 12, firmware: 'grp2670fw.bin', ...EXT40(4) }),
-  // HT80x/81x ATAs: FXS ports are SIP accounts; no keys.
+  // HT80x/81x ATAs: FXS ports are SIP accounts (provision.lines fill ports 2…); no keys.
   model('HT801', 'ht80x', { sipAccounts: 1, firmware: 'ht801fw.bin' }),
   model('HT802', 'ht80x', { sipAccounts: 2, firmware: 'ht802fw.bin' }),
-  model('HT812', 'ht80x', { sipAccounts: 2, firmware: 'ht812fw.bin' }),
-  model('HT814', 'ht80x', { sipAccounts: 4, firmware: 'ht814fw.bin' }),
-  model('HT818', 'ht80x', { sipAccounts: 8, firmware: 'ht818fw.bin' }),
-  // DP75x DECT bases: handsets register as accounts.
+  model('HT812', 'ht81x', { sipAccounts: 2, firmware: 'ht812fw.bin' }),
+  model('HT814', 'ht81x', { sipAccounts: 4, firmware: 'ht814fw.bin' }),
+  model('HT818', 'ht81x', { sipAccounts: 8, firmware: 'ht818fw.bin' }),
+  // DP75x DECT bases: 10 SIP accounts, 5 handsets (provision.lines: account N on handset N).
   model('DP750', 'dp75x', { sipAccounts: 10, firmware: 'dp750fw.bin' }),
   model('DP752', 'dp75x', { sipAccounts: 10, firmware: 'dp752fw.bin' }),
   // WP8xx Wi-Fi phones

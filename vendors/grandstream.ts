@@ -2,6 +2,7 @@ import { alertInfoText, cleanMac, pickLanguage, type ProvisionInput, type Resolv
 import { grandstreamFamilies, grandstreamModels } from './grandstream-models.js';
 import { aliasKeys, lineKeyParams, moduleKeyParams, mpkParams } from './grandstream-keys.js';
 import { posixTimezone } from './grandstream-timezone.js';
+import { accountParams, type AccountLayout } from './grandstream-accounts.js';
 
 /**
  * Grandstream GXP16xx/17xx/21xx, GRP26xx, WP8xx (desk template), HT80x ATAs and DP75x DECT bases (own templates):
@@ -24,6 +25,7 @@ const CODECS: Record<string, CodecTable> = {
   // Config v2 has eight choice slots too (account.1.codec.choice.1..8), same factory order (FusionPBX grp261x).
   grp261x: { codes: { ...BASE_CODES, OPUS: 123 }, slots: [...SEVEN, 'P98'], factory: [0, 8, 4, 18, 9, 98, 2, 123] },
   ht80x: { codes: { PCMU: 0, PCMA: 8, G729: 18, G723: 4, G726: 2, ILBC: 97, OPUS: 123 }, slots: SEVEN, factory: [0, 8, 4, 18, 2, 97, 123] },
+  ht81x: { codes: { PCMU: 0, PCMA: 8, G729: 18, G723: 4, G726: 2, ILBC: 97, OPUS: 123 }, slots: SEVEN, factory: [0, 8, 4, 18, 2, 97, 123] },
   dp75x: { codes: BASE_CODES, slots: [...SEVEN, 'P98'], factory: [0, 8, 4, 18, 9, 98, 2, 0] },
 };
 
@@ -36,6 +38,35 @@ function codecSlots(input: ProvisionInput): { p: string; value: number }[] {
   for (const c of table.factory) add(c);
   // A factory list shorter than the slots (ATA: 6 codecs, 7 slots) repeats its first codec: still a codec it has.
   return table.slots.map((p, i) => ({ p, value: order[i] ?? order[0]! }));
+}
+
+/**
+ * What else differs between the P-value families (Grandstream's own config template of each family):
+ * - `accounts`: where SIP accounts go (grandstream-accounts.ts); absent = desk phone, account 1 at P35….
+ * - `handsets`: DECT base, account N on handset N.
+ * - `firmwareVia`: false where one "upgrade via" (P212) serves config and firmware (no P6767).
+ * - `vlan`: false for Wi-Fi phones (no wired VLAN to tag).
+ */
+interface FamilyTraits { accounts?: AccountLayout; handsets?: boolean; firmwareVia?: false; vlan?: false }
+const TRAITS: Record<string, FamilyTraits> = {
+  gxp21xx: { firmwareVia: false },
+  wp8xx: { vlan: false },
+  ht80x: { accounts: 'ports', firmwareVia: false },
+  ht81x: { accounts: 'indexed', firmwareVia: false },
+  dp75x: { accounts: 'indexed', handsets: true },
+};
+
+/**
+ * Defaults of the vendor parameters a file writes twice (HT802 port 2 repeats port 1's): the peers' most common
+ * value, as the {{vparam}} default in the template and for the second port, so both read one place.
+ */
+const PEER_DEFAULTS = { P52: '2', P191: '0' } as const;
+
+/** HT8xx P850-P852 (port 2: P860-P862) DTMF order: 100 in-audio, 101 RFC2833, 102 SIP INFO; the chosen one first. */
+const DTMF_CODES = { inband: 100, rfc2833: 101, info: 102 } as const;
+function dtmfOrder(mode: ProvisionInput['settings']['dtmfMode']): number[] {
+  const first = DTMF_CODES[mode];
+  return [first, ...Object.values(DTMF_CODES).filter((c) => c !== first)];
 }
 
 /** P130 SIP transport; DNS SRV is UDP with P103 (DNS mode) = 1. */
@@ -121,7 +152,7 @@ export const grandstream: VendorProfile = {
   families: grandstreamFamilies,
   files: [
     // ATA, DECT and config v2 first: a model fetches the one its family names (the desk file is every other one's).
-    phoneConfig('cfgmac-ata.xml', ['ht80x']),
+    phoneConfig('cfgmac-ata.xml', ['ht80x', 'ht81x']),
     phoneConfig('cfgmac-dect.xml', ['dp75x']),
     phoneConfig('cfgmac-v2.xml', ['grp261x']), // GRP261x: config version 2 alias items
     phoneConfig('cfgmac.xml'),
@@ -160,25 +191,43 @@ export const grandstream: VendorProfile = {
     const codecs = codecSlots(input);
     const srtp = srtpMode(input.settings.srtp);
     const mwiSubscribe = input.mwiUnsolicited ? 0 : 1;
+    const traits = TRAITS[family] ?? {};
+    const server = srv ? sipServer.host : `${sipServer.host}:${sipServer.port}`;
+    const outbound = outboundProxy ? `${outboundProxy.host}:${outboundProxy.port}` : '';
+    const expiresMinutes = Math.max(1, Math.round(input.sip.expireSeconds / 60));
+    const retry = Math.min(3600, Math.max(1, input.settings.registrationRetrySeconds));
+    const callWaitingOff = input.settings.callWaiting ? 0 : 1;
+    const chosen = input.settings.vendorParams.grandstream ?? {};
+    const peer = (name: keyof typeof PEER_DEFAULTS) => chosen[name] ?? PEER_DEFAULTS[name];
     return {
-      server: srv ? sipServer.host : `${sipServer.host}:${sipServer.port}`,
+      server,
       transport: TRANSPORTS[sipServer.transport],
       dnsMode: srv ? 1 : 0,
-      outboundProxy: outboundProxy ? `${outboundProxy.host}:${outboundProxy.port}` : '',
-      expiresMinutes: Math.max(1, Math.round(input.sip.expireSeconds / 60)),
+      outboundProxy: outbound,
+      expiresMinutes,
       codecs,
+      accounts: traits.accounts
+        ? accountParams(traits.accounts, input, {
+            server, outboundProxy: outbound, dnsMode: srv ? 1 : 0, expiresMinutes, transport: TRANSPORTS[sipServer.transport], retry,
+            mwiSubscribe, srtp: chosen.P183 ?? srtp, callWaitingOff, codecs, nat: peer('P52'), callFeatures: peer('P191'), dtmfOrder: dtmfOrder(dtmfMode),
+          }, traits.handsets === true)
+        : [],
+      peerDefaults: PEER_DEFAULTS,
+      dtmfOrder: dtmfOrder(dtmfMode),
       lineKeys: lineKeyParams(model, input.lineKeys),
       mpk: mpkParams(model, input.bankKeys),
       moduleKeys: moduleKeyParams(model, input.expansionKeys),
       ringRules: rules,
       mwiSubscribe,
       timezone: input.timezone ? posixTimezone(input.timezone) : 'auto',
+      // ATAs and DECT bases: P64 "customize" names the self-defined zone in P246 (no P64 POSIX string there).
+      customZone: input.timezone ? posixTimezone(input.timezone) : '',
       language: pickLanguage(LANGUAGES, input.language, 'auto'),
       dtmf: { inAudio: dtmfMode === 'inband' ? 1 : 0, rfc2833: dtmfMode === 'rfc2833' ? 1 : 0, info: dtmfMode === 'info' ? 1 : 0 },
       srtp,
-      callWaitingOff: input.settings.callWaiting ? 0 : 1,
+      callWaitingOff,
       keepalive: Math.min(160, Math.max(10, input.settings.natKeepaliveSeconds)),
-      retry: Math.min(3600, Math.max(1, input.settings.registrationRetrySeconds)),
+      retry,
       provisioning: {
         path: hostPath(provisioning.url),
         via: PROTOCOL[scheme].upgrade,
@@ -186,12 +235,10 @@ export const grandstream: VendorProfile = {
         resyncMinutes: sync.minutes,
         resyncHour: sync.hour,
       },
-      // GXP21xx has one "upgrade via" (P212) for config and firmware; the newer families a separate P6767.
-      firmwareVia: family === 'gxp21xx' || family === 'ht80x' ? undefined : PROTOCOL[scheme].upgrade,
+      firmwareVia: traits.firmwareVia === false ? undefined : PROTOCOL[scheme].upgrade,
       phonebook: { via: PROTOCOL[scheme].phonebook, path: hostPath(provisioning.url), intervalMinutes: 720 },
       syslogLevel: syslogLevel(input.settings.syslogServer),
-      // Wi-Fi phones have no wired VLAN to tag.
-      vlan: family === 'wp8xx' ? undefined : input.settings.vlan,
+      vlan: traits.vlan === false ? undefined : input.settings.vlan,
       // Config v2 (grp261x) names for the same values.
       alias: aliases(input, { codecs, srtp, mwiSubscribe, resyncMode: sync.mode, scheme }),
     };

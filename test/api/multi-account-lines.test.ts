@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { expectValues, readKeyValue } from '../provision/support/readers.js';
+import { expectValues, readGrandstreamStrict, readKeyValue } from '../provision/support/readers.js';
 import { productionParts } from '../../src/parts.js';
 
 /**
@@ -111,5 +111,84 @@ describe('provision.lines on a Yealink W60B', () => {
     const gainsMac = await t.http().patch(`/v2/accounts/${A()}/devices/${h2}`).set(auth()).send({ data: { mac_address: '001565600a04' } });
     expect(gainsMac.status).toBe(400);
     expect(gainsMac.body.data).toHaveProperty(['mac_address', 'invalid']);
+  });
+});
+
+/** Grandstream: the same provision.lines, written where Grandstream's own config template of each family puts them. */
+describe('provision.lines on Grandstream DP750, HT802 and HT814', () => {
+  const gsUa = (model: string, mac: string) => `Grandstream Model HW ${model} SW 1.0.13.8 DevId ${mac}`;
+  async function gsFile(model: string, mac: string) {
+    const res = await t.http().get(`/provision/cfg${mac}.xml`).set('User-Agent', gsUa(model, mac));
+    expect(res.status, res.text).toBe(200);
+    return readGrandstreamStrict(res.text);
+  }
+  const gs = (model: string) => ({ endpoint_brand: 'grandstream', endpoint_model: model });
+  const line = async (name: string, username: string, password: string) =>
+    (await put({ name, sip: { username, password } })).body.data.id as string;
+
+  it('DP750: account N in the base\'s table (P4060+ … P4595+), on handset N; other accounts empty and off', async () => {
+    const l2 = await line('Lobby', 'dp2', 'dp2-pass-D4');
+    const l5 = await line('Store', 'dp5', 'dp5-pass-E5');
+    const l8 = await line('Yard', 'dp8', 'dp8-pass-F6');
+    const base = await put({
+      name: 'DECT Base', mac_address: '000b82750001', sip: { username: 'dp1', password: 'dp1-pass-G7' },
+      provision: { ...gs('DP750'), lines: { '1': { device_id: l2 }, '4': { device_id: l5 }, '7': { device_id: l8 } } },
+    });
+    expect(base.status, JSON.stringify(base.body)).toBe(201);
+    const p = await gsFile('DP750', '000b82750001');
+    expectValues(p, {
+      P4060: 'dp1', P4090: 'dp1', P4120: 'dp1-pass-G7', P4180: 'DECT Base', P4595: '1', P4150: '0',
+      P4061: 'dp2', P4091: 'dp2', P4121: 'dp2-pass-D4', P4181: 'Lobby', P4596: '1', P4151: '0',
+      P4064: 'dp5', P4124: 'dp5-pass-E5', P4184: 'Store', P4599: '1',
+      P4067: 'dp8', P4127: 'dp8-pass-F6', P4602: '1',
+      // Slots are not compacted: account 3 (slot 2) is empty and inactive.
+      P4062: '', P4122: '', P4597: '0',
+      // Handset 2 and 5 have their own account; handsets 3 and 4 keep account 1; account 8 has no handset.
+      P4300: '1', P4310: '2', P4320: '1', P4250: '1', P21328: '5',
+      P27080: '1', P27081: '2', P27082: '101', P27084: '5', P27087: '101',
+    });
+    for (const absent of ['P35', 'P36', 'P34', 'P3', 'P4070', 'P4605']) expect(p.has(absent), absent).toBe(false);
+
+    // A removed line empties its account (the base would otherwise keep it registered) and frees its handset.
+    await t.http().delete(`/v2/accounts/${A()}/devices/${l5}`).set(auth()).expect(200);
+    expectValues(await gsFile('DP750', '000b82750001'), { P4064: '', P4124: '', P4599: '0', P21328: '1', P27084: '101', P4061: 'dp2' });
+
+    const beyond = await t.http().patch(`/v2/accounts/${A()}/devices/${base.body.data.id}`).set(auth()).send({ data: { provision: { lines: { '10': { device_id: l2 } } } } });
+    expect(beyond.status).toBe(400);
+    expect(beyond.body.data['provision.lines.10'].maximum).toMatchObject({ target: { model: 'DP750', capacity: 10 } });
+  });
+
+  it('HT802: port 2 in its own profile block (P401, P747, P735/P736/P734/P703…), the same server and settings', async () => {
+    const l2 = await line('Fax', 'ht2', 'ht2-pass-H8');
+    const ata = await put({
+      name: 'Front ATA', mac_address: '000b82802001', sip: { username: 'ht1', password: 'ht1-pass-J9' },
+      provision: { ...gs('HT802'), settings: { sip_server: { host: 'sip.example.net', port: 5070, transport: 'tcp' } }, lines: { '1': { device_id: l2 } } },
+    });
+    expect(ata.status, JSON.stringify(ata.body)).toBe(201);
+    const p = await gsFile('HT802', '000b82802001');
+    expectValues(p, {
+      P35: 'ht1', P34: 'ht1-pass-J9', P47: 'sip.example.net:5070', P130: '1',
+      P401: '1', P747: 'sip.example.net:5070', P830: '1', P735: 'ht2', P736: 'ht2', P734: 'ht2-pass-H8', P703: 'Fax', P731: '1',
+      P732: p.get('P32')!, P471: p.get('P138')!, P730: p.get('P52')!, P757: p.get('P57')!, P814: p.get('P46')!, P860: p.get('P850')!,
+    });
+    expect(p.has('P4060')).toBe(false);
+    const beyond = await t.http().patch(`/v2/accounts/${A()}/devices/${ata.body.data.id}`).set(auth()).send({ data: { provision: { lines: { '2': { device_id: l2 } } } } });
+    expect(beyond.status).toBe(400);
+    expect(beyond.body.data['provision.lines.2'].maximum).toMatchObject({ target: { model: 'HT802', capacity: 2 } });
+  });
+
+  it('HT814: ports 1-4 in the account table, none at P35 or in a second profile', async () => {
+    const l3 = await line('Port Three', 'ht43', 'ht43-pass-K1');
+    const ata = await put({
+      name: 'Back ATA', mac_address: '000b82814001', sip: { username: 'ht41', password: 'ht41-pass-L2' },
+      provision: { ...gs('HT814'), lines: { '2': { device_id: l3 } } },
+    });
+    expect(ata.status, JSON.stringify(ata.body)).toBe(201);
+    const p = await gsFile('HT814', '000b82814001');
+    expectValues(p, {
+      P4060: 'ht41', P4120: 'ht41-pass-L2', P4595: '1', P4061: '', P4596: '0',
+      P4062: 'ht43', P4092: 'ht43', P4122: 'ht43-pass-K1', P4182: 'Port Three', P4597: '1', P4063: '', P4598: '0',
+    });
+    for (const absent of ['P35', 'P34', 'P401', 'P735', 'P4064', 'P4300', 'P27080']) expect(p.has(absent), absent).toBe(false);
   });
 });

@@ -119,7 +119,23 @@ describe('phone admin/user passwords and phone-side HTTP credentials stay where 
   });
 });
 
-describe('a handset\'s SIP password (provision.lines) appears only in its base\'s file', () => {
+/** A DECT base of each vendor with multi-account files: its own file, another phone of the vendor, its shared files. */
+const BASES = [
+  {
+    vendor: 'Yealink W60B', model: { endpoint_brand: 'yealink', endpoint_model: 'W60B' }, mac: '00:15:65:dd:00:01',
+    ua: 'Yealink W60B 77.83.0.85 00:15:65:dd:00:01', own: '/provision/001565dd0001.cfg',
+    desk: { mac: '00:15:65:dd:00:02', model: { endpoint_brand: 'yealink', endpoint_model: 'T46S' }, file: '/provision/001565dd0002.cfg', ua: 'Yealink SIP-T46S 66.86.0.15 00:15:65:dd:00:02' },
+    shared: ['/provision/y000000000077.cfg', '/provision/001565dd0001.boot'],
+  },
+  {
+    vendor: 'Grandstream DP750', model: { endpoint_brand: 'grandstream', endpoint_model: 'DP750' }, mac: '00:0b:82:dd:00:01',
+    ua: 'Grandstream Model HW DP750 SW 1.0.13.8 DevId 000b82dd0001', own: '/provision/cfg000b82dd0001.xml',
+    desk: { mac: '00:0b:82:dd:00:02', model: { endpoint_brand: 'grandstream', endpoint_model: 'GXP2135' }, file: '/provision/cfg000b82dd0002.xml', ua: 'Grandstream Model HW GXP2135 SW 1.0.11.23 DevId 000b82dd0002' },
+    shared: ['/provision/phonebook.xml'],
+  },
+];
+
+describe.each(BASES)('a handset\'s SIP password (provision.lines) appears only in its base\'s file: $vendor', (b) => {
   const LINE_PW = 'Ln-unique-handset-pw-44';
   const seenLines: string[] = [];
   let s: TestServer;
@@ -135,21 +151,25 @@ describe('a handset\'s SIP password (provision.lines) appears only in its base\'
     const line = await s.http().put(`/v2/accounts/${A}/devices`).set(sAuth()).send({ data: { name: 'Handset 2', sip: { username: 'hset2', password: LINE_PW } } });
     expect(line.status).toBe(201);
     const base = await s.http().put(`/v2/accounts/${A}/devices`).set(sAuth()).send({
-      data: { name: 'Base', mac_address: '00:15:65:dd:00:01', sip: { username: 'hset1', password: 'hset1-sip' }, provision: { endpoint_brand: 'yealink', endpoint_model: 'W60B', lines: { '1': { device_id: line.body.data.id } } } },
+      data: { name: 'Base', mac_address: b.mac, sip: { username: 'hset1', password: 'hset1-sip' }, provision: { ...b.model, lines: { '1': { device_id: line.body.data.id } } } },
     });
     expect(base.status).toBe(201);
     await s.http().put(`/v2/accounts/${A}/devices`).set(sAuth()).send({
-      data: { name: 'Desk', mac_address: '00:15:65:dd:00:02', sip: { username: 'desk2', password: 'desk2-sip' }, provision: { endpoint_brand: 'yealink', endpoint_model: 'T46S' } },
+      data: { name: 'Desk', mac_address: b.desk.mac, sip: { username: 'desk2', password: 'desk2-sip' }, provision: b.desk.model },
     }).expect(201);
-    const baseUa = 'Yealink W60B 77.83.0.85 00:15:65:dd:00:01';
-    const own = await s.http().get('/provision/001565dd0001.cfg').set('User-Agent', baseUa);
+    const own = await s.http().get(b.own).set('User-Agent', b.ua);
     expect(own.status).toBe(200);
     expect(own.text).toContain(LINE_PW);
 
     const seen: string[] = [];
-    seen.push((await s.http().get('/provision/001565dd0002.cfg').set('User-Agent', 'Yealink SIP-T46S 66.86.0.15 00:15:65:dd:00:02')).text);
-    seen.push((await s.http().get('/provision/y000000000077.cfg').set('User-Agent', baseUa)).text);
-    seen.push((await s.http().get('/provision/001565dd0001.boot').set('User-Agent', baseUa)).text);
+    const desk = await s.http().get(b.desk.file).set('User-Agent', b.desk.ua);
+    expect(desk.status).toBe(200);
+    seen.push(desk.text);
+    for (const shared of b.shared) {
+      const res = await s.http().get(shared).set('User-Agent', b.ua);
+      expect(res.status, shared).toBe(200);
+      seen.push(res.text);
+    }
     seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}/devices`).set(sAuth())).body));
     seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}/devices?accept=csv`).set(sAuth())).text));
     seen.push(JSON.stringify((await s.http().get(`/v2/accounts/${A}/devices/${base.body.data.id}`).set(sAuth())).body));

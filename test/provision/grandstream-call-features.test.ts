@@ -22,12 +22,22 @@ describe('Grandstream DND / call-forward keys dial Kazoo\'s feature codes', () =
     ['GXP2135', '000b82c10001'],
     ['GXP1630', '000b82c10002'],
     ['GRP2670', 'c074adc10003'],
-    ['HT802', '000b82c10004'],
-    ['DP750', '000b82c10005'],
   ])('%s (config v1): P191 and the feature-code P-values, read back key by key', async (model, mac) => {
     const fetched = await fetchFullGrandstream(h, { model, mac });
     h = fetched.h;
     expectValues(await readGrandstreamStrict(fetched.body), CODES_V1);
+  });
+
+  it.each([
+    ['HT802', '000b82c10004'],
+    ['HT814', '000b82c10008'],
+    ['DP750', '000b82c10005'],
+  ])('%s: P191 sends star codes to Kazoo; no DND / forward code P-values (its template has none)', async (model, mac) => {
+    const fetched = await fetchFullGrandstream(h, { model, mac });
+    h = fetched.h;
+    const p = await readGrandstreamStrict(fetched.body);
+    expect(p.get('P191')).toBe('0');
+    for (const absent of ['P2344', 'P2345', 'P26013', 'P26014']) expect(p.has(absent), absent).toBe(false);
   });
 
   it('GRP2614 (config v2): the featureCodes items', async () => {

@@ -22,14 +22,25 @@ async function fullDevice(model: string, mac: string, firmware?: string) {
   return { text: fetched.body, p: await readGrandstreamStrict(fetched.body) };
 }
 
-/** What every family writes for account 1 and the phone settings. */
-const COMMON = {
-  P271: '1', P47: 'sip.example.net:5080', P48: 'sbc.example.net:5090', P130: '2', P103: '0', P35: 'user_1001', P36: 'user_1001',
-  P34: 's3cret!', P3: 'Front Desk', P32: '10', P138: '45', P52: '2', P84: '25', P183: '2', P91: '1', P99: '1', P33: '*97',
-  P30: 'ntp.example.net', P64: 'EST5EDT4,M3.2.0/02:00:00,M11.1.0/02:00:00', P207: 'log.example.net', P208: '2',
-  P212: '2', P237: 'prov.example.com/provision', P194: '1', P193: '120', P1360: 'phones', P1361: 'Prov-Secret-1',
+/** What every P-value family writes for its profile 1 and the phone settings. */
+const PROFILE = {
+  P271: '1', P47: 'sip.example.net:5080', P48: 'sbc.example.net:5090', P130: '2', P103: '0', P32: '10', P138: '45', P52: '2',
+  P84: '25', P183: '2', P99: '1', P30: 'ntp.example.net', P207: 'log.example.net', P208: '2',
+  P212: '2', P237: 'prov.example.com/provision', P193: '120', P1360: 'phones', P1361: 'Prov-Secret-1',
   P2: 'Adm1n-Pass', P196: 'Us3r-Pass',
 };
+const EST = 'EST5EDT4,M3.2.0/02:00:00,M11.1.0/02:00:00';
+/** Desk phones: account 1 at P35…, the zone as P64 itself, resync P194. */
+const COMMON = {
+  ...PROFILE, P35: 'user_1001', P36: 'user_1001', P34: 's3cret!', P3: 'Front Desk', P33: '*97', P91: '1', P64: EST, P194: '1',
+};
+/** The DP75x and HT81x account table: account N at P4060+, P4090+, P4120+, P4180+, P4150+, P4595+. */
+const indexedAccount = (n: number, user: string, password: string, name: string) => {
+  const at = (base: number) => `P${base + n - 1}`;
+  return { [at(4060)]: user, [at(4090)]: user, [at(4120)]: password, [at(4180)]: name, [at(4150)]: '0', [at(4595)]: user ? '1' : '0' };
+};
+/** What a desk phone writes and an ATA / DECT base must not (no such P-value in Grandstream's template). */
+const DESK_ONLY = ['P270', 'P33', 'P87', 'P194', 'P2344', 'P2345', 'P26013', 'P26014', 'P290', 'P298', 'P1363', 'P1488', 'P23000'];
 
 describe('every family: each setting in its own P-value, read back key by key', () => {
   it.each([
@@ -53,18 +64,43 @@ describe('every family: each setting in its own P-value, read back key by key', 
     expect(p.has('P51')).toBe(false);
   });
 
-  it('HT802 (ATA): its own template, dial plan in P4200, no keys, no phonebook, no auto-answer', async () => {
+  it('HT802 (ATA): its own template, port 1 at P35…, dial plan in P4200, DTMF order, no keys, no phonebook', async () => {
     const { text, p } = await fullDevice('HT802', '000b82000006', 'ht802fw.bin');
     expect(text).toContain('HT80x');
-    expectValues(p, { ...COMMON, P51: '42', P4200: '{x+|*x+}', P192: 'prov.example.com/provision' });
-    for (const absent of ['P290', 'P298', 'P330', 'P1363', 'P1488', 'P23000', 'P98', 'P6767']) expect(p.has(absent), absent).toBe(false);
+    expectValues(p, {
+      ...PROFILE, P35: 'user_1001', P36: 'user_1001', P34: 's3cret!', P3: 'Front Desk', P91: '1', P191: '0',
+      P51: '42', P5038: '5', P5042: '5', P4200: '{x+|*x+}', P192: 'prov.example.com/provision',
+      P22296: '1', P64: 'customize', P246: EST, P850: '102', P851: '100', P852: '101',
+      // Port 2 has no line: written empty and off, so a port removed earlier does not stay registered.
+      P401: '0', P735: '', P734: '', P731: '0',
+    });
+    for (const absent of [...DESK_ONLY, 'P330', 'P98', 'P6767', 'P4060']) expect(p.has(absent), absent).toBe(false);
   });
 
-  it('DP750 (DECT base): its own template, dial plan in P4200, phonebook, no keys', async () => {
+  it('HT814 (ATA): every port in the account table (P4060+), none at P35', async () => {
+    const { text, p } = await fullDevice('HT814', '000b8200000e', 'ht814fw.bin');
+    expect(text).toContain('HT80x/81x');
+    expectValues(p, {
+      ...PROFILE, P91: '1', P22296: '1', P64: 'customize', P246: EST, P51: '42', P5038: '5', P850: '102',
+      ...indexedAccount(1, 'user_1001', 's3cret!', 'Front Desk'),
+      ...indexedAccount(2, '', '', ''),
+      ...indexedAccount(4, '', '', ''),
+    });
+    for (const absent of [...DESK_ONLY, 'P35', 'P36', 'P34', 'P3', 'P4064', 'P401', 'P735']) expect(p.has(absent), absent).toBe(false);
+  });
+
+  it('DP750 (DECT base): its own template, accounts in the base\'s table, handset lines, phonebook, no keys', async () => {
     const { text, p } = await fullDevice('DP750', '000b82000007', 'dp750fw.bin');
     expect(text).toContain('DP75x');
-    expectValues(p, { ...COMMON, P4200: '{x+|*x+}', P330: '3', P6767: '2', P192: 'prov.example.com/provision' });
-    for (const absent of ['P290', 'P1363', 'P23000']) expect(p.has(absent), absent).toBe(false);
+    expectValues(p, {
+      ...PROFILE, P194: '1', P27680: '*97', P191: '0', P2301: '0', P2302: '0', P2303: '1', P64: 'customize', P246: EST,
+      P27004: '1', P51: '42', P5038: '5', P5042: '5', P4200: '{x+|*x+}', P330: '3', P6767: '2', P192: 'prov.example.com/provision',
+      ...indexedAccount(1, 'user_1001', 's3cret!', 'Front Desk'),
+      ...indexedAccount(10, '', '', ''),
+      // Every handset keeps account 1 while it has no account of its own; account 1 rings handset 1 only.
+      P4300: '1', P4310: '1', P4320: '1', P4250: '1', P21328: '1', P27080: '1', P27081: '101', P27089: '101',
+    });
+    for (const absent of [...DESK_ONLY.filter((k) => k !== 'P194'), 'P35', 'P36', 'P34', 'P3', 'P91', 'P4070']) expect(p.has(absent), absent).toBe(false);
   });
 
   it('firmware is named only when its file exists; resync window = daily at its hour', async () => {
