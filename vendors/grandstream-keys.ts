@@ -18,14 +18,21 @@ const LINE_MODES: Record<string, Record<KeyKind, number>> = {
   gxp: { line: 0, presence: 11, speed_dial: 10, parking: 19, personal_parking: 11 },
   grp: { line: 31, presence: 1, speed_dial: 0, parking: 9, personal_parking: 1 },
 };
-/** Expansion-module and multi-purpose key modes: same codes on GXP2200EXT, GBX20 and MPKs; no line mode there. */
+/**
+ * Expansion-module, multi-purpose and GXP dynamic-VPK key modes: same codes on GXP2200EXT, GBX20, MPKs and the
+ * GXP VPKs after the model's fixed ones (ModelInfo.fixedLineKeys; Grandstream's GXP17xx/21xx templates: "Key Mode
+ * for Dynamic VPK" 0 Speed Dial, 1 BLF, 9 Call Park); no line mode there.
+ */
 const MODULE_MODES: Partial<Record<KeyKind, number>> = { presence: 1, speed_dial: 0, parking: 9, personal_parking: 1 };
 
-/** GXP line keys 1..11: P1363+2(n-1) mode, +1 account, P1465+2(n-1) label, P1466+2(n-1) value (key 12 would hit P1488). */
-export const GXP_LINE_KEY_LIMIT = 11;
-/** GRP VPKs 1..6 share the GXP block; 7..48 start at P23800 in groups of 4. */
-const GRP_LOW_KEYS = 6;
-export const GRP_LINE_KEY_LIMIT = 48;
+/**
+ * VPKs (line keys) 1..6: P1363+2(n-1) mode, +1 account, P1465+2(n-1) label, P1466+2(n-1) value; 7..48 in groups of
+ * 4 from P23800 (mode, account, label, value). The same on GXP17xx, GXP21xx (firmware 1.0.11) and GRP26xx:
+ * Grandstream's own config templates of those families, and Wazo's GXP21xx/GRP plugins. Neither block meets the
+ * ring rules (P1488-P1491) or the module keys (P23000-P23799).
+ */
+const LOW_KEYS = 6;
+export const LINE_KEY_LIMIT = 48;
 
 const P = (n: number) => `P${n}`;
 
@@ -48,14 +55,17 @@ export function lineKeyParams(model: ResolvedModel | undefined, keys: PlacedKey[
   const table = typeof model?.keyModeTable === 'string' ? model.keyModeTable : 'gxp';
   const modes = LINE_MODES[table];
   if (!modes) return []; // ATAs and DECT bases: no keys
+  const limit = Math.min(model?.lineKeys ?? LINE_KEY_LIMIT, LINE_KEY_LIMIT);
+  // GRP VPKs all take the GRP codes; a GXP's dynamic VPKs (after its fixed ones) the module codes.
+  const fixed = table === 'grp' ? limit : (model?.fixedLineKeys ?? limit);
   const out: KeyParams[] = [];
   for (const k of keys) {
     const n = k.index;
-    if (table === 'grp') {
-      if (n > GRP_LINE_KEY_LIMIT) continue;
-      const base = n <= GRP_LOW_KEYS ? lowBlock(n) : { mode: 23800 + 4 * (n - 7), account: 23801 + 4 * (n - 7), label: 23802 + 4 * (n - 7), value: 23803 + 4 * (n - 7) };
-      out.push(params(modes[k.kind], base, k));
-    } else if (n <= GXP_LINE_KEY_LIMIT) out.push(params(modes[k.kind], lowBlock(n), k));
+    if (n < 1 || n > limit) continue;
+    const mode = n <= fixed ? modes[k.kind] : MODULE_MODES[k.kind];
+    if (mode === undefined) continue; // a line on a dynamic VPK: refused on save (key-capacity.ts)
+    const base = n <= LOW_KEYS ? lowBlock(n) : { mode: 23800 + 4 * (n - 7), account: 23801 + 4 * (n - 7), label: 23802 + 4 * (n - 7), value: 23803 + 4 * (n - 7) };
+    out.push(params(mode, base, k));
   }
   return out;
 }
@@ -64,7 +74,7 @@ export function lineKeyParams(model: ResolvedModel | undefined, keys: PlacedKey[
  * Multi-purpose keys (the feature-key bank) n: 1..7 mode P(322+n), account P(300+3n-2), label P(300+3n-1), value
  * P(300+3n) (FusionPBX, Kazoo/Provisioner and the old ours: P323/P301-P303…); 8..18 in groups of 4 from P353 (MPK 8 at
  * P353-P356 also in a second, independent generator; 9..18 FusionPBX only: UNCONFIRMED); 19..24 in groups of 4 from
- * P1440 (FusionPBX gxp2124 only: UNCONFIRMED). None of these meets a line key (P1363-P1384, P1465-P1486), a ring rule
+ * P1440 (FusionPBX gxp2124 only: UNCONFIRMED). None of these meets a line key (P1363-P1374, P1465-P1476, P23800-P23991), a ring rule
  * (P1488-P1491) or another setting the template writes.
  */
 export const MPK_LIMIT = 24;

@@ -4,9 +4,10 @@ import type { FamilyInfo, ModelInfo } from './types.js';
  * Grandstream catalogue. `configFlavour` names the file form the profile writes ('v1' P-values), `keyModeTable`
  * the key-mode code table of the family (see grandstream-keys.ts); both are opaque to the core.
  *
- * Line-key counts are what the family's line-key P-value block can address without touching another parameter:
- * GXP-style blocks (P1363+2(n-1) … P1466+2(n-1)) stop at key 11, because key 12's value would be P1488, the first
- * distinctive-ring rule. GRP26xx VPKs 7–48 live in their own block (P23800…), so GRP models hold their full count.
+ * Line keys are the model's VPKs, fixed and dynamic (Grandstream's gxp17xx and gxp2130/40/60/70/35 config
+ * templates list them per model; Wazo MODEL_FKEYS agrees for GXP21xx): the fixed ones (`fixedLineKeys`) can carry
+ * a line, the dynamic ones the other key kinds, in their own mode codes (grandstream-keys.ts). VPKs 7-48 live in
+ * their own block (P23800…) on GXP17xx/21xx and GRP26xx alike, so no model's keys meet the ring rules.
  * Expansion modules: GXP2200EXT (GXP2140/2160/2170) and GBX20 (GRP26xx), 40 keys each (20 keys × 2 pages).
  * Feature-key bank (`featureKeys`): the physical multi-purpose keys (MPKs) beside the screen, where Kazoo
  * feature_keys go first. GXP2130 8 and GXP2160 24 (Grandstream's own config template notes, in FusionPBX
@@ -57,18 +58,17 @@ export const grandstreamModels: readonly ModelInfo[] = [
   model('GXP1628', 'gxp16xx', { lineKeys: 2, sipAccounts: 2, featureKeys: 8 }),
   model('GXP1630', 'gxp16xx', { lineKeys: 3, sipAccounts: 3, featureKeys: 8 }),
   // GXP17xx: no expansion module.
-  // SIP accounts: Grandstream's gxp17xx config template (GXP1760 3, GXP1780/1782 4).
-  model('GXP1760', 'gxp17xx', { lineKeys: 3, sipAccounts: 3 }),
-  model('GXP1780', 'gxp17xx', { lineKeys: 4, sipAccounts: 4 }),
-  model('GXP1782', 'gxp17xx', { lineKeys: 4, sipAccounts: 4 }),
+  // SIP accounts and VPKs (fixed + dynamic): Grandstream's gxp17xx config template.
+  model('GXP1760', 'gxp17xx', { lineKeys: 24, fixedLineKeys: 6, sipAccounts: 3 }),
+  model('GXP1780', 'gxp17xx', { lineKeys: 32, fixedLineKeys: 8, sipAccounts: 4 }),
+  model('GXP1782', 'gxp17xx', { lineKeys: 32, fixedLineKeys: 8, sipAccounts: 4 }),
   // GXP21xx
-  model('GXP2130', 'gxp21xx', { lineKeys: 3, sipAccounts: 3, featureKeys: 8, firmware: 'gxp2130fw.bin' }),
-  // 4 SIP accounts (Grandstream's gxp2130/40/60/70/35 config template), 8 line keys.
-  model('GXP2135', 'gxp21xx', { lineKeys: 8, sipAccounts: 4, firmware: 'gxp2135fw.bin' }),
-  model('GXP2140', 'gxp21xx', { lineKeys: 4, sipAccounts: 4, firmware: 'gxp2140fw.bin', ...EXT40(4) }),
-  model('GXP2160', 'gxp21xx', { lineKeys: 6, sipAccounts: 6, featureKeys: 24, firmware: 'gxp2160fw.bin', ...EXT40(4) }),
-  // 12 physical line keys; key 12 is not addressable in the P1363 block without writing P1488 (a ring rule).
-  model('GXP2170', 'gxp21xx', { lineKeys: 11, sipAccounts: 6, firmware: 'gxp2170fw.bin', ...EXT40(4) }),
+  model('GXP2130', 'gxp21xx', { lineKeys: 12, fixedLineKeys: 3, sipAccounts: 3, featureKeys: 8, firmware: 'gxp2130fw.bin' }),
+  // GXP21xx SIP accounts and VPKs (fixed + dynamic): Grandstream's gxp2130/40/60/70/35 config template.
+  model('GXP2135', 'gxp21xx', { lineKeys: 32, fixedLineKeys: 8, sipAccounts: 4, firmware: 'gxp2135fw.bin' }),
+  model('GXP2140', 'gxp21xx', { lineKeys: 16, fixedLineKeys: 4, sipAccounts: 4, firmware: 'gxp2140fw.bin', ...EXT40(4) }),
+  model('GXP2160', 'gxp21xx', { lineKeys: 24, fixedLineKeys: 6, sipAccounts: 6, featureKeys: 24, firmware: 'gxp2160fw.bin', ...EXT40(4) }),
+  model('GXP2170', 'gxp21xx', { lineKeys: 48, fixedLineKeys: 12, sipAccounts: 6, firmware: 'gxp2170fw.bin', ...EXT40(4) }),
   // GRP261x: config v2 (VPK counts include the pages of the key display)
   model('GRP2612', 'grp261x', { lineKeys: 16, sipAccounts: 2, firmware: 'grp2612fw.bin' }),
   model('GRP2613', 'grp261x', { lineKeys: 24, sipAccounts: 3, firmware: 'grp2613fw.bin' }),

@@ -121,6 +121,11 @@ export interface ModelInfo {
   /** Programmable keys on the body (combo_keys land here). */
   lineKeys: number;
   /**
+   * Of the line keys, how many can carry a line (the first N); the keys after them take the other kinds only
+   * (e.g. Grandstream's dynamic VPKs, which have no line mode). Absent = every line key can.
+   */
+  fixedLineKeys?: number;
+  /**
    * Keys on the body that are not line keys: a second bank, where feature_keys land first (at their index), e.g.
    * Grandstream's physical multi-purpose keys. Absent = none. Declare it only where the model has such keys.
    */

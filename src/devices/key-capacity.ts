@@ -28,6 +28,18 @@ export function knownModelOf(fields: Record<string, unknown>): ResolvedModel | u
   return model?.known ? model : undefined;
 }
 
+/** A line on a key that cannot carry one (past the model's fixedLineKeys, e.g. a Grandstream dynamic VPK). */
+function checkLineSlot(model: ResolvedModel, slot: string, key: unknown, errors: ValidationErrors): void {
+  const fixed = model.fixedLineKeys;
+  if (fixed === undefined || !/^\d+$/.test(slot) || Number(slot) + 1 <= fixed) return;
+  if (!isPlainObject(key) || key.type !== 'line') return;
+  addValidationError(errors, `provision.combo_keys.${slot}.type`, 'invalid', {
+    message: `${model.displayName} carries lines on its first ${fixed} keys only: key ${slot} (0-based) takes the other key types`,
+    cause: 'line',
+    target: { model: model.model, capacity: fixed },
+  });
+}
+
 export function checkKeyCapacity(fields: Record<string, unknown>, errors: ValidationErrors): void {
   const model = knownModelOf(fields);
   if (!model) return;
@@ -39,6 +51,7 @@ export function checkKeyCapacity(fields: Record<string, unknown>, errors: Valida
     const keys = getPath(fields, path);
     if (!isPlainObject(keys)) continue;
     for (const slot of Object.keys(keys)) {
+      if (path === 'provision.combo_keys') checkLineSlot(model, slot, keys[slot], errors);
       if (!/^\d+$/.test(slot) || Number(slot) + 1 <= limit) continue;
       addValidationError(errors, `${path}.${slot}`, 'maximum', {
         message: `${model.displayName} has ${limit} ${where}: key ${slot} (0-based) does not exist on it`,

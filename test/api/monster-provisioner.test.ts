@@ -63,7 +63,7 @@ describe('Monster provisioner API', () => {
       }
     }
     const gxp2130 = (await provisioner('get', 'ui/grandstream/gxp21xx/gxp2130')).body.data.template;
-    expect(gxp2130).toEqual({ combo_keys: { iterate: 3 }, feature_keys: { iterate: 8 } });
+    expect(gxp2130).toEqual({ combo_keys: { iterate: 12 }, feature_keys: { iterate: 8 } });
     expect((await provisioner('get', 'ui/grandstream/gxp21xx/gxp2160')).body.data.template.feature_keys.iterate).toBe(24 + 4 * 40);
     const missing = await provisioner('get', 'ui/yealink/t4x/t99z');
     expect(missing.status).toBe(404);

@@ -162,4 +162,20 @@ describe('key capacity', () => {
     expect(beyond.body.data['provision.feature_keys.184'].maximum).toMatchObject({ target: { model: 'GXP2160', capacity: 184 } });
     expect(beyond.body.data['provision.feature_keys.184'].maximum.message).toContain('24 on the phone, 160 on expansion modules');
   });
+
+  it('a Grandstream GXP holds all its VPKs, lines on its fixed ones only: the 400 names the model and its fixed keys', async () => {
+    const A = t.master.accountId;
+    const put = (mac: string, combo: Record<string, unknown>) =>
+      t.http().put(`/v2/accounts/${A}/devices`).set(auth()).send({
+        data: { name: `VPK ${mac}`, mac_address: mac, provision: { endpoint_brand: 'grandstream', endpoint_model: 'GXP2135', combo_keys: combo } },
+      });
+    // GXP2135: 8 fixed + 24 dynamic VPKs (0-based 0..31).
+    expect((await put('00:0b:82:41:00:01', { '7': { type: 'line' }, '31': { type: 'speed_dial', value: { label: 'L', value: '1' } } })).status).toBe(201);
+    const dynamicLine = await put('00:0b:82:41:00:02', { '8': { type: 'line' } });
+    expect(dynamicLine.status).toBe(400);
+    expect(dynamicLine.body.data['provision.combo_keys.8.type'].invalid).toMatchObject({ target: { model: 'GXP2135', capacity: 8 } });
+    expect(dynamicLine.body.data['provision.combo_keys.8.type'].invalid.message).toContain('first 8 keys');
+    const past = await put('00:0b:82:41:00:03', { '32': { type: 'speed_dial', value: { label: 'L', value: '1' } } });
+    expect(past.body.data['provision.combo_keys.32'].maximum).toMatchObject({ target: { model: 'GXP2135', capacity: 32 } });
+  });
 });

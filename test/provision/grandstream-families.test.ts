@@ -179,6 +179,33 @@ describe('issue 9 §4 fixes', () => {
   });
 });
 
+describe('GXP VPKs: fixed and dynamic, 1-6 in the P1363 block and 7-48 at P23800 (Grandstream\'s own templates)', () => {
+  it('GXP2135: key 7 (fixed) at P23800 in the fixed codes, keys 9 and 32 (dynamic) in the dynamic codes', async () => {
+    await fullDevice('GXP2135', '000b82000030');
+    const combo: Record<string, FeatureKey> = {
+      '5': { type: 'speed_dial', value: { label: 'Six', value: '2006' } },
+      '6': { type: 'presence', value: 'u0000000000000000000000000000b0b' },
+      '8': { type: 'presence', value: 'u0000000000000000000000000000b0b' },
+      '9': { type: 'speed_dial', value: { label: 'Ten', value: '2010' } },
+      '31': { type: 'parking', value: 7 },
+    };
+    h!.dir.updateDevice('dev-GXP2135', { provision: { ...h!.dir.devices.get('dev-GXP2135')!.provision, combo_keys: combo } });
+    const p = await readGrandstreamStrict((await h!.get('cfg000b82000030.xml', { 'User-Agent': UA('GXP2135', '000b82000030'), ...AUTH })).body);
+    expectValues(p, {
+      // Key 6: last of the low block (P1373 mode, P1475 label, P1476 value).
+      P1373: '10', P1374: '0', P1475: 'Six', P1476: '2006',
+      // Key 7: fixed VPK at P23800, BLF in the fixed code 11.
+      P23800: '11', P23801: '0', P23802: 'Bob Builder', P23803: '1002',
+      // Key 9 and 10: dynamic VPKs, BLF 1 and speed dial 0.
+      P23808: '1', P23810: 'Bob Builder', P23811: '1002', P23812: '0', P23814: 'Ten', P23815: '2010',
+      // Key 32: dynamic call park 9.
+      P23900: '9', P23903: '*37',
+    });
+    // Nothing in the old GXP block past key 6 (P1375-P1384, P1477-P1486: not P-values on firmware 1.0.11).
+    for (const absent of ['P1375', 'P1377', 'P1477', 'P1479']) expect(p.has(absent), absent).toBe(false);
+  });
+});
+
 describe('feature-key bank (multi-purpose keys)', () => {
   /** The device of `model` with combo keys on every line key and `n` speed-dial feature keys, read back. */
   async function withKeys(model: string, mac: string, lines: number, n: number) {
