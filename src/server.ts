@@ -20,6 +20,7 @@ import type { FrontDoor } from './provision/front-door.js';
 import { LoopMonitor } from './health/loop-monitor.js';
 import type pg from 'pg';
 import { startCluster, type Cluster } from './cluster/index.js';
+import type { PoolSettings } from './store/postgres/connection.js';
 
 export interface RunningServer {
   /** An https.Server (a subclass) when TLS_CERT/TLS_KEY are set. */
@@ -54,9 +55,10 @@ export interface ServerParts {
  * and listens. The HTTP server sends /provision/* straight to the provisioning service's lean handler and
  * everything else to the express API.
  */
-/** Knobs for tests: the clock tokens are issued and checked by (default Date.now). */
+/** Knobs for tests: the clock tokens are issued and checked by (default Date.now); the PostgreSQL pool's size. */
 export interface ServerOptions {
   now?: () => number;
+  databasePool?: PoolSettings;
 }
 
 export async function startServer(config: Config, log: Logger, parts: ServerParts = {}, options: ServerOptions = {}): Promise<RunningServer> {
@@ -70,7 +72,7 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
   cleanups.push(async () => loopMonitor.stop());
   try {
     const events = new DomainEvents();
-    const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile, databaseUrl: config.databaseUrl });
+    const store = await Store.open(config.dataDir, events, { secretsKeyFile: config.secretsKeyFile, databaseUrl: config.databaseUrl, databasePool: options.databasePool });
     cleanups.unshift(() => store.close());
     const pool = store.databasePool();
     const cluster = config.databaseUrl && pool ? await openCluster(config, config.databaseUrl, pool, log) : undefined;

@@ -6,6 +6,7 @@ import type { ChangeOrigin, DomainEvents } from '../domain/events.js';
 import type { Directory } from './directory.js';
 import type { WriteFile } from './json-file-adapter.js';
 import type { SecretBox } from './secret-box.js';
+import type { PoolSettings } from './postgres/connection.js';
 import { PendingWrites } from './pending-writes.js';
 import { deviceKeys, SortedIds, type DeviceKeys } from './device-index.js';
 import { deepFreeze } from '../domain/freeze.js';
@@ -33,6 +34,8 @@ export interface StoreOptions {
   secretsKeyFile?: string;
   /** DATABASE_URL: documents live in this PostgreSQL database instead of DATA_DIR's lowdb files. */
   databaseUrl?: string;
+  /** With databaseUrl: the pool's size and timeouts (tests make it small; the defaults are production's). */
+  databasePool?: PoolSettings;
 }
 
 interface AccountData {
@@ -87,7 +90,7 @@ export class Store implements Directory {
   static async open(dataDir: string, events: DomainEvents, options: StoreOptions = {}): Promise<Store> {
     const secretsKeyFile = options.secretsKeyFile ?? path.join(dataDir, 'system', 'secrets.key');
     const backend = options.databaseUrl
-      ? await (await import('./postgres/backend.js')).PostgresBackend.open(options.databaseUrl, { secretsKeyFile })
+      ? await (await import('./postgres/backend.js')).PostgresBackend.open(options.databaseUrl, { secretsKeyFile, pool: options.databasePool })
       : await LowdbBackend.open(dataDir, { secretsKeyFile, writeFile: options.writeFile });
     return Store.openOn(dataDir, events, backend);
   }

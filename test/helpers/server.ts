@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startServer, type RunningServer, type ServerParts } from '../../src/server.js';
 import { bootstrapAccount } from '../../src/accounts/bootstrap.js';
+import type { PoolSettings } from '../../src/store/postgres/connection.js';
 import { createDatabase } from './postgres.js';
 
 /**
@@ -44,11 +45,11 @@ export async function tempDir(prefix = 'prov-test-'): Promise<string> {
  * token for it. SIP is off unless the test passes parts and env for it.
  */
 export async function startTestServer(
-  options: { parts?: ServerParts; env?: Record<string, string>; dataDir?: string; log?: Logger; now?: () => number } = {},
+  options: { parts?: ServerParts; env?: Record<string, string>; dataDir?: string; log?: Logger; now?: () => number; databasePool?: PoolSettings } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await tempDir());
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SIP_BACKEND: 'none', LOG_LEVEL: 'silent', ...(await storeEnv(dataDir, options.env)), ...options.env });
-  const server = await startServer(config, options.log ?? createLogger(config.logLevel), options.parts, { now: options.now });
+  const server = await startServer(config, options.log ?? createLogger(config.logLevel), options.parts, { now: options.now, databasePool: options.databasePool });
   const url = `http://127.0.0.1:${server.port}`;
   const http = () => request.agent(url);
   let master = server.store.masterAccount();

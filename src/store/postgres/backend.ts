@@ -7,7 +7,7 @@ import type { SettleChange } from '../sharded-collection.js';
 import { readKey, readOrCreateKey } from '../key-file.js';
 import { SecretBox, SecretKeyMismatchError } from '../secret-box.js';
 import { accountSecretsCodec, holdsSealedSecrets } from '../account-secrets.js';
-import { createPool, DatabaseUnreachableError, redactedUrl } from './connection.js';
+import { createPool, DatabaseUnreachableError, redactedUrl, type GatedPool, type PoolSettings } from './connection.js';
 import { migrate } from './schema.js';
 import { DocumentTable } from './documents.js';
 import { ChangeFeed } from './change-feed.js';
@@ -34,16 +34,19 @@ export class PostgresBackend implements StoreBackend {
 
   private constructor(
     private readonly url: string,
-    private readonly pool: pg.Pool,
+    private readonly pool: GatedPool,
     readonly secrets: SecretBox,
   ) {
     const codec = accountSecretsCodec(secrets);
     this.table = new DocumentTable(pool, this.node, { encode: (doc) => codec.encode(doc), decode: (doc) => codec.decode(doc).doc });
   }
 
-  /** Connects, migrates the schema and opens the secrets key. Unreachable: DatabaseUnreachableError. */
-  static async open(url: string, options: { secretsKeyFile: string }): Promise<PostgresBackend> {
-    const pool = createPool(url);
+  /**
+   * Connects, migrates the schema and opens the secrets key. Unreachable: DatabaseUnreachableError. `pool`: the
+   * pool's size and timeouts (tests; production uses createPool's defaults).
+   */
+  static async open(url: string, options: { secretsKeyFile: string; pool?: PoolSettings }): Promise<PostgresBackend> {
+    const pool = createPool(url, options.pool);
     try {
       const client = await pool.connect().catch((err: unknown) => {
         throw new DatabaseUnreachableError(url, err);
@@ -111,9 +114,13 @@ export class PostgresBackend implements StoreBackend {
     });
     try {
       await before;
+      // Taken through the admission gate (nothing is held yet). `run` then executes while this connection is
+      // held: what it asks of the pool meanwhile (a re-read after a lost race, the cluster's queries) comes from the
+      // pool's reserve instead of queueing behind operations that may wait for this very slot (see GatedPool: that
+      // would deadlock).
       hold.client = await this.pool.connect();
       const stored = await this.table.lock(hold.client, { type, account: accountId, id });
-      return await this.holding.run(hold, () => run(stored));
+      return await this.holding.run(hold, () => this.pool.holding(hold, () => run(stored)));
     } finally {
       await hold.end();
     }
@@ -211,6 +218,11 @@ class RowHold {
   readonly ended = new Promise<void>((resolve) => (this.resolveEnded = resolve));
 
   constructor(readonly key: string) {}
+
+  /** Its connection is taken and not yet returned (GatedPool.holding: what runs inside asks the reserve). */
+  get held(): boolean {
+    return this.client !== undefined && !this.finished;
+  }
 
   /** Rolls back unless committed, returns the connection (dropped if it broke) and frees the document. */
   async end(): Promise<void> {
