@@ -21,6 +21,9 @@ export type LineCopy = DeviceLineCopy;
 
 type Lines = Record<string, { device_id?: unknown }>;
 
+/** Model kinds whose files write provision.lines (vendors/*-models.ts `kind`). */
+const MULTI_ACCOUNT_KINDS: ReadonlySet<string> = new Set(['dect_base', 'ata']);
+
 function linesOf(doc: unknown): Lines | undefined {
   const lines = getPath(doc, 'provision.lines');
   return isPlainObject(lines) ? (lines as Lines) : undefined;
@@ -54,6 +57,16 @@ export function checkLines(fields: Record<string, unknown>, ctx: LinesContext, e
   const lines = linesOf(fields);
   if (!lines || Object.keys(errors).some((k) => k === 'provision.lines' || k.startsWith('provision.lines.'))) return;
   const model = knownModelOf(fields);
+  // The files write extra accounts for DECT bases and ATAs only; on a desk or conference phone they would be
+  // accepted and never reach the phone (its key layout would have to place them too), so they are refused.
+  if (model && !MULTI_ACCOUNT_KINDS.has(model.kind) && Object.keys(lines).length > 0) {
+    addValidationError(errors, 'provision.lines', 'invalid', {
+      message: `${model.displayName} is a ${model.kind} phone: provision.lines (one device per extra SIP account) are written for DECT bases and ATAs only`,
+      cause: Object.keys(lines).join(','),
+      target: { model: model.model, kind: model.kind },
+    });
+    return;
+  }
   const seen = new Set<string>();
   for (const [slot, line] of Object.entries(lines)) {
     const path = `provision.lines.${slot}`;

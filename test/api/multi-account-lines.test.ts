@@ -107,6 +107,12 @@ describe('provision.lines on a Yealink W60B', () => {
     expect(zero.status).toBe(400);
     expect(Object.keys(zero.body.data).join()).toContain('provision.lines');
 
+    // A desk phone's file has no place for them (its key layout would have to carry them): refused, naming the kind.
+    const deskLines = await put({ name: 'Desk 2', mac_address: '001565460a05', provision: { endpoint_brand: 'yealink', endpoint_model: 'T46S', lines: { '1': { device_id: h2 } } } });
+    expect(deskLines.status).toBe(400);
+    expect(deskLines.body.data['provision.lines'].invalid).toMatchObject({ target: { model: 'T46S', kind: 'desk' } });
+    expect(deskLines.body.data['provision.lines'].invalid.message).toContain('DECT bases and ATAs only');
+
     // A device that is a line may not become a phone of its own while it is one.
     const gainsMac = await t.http().patch(`/v2/accounts/${A()}/devices/${h2}`).set(auth()).send({ data: { mac_address: '001565600a04' } });
     expect(gainsMac.status).toBe(400);
