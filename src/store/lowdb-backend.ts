@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { mapBounded } from './bounded-map.js';
 import type { StoredDoc } from '../domain/types.js';
 import type { DocChange, StoreBackend } from './backend.js';
 import { ShardedCollection, type SettleChange } from './sharded-collection.js';
@@ -16,6 +17,8 @@ import { isTombstone } from './tombstones.js';
  */
 export const DEVICE_SHARDS = 4096;
 const USER_SHARDS = 16;
+/** Accounts whose files are read at once at start-up (see load). */
+const ACCOUNTS_IN_FLIGHT = 4;
 
 interface AccountCollections {
   users: ShardedCollection;
@@ -72,14 +75,13 @@ export class LowdbBackend implements StoreBackend {
     await this.accountCollection.rewriteOutdated().catch(() => undefined);
     const live = new Set(accounts.filter((doc) => !isTombstone(doc)).map((doc) => doc.id));
     await this.accountFiles.settleRemovals((id) => live.has(id));
-    // Every account's files are read concurrently (their I/O overlaps); documents come out in the same order.
-    const perAccount = await Promise.all(
-      [...live].map(async (id) => {
-        const data = this.collections(id);
-        const [users, devices] = await Promise.all([data.users.load(), data.devices.load()]);
-        return [...users, ...devices];
-      }),
-    );
+    // A few accounts' files at a time (their I/O overlaps; each collection bounds its own shard reads, so at most
+    // ACCOUNTS_IN_FLIGHT × 2 × SHARD_READS_IN_FLIGHT files are open at once); documents come out in the same order.
+    const perAccount = await mapBounded([...live], ACCOUNTS_IN_FLIGHT, async (id) => {
+      const data = this.collections(id);
+      const [users, devices] = await Promise.all([data.users.load(), data.devices.load()]);
+      return [...users, ...devices];
+    });
     return [...accounts, ...perAccount.flat()];
   }
 

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { mapBounded } from './bounded-map.js';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Low } from 'lowdb';
@@ -53,6 +54,9 @@ interface Shard {
  * it after all.
  * Files are created on first write; shards with no documents are never written.
  */
+/** Shard files of one collection read at once at start-up (accounts load a few at a time too: lowdb-backend.ts). */
+export const SHARD_READS_IN_FLIGHT = 16;
+
 export class ShardedCollection {
   private readonly shards = new Map<number, Shard>();
   private dirReady: Promise<void> | undefined;
@@ -117,9 +121,10 @@ export class ShardedCollection {
       const match = /^(?:shard-(\d{4})|docs)\.json$/.exec(name);
       if (match) shards.push(this.shard(match[1] === undefined ? 0 : Number(match[1])));
     }
-    // The files are read concurrently: read one after another, start-up waited on each file's I/O in turn (the
-    // main thread was ~40 % idle while the store loaded). Documents are taken in the same order as before.
-    await Promise.all(shards.map((shard) => shard.db.read()));
+    // The files are read a few at a time: one after another, start-up waited on each file's I/O in turn (the main
+    // thread was ~40 % idle while the store loaded); all at once, thousands of shards exhaust the open-file limit.
+    // Documents are taken in the same order either way.
+    await mapBounded(shards, SHARD_READS_IN_FLIGHT, (shard) => shard.db.read());
     const docs: StoredDoc[] = [];
     for (const shard of shards) {
       shard.db.data ??= { docs: {} };
