@@ -29,13 +29,13 @@ function linesOf(doc: unknown): Lines | undefined {
   return isPlainObject(lines) ? (lines as Lines) : undefined;
 }
 
-/** Devices of the account (other than `exceptId`) whose provision.lines name `deviceId`. */
-export function phonesUsing(store: Pick<Store, 'listDevices'>, accountId: string, deviceId: string, exceptId?: string): DeviceDoc[] {
-  return store.listDevices(accountId).filter((d) => d.id !== exceptId && Object.values(linesOf(d) ?? {}).some((l) => l?.device_id === deviceId));
+/** Devices of the account (other than `exceptId`) whose provision.lines name `deviceId` (the store's index). */
+export function phonesUsing(store: Pick<Store, 'phonesWithLine'>, accountId: string, deviceId: string, exceptId?: string): DeviceDoc[] {
+  return store.phonesWithLine(accountId, deviceId).filter((d) => d.id !== exceptId);
 }
 
 export interface LinesContext {
-  store: Pick<Store, 'getDevice' | 'listDevices'>;
+  store: Pick<Store, 'getDevice' | 'phonesWithLine'>;
   accountId: string;
   /** The device being saved; undefined on create. */
   selfId?: string;

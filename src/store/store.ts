@@ -46,6 +46,20 @@ interface AccountData {
   usernames: Map<string, string>;
   /** Ids of deleted users and devices (their tombstones): never given out again. */
   deleted: Set<string>;
+  /** Line device id -> ids of the phones whose provision.lines name it (a save of a line re-saves them). */
+  phonesByLine: Map<string, Set<string>>;
+}
+
+/** The device ids a phone's provision.lines name (any slot). */
+function lineIdsOf(doc: DeviceDoc): string[] {
+  const lines = (doc.provision as { lines?: unknown } | undefined)?.lines;
+  if (!lines || typeof lines !== 'object') return [];
+  const ids: string[] = [];
+  for (const line of Object.values(lines as Record<string, unknown>)) {
+    const id = (line as { device_id?: unknown } | null)?.device_id;
+    if (typeof id === 'string') ids.push(id);
+  }
+  return ids;
 }
 
 /**
@@ -135,6 +149,7 @@ export class Store implements Directory {
         deviceOrder: new SortedIds(),
         usernames: new Map(),
         deleted: new Set(),
+        phonesByLine: new Map(),
       };
       this.perAccount.set(accountId, data);
     }
@@ -205,6 +220,13 @@ export class Store implements Directory {
   }
   listDevices(accountId: string): DeviceDoc[] {
     return [...(this.perAccount.get(accountId)?.deviceDocs.values() ?? [])];
+  }
+  /** The phones whose provision.lines name device `lineId` (an index: a save of any device asks this). */
+  phonesWithLine(accountId: string, lineId: string): DeviceDoc[] {
+    const data = this.perAccount.get(accountId);
+    const ids = data?.phonesByLine.get(lineId);
+    if (!ids) return [];
+    return [...ids].map((id) => data!.deviceDocs.get(id)!).filter(Boolean);
   }
   /** Device ids of an account in id order, from `startKey` inclusive. */
   deviceIdsFrom(accountId: string, startKey: string | undefined, descending = false): Iterable<string> {
@@ -297,6 +319,11 @@ export class Store implements Directory {
     data.deviceDocs.set(doc.id, doc);
     data.deviceOrder.add(doc.id);
     this.addKeys(doc.pvt_account_id, doc.id, deviceKeys(doc));
+    for (const line of lineIdsOf(doc)) {
+      let phones = data.phonesByLine.get(line);
+      if (!phones) data.phonesByLine.set(line, (phones = new Set()));
+      phones.add(doc.id);
+    }
   }
 
   private unindexDevice(doc: DeviceDoc): void {
@@ -304,6 +331,11 @@ export class Store implements Directory {
     data.deviceDocs.delete(doc.id);
     data.deviceOrder.remove(doc.id);
     this.removeKeys(doc.pvt_account_id, doc.id, deviceKeys(doc));
+    for (const line of lineIdsOf(doc)) {
+      const phones = data.phonesByLine.get(line);
+      phones?.delete(doc.id);
+      if (phones?.size === 0) data.phonesByLine.delete(line);
+    }
   }
 
   private addKeys(accountId: string, deviceId: string, keys: DeviceKeys): void {
