@@ -9,12 +9,13 @@ import { createSipPart } from './sip/wiring.js';
  * with their own parts.
  */
 export const productionParts: ServerParts = {
-  provisioning: ({ config, log, store, events, cluster }) =>
+  provisioning: ({ config, log, store, events, cluster, apiActivity }) =>
     createProvisioning({
       config,
       log,
       directory: store,
       events,
+      apiBusy: () => apiActivity.busy,
       fetchLog: cluster?.fetchLog(),
       shared: cluster && { templates: cluster.templateOverrides(), uploads: cluster.uploads(config.provisioning.uploadBytes) },
     }),

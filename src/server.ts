@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { ApiActivity } from './api-activity.js';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -41,7 +42,7 @@ export interface RunningServer {
 /** Optional parts, wired by src/main.ts; tests may leave them out or pass their own. */
 export interface ServerParts {
   /** `cluster` is there when DATABASE_URL is set: what the nodes share besides documents (src/cluster/). */
-  provisioning?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents; cluster?: Cluster }) => Promise<ProvisioningService>;
+  provisioning?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents; cluster?: Cluster; apiActivity: ApiActivity }) => Promise<ProvisioningService>;
   sip?: (ctx: { config: Config; log: Logger; store: Store; events: DomainEvents; provisioning?: ProvisioningService; cluster?: Cluster }) => Promise<{
     service: SipService;
     outbox: DeviceOutbox;
@@ -80,7 +81,8 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
     // In a cluster the signing key and revocations are the cluster's, so a token is good (or revoked) on every node.
     const shared = cluster && ((nowSeconds: () => number, max: number) => cluster.tokens(store.sealer(), nowSeconds, max));
     const tokens = await TokenService.open(config.dataDir, config.tokenTtlSeconds, { now: options.now, shared });
-    const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events, cluster }) : undefined;
+    const apiActivity = new ApiActivity();
+    const provisioning = parts.provisioning ? await parts.provisioning({ config, log, store, events, cluster, apiActivity }) : undefined;
     if (provisioning) cleanups.unshift(() => provisioning.close());
     const sip = parts.sip ? await parts.sip({ config, log, store, events, provisioning, cluster }) : undefined;
     if (sip) cleanups.unshift(() => sip.stop());
@@ -120,7 +122,10 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
     const app = createApp(deps);
     const route: http.RequestListener = (req, res) => {
       if (provisioning && req.url?.startsWith('/provision/')) provisioning.handlePhoneRequest(req, res);
-      else app(req, res);
+      else {
+        apiActivity.track(res);
+        app(req, res);
+      }
     };
     const server = tlsPair ? https.createServer(secureOptions(tlsPair), route) : http.createServer(route);
     server.keepAliveTimeout = 65_000;

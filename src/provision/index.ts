@@ -42,6 +42,8 @@ export interface ProvisioningDeps {
   fetchLog?: FetchLog;
   /** Where template overrides and phone uploads are kept for every node (a cluster's); default under DATA_DIR. */
   shared?: { templates: OverrideStorage; uploads: UploadStorage };
+  /** True while API requests are in flight: the background check after a start waits for them. */
+  apiBusy?: () => boolean;
   /** Optional knobs (tests, bench). */
   options?: {
     templatesDir?: string;
@@ -122,7 +124,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
 
   const choiceOfRef = (ref: DeviceRef) => servedChoice(selector, renderer, ref);
   const prerender = ahead
-    ? new Prerender({ directory, renderer, choiceOf: choiceOfRef, log, sliceRenders: options.prerenderSlice?.renders, sliceChecks: options.prerenderSlice?.checks })
+    ? new Prerender({ directory, renderer, choiceOf: choiceOfRef, log, apiBusy: deps.apiBusy, sliceRenders: options.prerenderSlice?.renders, sliceChecks: options.prerenderSlice?.checks })
     : undefined;
   // Served files validate themselves by fingerprint; these events only render ahead of the phones and release
   // memory early.

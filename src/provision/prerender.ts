@@ -9,7 +9,8 @@ import type { Choice } from './select.js';
  * layer), so that a fetch finds them ready in memory or on disk. Paced: each slice checks at most `sliceChecks`
  * files, renders at most `sliceRenders` and runs at most `sliceMs` (a device at least), then yields — to the next
  * turn of the loop when no phone asked for a file since the last slice, else for `gapMs` (phones first: during a
- * boot storm the job takes a small share).
+ * boot storm the job takes a small share). The check after a start (idle-only work) also waits while the API has
+ * requests in flight (`apiBusy`): run between the steps of a device create, its slices doubled the create's latency.
  * Checking is a fingerprint comparison (renderer.freshen): a template edit walks the devices it may concern and
  * renders only the files whose layer it changed. The format check runs here, as on every render: a file that fails
  * it is logged and not kept, and the phone's next fetch then gets today's answer for a broken file (500).
@@ -31,6 +32,8 @@ export interface PrerenderDeps {
   sliceMs?: number;
   /** Clock for that bound (default performance.now). */
   now?: () => number;
+  /** True while API requests are in flight (server.ts counts them): idle-only work waits for them. */
+  apiBusy?: () => boolean;
 }
 
 /** Limits a walk: only this vendor's phones, only this device. */
@@ -68,8 +71,8 @@ export class Prerender {
   private readonly idleGapMs: number;
   private readonly sliceMs: number;
   private readonly now: () => number;
-  /** Phones asked for files since the slice before this one. */
-  private phonesBusy = false;
+  /** Phones asked for files since the slice before this one, or API requests are in flight. */
+  private othersBusy = false;
   /** The renderer's `asked` count at the last slice: when it moved, phones are fetching. */
   private askedAt = -1;
   readonly stats: PrerenderStats = { checked: 0, rendered: 0, failed: 0, slices: 0 };
@@ -125,9 +128,9 @@ export class Prerender {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
     const asked = this.deps.renderer.asked;
-    this.phonesBusy = asked !== this.askedAt;
+    this.othersBusy = asked !== this.askedAt || (this.deps.apiBusy?.() ?? false);
     this.askedAt = asked;
-    if (!this.phonesBusy) setImmediate(() => this.slice());
+    if (!this.othersBusy) setImmediate(() => this.slice());
     else setTimeout(() => this.slice(), this.urgent ? this.gapMs : this.idleGapMs).unref();
   }
 
@@ -156,7 +159,7 @@ export class Prerender {
         this.freshen(accountId, this.deps.directory.getDevice(accountId, deviceId), {}, budget);
         continue;
       }
-      const walk = this.phonesBusy ? this.walks.find((w) => !w.idleOnly) : this.walks[0];
+      const walk = this.othersBusy ? this.walks.find((w) => !w.idleOnly) : this.walks[0];
       if (!walk) break;
       // The account's list is taken when the walk reaches it, so it is as current as it can be.
       walk.devices ??= this.deps.directory.listDevices(walk.accountId);
