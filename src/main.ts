@@ -1,3 +1,5 @@
+// First: V8 settings that must be in place before the store and provisioning allocate anything.
+import './v8-tuning.js';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './log.js';
 import { startServer } from './server.js';
