@@ -54,6 +54,8 @@ export interface ProvisioningDeps {
     keptDelayMs?: number;
     /** Stamp of the rendering code (default: a hash of its sources); tests fix it to play an upgrade. */
     codeStamp?: string;
+    /** Read kept files back into memory in idle time after a start (default true; tests switch it off). */
+    readBack?: boolean;
     /** Background renders per slice (default 8) and file checks per slice (default 200). */
     prerenderSlice?: { renders?: number; checks?: number };
     /** Clock for the probe guard (tests). */
@@ -147,7 +149,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   // while phones are not fetching.
   prerender?.all({}, true);
   // Phones come back together after a power cut: their kept files read back in bulk beats one read each.
-  void renderer.warm().catch((err: unknown) => log.error('provisioning: reading kept files back failed', { err }));
+  if (options.readBack !== false) void renderer.warm().catch((err: unknown) => log.error('provisioning: reading kept files back failed', { err }));
 
   // One decision, two transports: node:http (handlePhoneRequest) and the lean front door.
   const phoneDeps = { directory, selector, renderer, guard, auth, fetchLog, log, originOf, firmware, uploads };

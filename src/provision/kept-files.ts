@@ -43,6 +43,8 @@ export interface KeptMeta {
 export type KeptWire = Omit<Wire, 'second'>;
 
 interface IndexEntry extends KeptMeta {
+  /** Read from disk once already in this run (the renderer keeps a file in memory from its second read on). */
+  readBefore: boolean;
   file: string;
   off: number;
   len: number;
@@ -101,7 +103,7 @@ function parseIndex(file: string, header: unknown, base: number, size: number): 
     if (!Number.isInteger(dateAt) || !Number.isInteger(bodyAt) || (dateAt as number) < 0 || (dateAt as number) + 29 > (bodyAt as number) || (bodyAt as number) > plain) throw new Error('bad wire layout');
     out.set(key as string, {
       fp: fp as string, at, userIds: (userIds as string[]).map(one), vendor: one(vendor as string), model: one(model as string), origin: one(origin as string),
-      template: one(template as string), layer: layer as LayerName, contentType: one(contentType as string), perDevice, file, off: base + (off as number), len: len as number,
+      template: one(template as string), layer: layer as LayerName, contentType: one(contentType as string), perDevice, readBefore: false, file, off: base + (off as number), len: len as number,
       dateAt: dateAt as number, bodyAt: bodyAt as number, keepAlive: one(keepAlive as string),
     });
   }
@@ -202,6 +204,18 @@ export class KeptFiles {
       // Unreadable or damaged: rendered again by the caller.
       return undefined;
     }
+  }
+
+  /**
+   * Whether the entry `meta` describes was read from disk before in this run (and notes this read). A change not
+   * yet written is not an entry on disk: answered true, its bytes are in memory already.
+   */
+  readBefore(meta: KeptMeta): boolean {
+    if (!('readBefore' in meta)) return true;
+    const entry = meta as IndexEntry;
+    const before = entry.readBefore;
+    entry.readBefore = true;
+    return before;
   }
 
   /** The reused read buffer, at least `len` bytes (its contents are never kept: opening copies them out). */

@@ -231,7 +231,10 @@ export class Renderer {
     if (!wire) return undefined;
     this.keptCount++;
     const served = this.keptFile(key, name, meta, wire);
-    this.memory.set(key, served);
+    // Held in memory from the second read on: in a boot storm every phone reads its file once, and holding all of
+    // them (hundreds of MB at 100k phones) made the heap grow through the storm, its full collections sharing the
+    // phones' core. A phone that fetches again soon finds it on its second read.
+    if (this.kept!.readBefore(meta)) this.memory.set(key, served);
     return served;
   }
 

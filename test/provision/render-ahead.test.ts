@@ -74,6 +74,31 @@ describe('files rendered ahead and kept across restarts', () => {
     h = undefined;
   });
 
+  it('after a restart a file read from disk is held in memory from its second read on (a boot storm reads each once)', async () => {
+    const dataDir = tmp('prov-second-');
+    h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: seedPhones, options: { codeStamp: 'build-1' } });
+    await h.service.rendered();
+    const before = await bodies(h);
+    const first = h;
+    await first.close();
+
+    h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: sameDocs(first), options: { codeStamp: 'build-1', readBack: false } });
+    await h.service.rendered();
+    expect(h.service.memoryStats().files).toBe(0);
+    expect(await bodies(h)).toEqual(before);
+    // Served from disk, not kept in memory.
+    expect(h.service.keptServed).toBe(PHONES.length);
+    expect(h.service.memoryStats().files).toBe(0);
+    // The second read is from disk again, and now held.
+    expect(await bodies(h)).toEqual(before);
+    expect(h.service.keptServed).toBe(2 * PHONES.length);
+    expect(h.service.memoryStats().files).toBe(PHONES.length);
+    // The third comes from memory.
+    expect(await bodies(h)).toEqual(before);
+    expect(h.service.keptServed).toBe(2 * PHONES.length);
+    expect(h.service.renders).toBe(0);
+  });
+
   it('never serves a stale kept file: device changed while down, another template, another build', async () => {
     const dataDir = tmp('prov-stale-');
     h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: seedPhones, options: { codeStamp: 'build-1' } });
