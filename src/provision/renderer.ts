@@ -93,6 +93,8 @@ export class Renderer {
   private keptCount = 0;
   private askedCount = 0;
   private lastAt = 0;
+  /** Files kept with an earlier `at` were rendered by an earlier run of the server (see fromDisk). */
+  private readonly startedAt = Date.now();
   private closed = false;
   /**
    * The Connection/Keep-Alive lines files are built with: the front door's (it says so when attached), so that
@@ -231,10 +233,11 @@ export class Renderer {
     if (!wire) return undefined;
     this.keptCount++;
     const served = this.keptFile(key, name, meta, wire);
-    // Held in memory from the second read on: in a boot storm every phone reads its file once, and holding all of
-    // them (hundreds of MB at 100k phones) made the heap grow through the storm, its full collections sharing the
-    // phones' core. A phone that fetches again soon finds it on its second read.
-    if (this.kept!.readBefore(meta)) this.memory.set(key, served);
+    // A file kept by an earlier run (a restart: the boot storm) is held in memory from its second read on: in a
+    // storm every phone reads its file once, and holding all of them (hundreds of MB at 100k phones) grew the heap
+    // through the storm, its full collections sharing the phones' core. One rendered by this run (ahead of the
+    // phone, after a change) is held at once: its phone is about to fetch it, and again.
+    if (meta.at >= this.startedAt || this.kept!.readBefore(meta)) this.memory.set(key, served);
     return served;
   }
 

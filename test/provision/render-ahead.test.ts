@@ -99,6 +99,26 @@ describe('files rendered ahead and kept across restarts', () => {
     expect(h.service.renders).toBe(0);
   });
 
+  it('a file this run rendered ahead (after a change) is held in memory at its first read', async () => {
+    const dataDir = tmp('prov-ahead-held-');
+    h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: seedPhones, options: { codeStamp: 'build-1' } });
+    await h.service.rendered();
+    const first = h;
+    await first.close();
+    h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: sameDocs(first), options: { codeStamp: 'build-1', readBack: false } });
+    await h.service.rendered();
+    const after = h.dir.updateDevice('dy', { caller_id: { internal: { name: 'Night Desk' } } });
+    h.bus.emit({ type: 'device.changed', accountId: ACCOUNT, deviceId: 'dy', after });
+    await h.service.rendered();
+    const renders = h.service.renders;
+    expect(h.service.memoryStats().files).toBe(0);
+    expect((await h.get(PHONES[0].file)).body).toContain('Night Desk');
+    // Read from disk once (nothing rendered at the fetch), and held from that read on.
+    expect(h.service.renders).toBe(renders);
+    expect(h.service.keptServed).toBe(1);
+    expect(h.service.memoryStats().files).toBe(1);
+  });
+
   it('never serves a stale kept file: device changed while down, another template, another build', async () => {
     const dataDir = tmp('prov-stale-');
     h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: seedPhones, options: { codeStamp: 'build-1' } });
