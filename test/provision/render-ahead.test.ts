@@ -50,6 +50,16 @@ const sameDocs = (from: Harness, then?: (x: Pick<Harness, 'dir'>) => void) => (t
 const FIXED_ORIGIN = { PROVISION_BASE_URL: 'http://prov.test.invalid/provision', SIP_PUBLIC_ADDRESS: '192.0.2.10' };
 const bodies = async (x: Harness) => Promise.all(PHONES.map(async (p) => (await x.get(p.file)).body));
 
+/** A first run on a new DATA_DIR: every file rendered ahead and kept, each phone served once, then stopped. */
+async function firstRun(prefix: string) {
+  const dataDir = tmp(prefix);
+  const first = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: seedPhones, options: { codeStamp: 'build-1' } });
+  await first.service.rendered();
+  const before = await bodies(first);
+  await first.close();
+  return { dataDir, before, first };
+}
+
 describe('files rendered ahead and kept across restarts', () => {
   it('after a restart serves every phone its kept bytes without rendering (node:http and the front door)', async () => {
     const dataDir = tmp('prov-kept-');
@@ -75,12 +85,7 @@ describe('files rendered ahead and kept across restarts', () => {
   });
 
   it('after a restart a file read from disk is held in memory from its second read on (a boot storm reads each once)', async () => {
-    const dataDir = tmp('prov-second-');
-    h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: seedPhones, options: { codeStamp: 'build-1' } });
-    await h.service.rendered();
-    const before = await bodies(h);
-    const first = h;
-    await first.close();
+    const { dataDir, before, first } = await firstRun('prov-second-');
 
     h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: sameDocs(first), options: { codeStamp: 'build-1', readBack: false } });
     await h.service.rendered();
@@ -120,12 +125,7 @@ describe('files rendered ahead and kept across restarts', () => {
   });
 
   it('never serves a stale kept file: device changed while down, another template, another build', async () => {
-    const dataDir = tmp('prov-stale-');
-    h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: seedPhones, options: { codeStamp: 'build-1' } });
-    await h.service.rendered();
-    const before = await bodies(h);
-    const first = h;
-    await first.close();
+    const { dataDir, before, first } = await firstRun('prov-stale-');
 
     // The Yealink device was edited while the server was down (same store, newer revision).
     h = await startHarness({
