@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import type { DeviceDoc } from '../src/domain/types.js';
 import { newId } from '../src/store/store.js';
+import { mapBounded } from '../src/store/bounded-map.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -15,12 +16,9 @@ export function benchDevice(accountId: string, fields: Record<string, unknown>):
 }
 
 /** Runs `fn` over `items` with at most `concurrency` calls in flight; rejects on the first failure. */
+/** `fn` over `items`, `concurrency` at a time (the store's own bounded map, src/store/bounded-map.ts). */
 export async function eachConcurrently<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  await mapBounded(items, concurrency, fn);
 }
 
 export function percentile(sorted: number[], p: number): number {

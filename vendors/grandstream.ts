@@ -192,42 +192,38 @@ export const grandstream: VendorProfile = {
     const srtp = srtpMode(input.settings.srtp);
     const mwiSubscribe = input.mwiUnsolicited ? 0 : 1;
     const traits = TRAITS[family] ?? {};
-    const server = srv ? sipServer.host : `${sipServer.host}:${sipServer.port}`;
-    const outbound = outboundProxy ? `${outboundProxy.host}:${outboundProxy.port}` : '';
-    const expiresMinutes = Math.max(1, Math.round(input.sip.expireSeconds / 60));
-    const retry = Math.min(3600, Math.max(1, input.settings.registrationRetrySeconds));
-    const callWaitingOff = input.settings.callWaiting ? 0 : 1;
+    // Profile 1's values: written by the templates, and repeated by an HT802's second port (grandstream-accounts.ts).
+    const profile = {
+      server: srv ? sipServer.host : `${sipServer.host}:${sipServer.port}`,
+      transport: TRANSPORTS[sipServer.transport],
+      dnsMode: srv ? 1 : 0,
+      outboundProxy: outboundProxy ? `${outboundProxy.host}:${outboundProxy.port}` : '',
+      expiresMinutes: Math.max(1, Math.round(input.sip.expireSeconds / 60)),
+      retry: Math.min(3600, Math.max(1, input.settings.registrationRetrySeconds)),
+      mwiSubscribe,
+      callWaitingOff: input.settings.callWaiting ? 0 : 1,
+      codecs,
+      dtmfOrder: dtmfOrder(dtmfMode),
+    };
     const chosen = input.settings.vendorParams.grandstream ?? {};
     const peer = (name: keyof typeof PEER_DEFAULTS) => chosen[name] ?? PEER_DEFAULTS[name];
     return {
-      server,
-      transport: TRANSPORTS[sipServer.transport],
-      dnsMode: srv ? 1 : 0,
-      outboundProxy: outbound,
-      expiresMinutes,
-      codecs,
+      ...profile,
       accounts: traits.accounts
-        ? accountParams(traits.accounts, input, {
-            server, outboundProxy: outbound, dnsMode: srv ? 1 : 0, expiresMinutes, transport: TRANSPORTS[sipServer.transport], retry,
-            mwiSubscribe, srtp: chosen.P183 ?? srtp, callWaitingOff, codecs, nat: peer('P52'), callFeatures: peer('P191'), dtmfOrder: dtmfOrder(dtmfMode),
-          }, traits.handsets === true)
+        ? accountParams(traits.accounts, input, { ...profile, srtp: chosen.P183 ?? srtp, nat: peer('P52'), callFeatures: peer('P191') }, traits.handsets === true)
         : [],
       peerDefaults: PEER_DEFAULTS,
-      dtmfOrder: dtmfOrder(dtmfMode),
       lineKeys: lineKeyParams(model, input.lineKeys),
       mpk: mpkParams(model, input.bankKeys),
       moduleKeys: moduleKeyParams(model, input.expansionKeys),
       ringRules: rules,
-      mwiSubscribe,
       timezone: input.timezone ? posixTimezone(input.timezone) : 'auto',
       // ATAs and DECT bases: P64 "customize" names the self-defined zone in P246 (no P64 POSIX string there).
       customZone: input.timezone ? posixTimezone(input.timezone) : '',
       language: pickLanguage(LANGUAGES, input.language, 'auto'),
       dtmf: { inAudio: dtmfMode === 'inband' ? 1 : 0, rfc2833: dtmfMode === 'rfc2833' ? 1 : 0, info: dtmfMode === 'info' ? 1 : 0 },
       srtp,
-      callWaitingOff,
       keepalive: Math.min(160, Math.max(10, input.settings.natKeepaliveSeconds)),
-      retry,
       provisioning: {
         path: hostPath(provisioning.url),
         via: PROTOCOL[scheme].upgrade,
