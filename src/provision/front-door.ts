@@ -2,7 +2,8 @@ import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { ClientAddress } from '../http/client-address.js';
-import type { PhoneDecider, PhoneReply, ReplayTicket } from './phone-handler.js';
+import type { PhoneDecider, PhoneReply } from './phone-handler.js';
+import type { ReplayTicket } from './replay-ticket.js';
 import { BAD_VALUE, keepAliveLines, responsePrefix, TOKEN, wireFor } from './wire.js';
 
 /**
@@ -59,6 +60,12 @@ export interface FrontDoor {
   readonly replayed: number;
   readonly handedOff: number;
   keptStats(): KeptStats;
+  /** Moves whenever an answer is kept or dropped: a saver compares it with what it last wrote. */
+  readonly keptChanges: number;
+  /** The kept answers, oldest first: their URL keys and tickets (kept-answers-file.ts writes them to disk). */
+  answers(): IterableIterator<[string, ReplayTicket]>;
+  /** Keeps an answer made by an earlier run (restored from disk) for the URL path `key`, as if it had just been made. */
+  restore(key: string, ticket: ReplayTicket): void;
   /** Restores the node:http server's own connection handling and closes lean connections. */
   detach(): void;
 }
@@ -345,6 +352,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   const maxKept = options.maxKeptAnswers ?? 250_000;
   const maxKeptBytes = options.maxKeptBytes ?? 128 * 1024 * 1024;
   let keptBytes = 0;
+  let keptChanges = 0;
   let served = 0;
   let replayed = 0;
   let handedOff = 0;
@@ -419,6 +427,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     if (answer === undefined) return;
     kept.delete(key);
     keptBytes -= answer.bytes;
+    keptChanges++;
   }
 
   function keep(key: string, answer: KeptAnswer): void {
@@ -430,7 +439,10 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     }
     kept.set(key, answer);
     keptBytes += answer.bytes;
+    keptChanges++;
   }
+
+  const keptAnswer = (key: string, ticket: ReplayTicket): KeptAnswer => ({ ticket, bytes: key.length + KEPT_ENTRY_OVERHEAD });
 
   /** Answers every complete head in the buffer, in order, until the buffer is empty, partial, or the socket is full. */
   function serve(c: Conn): void {
@@ -501,7 +513,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
           // A rendered file: its own wire (head and body in one buffer), the Date patched in, written as is.
           const prepared = wireFor(reply.prepared, keepAliveHeader());
           out = dated(prepared);
-          if (reply.reuse) keep(ownCopy(key), { ticket: reply.reuse, bytes: key.length + KEPT_ENTRY_OVERHEAD });
+          if (reply.reuse) keep(ownCopy(key), keptAnswer(key, reply.reuse));
         } else if (replayable) {
           // The prepared head and the body behind each other, the Date patched in, one write.
           const { bytes } = wire!;
@@ -627,6 +639,15 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     },
     keptStats() {
       return { entries: kept.size, bytes: keptBytes };
+    },
+    get keptChanges() {
+      return keptChanges;
+    },
+    *answers() {
+      for (const [key, answer] of kept) yield [key, answer.ticket];
+    },
+    restore(key, ticket) {
+      keep(key, keptAnswer(key, ticket));
     },
     detach() {
       server.removeListener(event, onConnection);

@@ -29,6 +29,8 @@ import type { DeviceRef } from '../domain/types.js';
 import { readOrCreateKey } from '../store/key-file.js';
 import { servedChoice } from './device-choice.js';
 import { KeptFiles } from './kept-files.js';
+import { KeptAnswersFile } from './kept-answers-file.js';
+import { restoreTicket } from './replay-ticket.js';
 import { Prerender } from './prerender.js';
 
 export type { ProvisioningService } from './service.js';
@@ -52,6 +54,8 @@ export interface ProvisioningDeps {
     cacheBytes?: number;
     /** Quiet time before rendered files are written to disk (default 500 ms; tests flush by hand). */
     keptDelayMs?: number;
+    /** How often the front door's kept answers are saved while they change (default 60 s). */
+    answersSaveMs?: number;
     /** Stamp of the rendering code (default: a hash of its sources); tests fix it to play an upgrade. */
     codeStamp?: string;
     /** Read kept files back into memory in idle time after a start (default true; tests switch it off). */
@@ -104,6 +108,9 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   const kept = ahead
     ? KeptFiles.open(path.join(config.dataDir, 'rendered'), await readOrCreateKey(config.secretsKeyFile), log, { delayMs: options.keptDelayMs })
     : undefined;
+  // The front door's kept answers outlive a restart beside the kept files (read now, checked when the door opens).
+  const answersFile = kept ? new KeptAnswersFile(path.join(config.dataDir, 'rendered', 'answers.jsonl'), log, { saveMs: options.answersSaveMs }) : undefined;
+  let restoring = (await answersFile?.load()) ?? [];
   const renderer = new Renderer(
     templates,
     (a, u) => directory.getUser(a, u),
@@ -176,13 +183,28 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   return {
     handlePhoneRequest,
     attachFrontDoor(server, frontOptions) {
-      return attachPhoneFrontDoor(server, decidePhone, {
+      const front = attachPhoneFrontDoor(server, decidePhone, {
         clientAddress,
         // Firmware is streamed by node:http (a file, not a rendered answer).
         handsOff: (url) => firmwareName(url, selector, firmware) !== undefined,
         onKeepAlive: (lines) => (renderer.keepAlive = lines),
         ...frontOptions,
       });
+      if (answersFile) {
+        // Before the first phone: a phone's first fetch after a restart is then a replay of what it was last served.
+        let restored = 0;
+        for (const record of restoring) {
+          const answer = restoreTicket(phoneDeps, record);
+          if (answer) {
+            front.restore(answer.key, answer.ticket);
+            restored++;
+          }
+        }
+        if (restoring.length > 0) log.info('provisioning: kept answers restored', { restored, dropped: restoring.length - restored });
+        restoring = [];
+        answersFile.start(front);
+      }
+      return front;
     },
     templatesRouter() {
       router ??= createTemplatesRouter({ directory, templates, events });
@@ -251,7 +273,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
         watcher?.close();
         prerender?.close();
         renderer.close();
-        await Promise.all([fetchLog.close(), guard.close(), kept?.close()]);
+        await Promise.all([fetchLog.close(), guard.close(), kept?.close(), answersFile?.close()]);
       })();
       return closing;
     },

@@ -6,9 +6,9 @@ import type { FetchLog } from './fetch-log.js';
 import { authSettings, type AuthSettings, type HttpAuth } from './http-auth.js';
 import type { ProbeGuard } from './probe-guard.js';
 import { RenderError, type DeviceFile, type RenderedFile, type Renderer } from './renderer.js';
-import type { FingerprintInputs } from './file-fingerprint.js';
+import { noteFetch, ReplayTicket, type TicketDeps } from './replay-ticket.js';
 import type { Wired } from './wire.js';
-import type { Choice, VendorSelector } from './select.js';
+import type { VendorSelector } from './select.js';
 import { fetchesFile, resolveModel } from './catalogue.js';
 import { servedVariantOf } from './device-choice.js';
 import type { FirmwareStore } from './firmware.js';
@@ -67,82 +67,6 @@ export interface PhoneReply {
   reuse?: ReplayTicket;
 }
 
-/**
- * What a kept device file's answer needs to be re-checked by the one validity rule: the device and account it is
- * for, the file's vendor entry, the request's User-Agent and Host (which, with the device document, decide the
- * vendor, model and origin). `replay` looks the documents up again and compares the file's fingerprint with the
- * current one (file-fingerprint.ts); nothing is trusted for being the same object. A ban, another User-Agent or
- * Host, or any changed input: not replayable, the full decision runs.
- */
-export class ReplayTicket {
-  private readonly fileKey: string;
-  private readonly fp: string;
-  private readonly name: string;
-  private readonly userIds: readonly string[];
-  /** The change count (FileFingerprints.changes) at which this answer was last found current. */
-  private checkedAt: number | undefined;
-
-  constructor(
-    private readonly deps: PhoneHandlerDeps,
-    private readonly accountId: string,
-    private readonly deviceId: string,
-    private readonly choice: Choice,
-    private readonly template: string,
-    file: DeviceFile,
-    /** The fingerprint's inputs when the file was found current for this request (file-fingerprint.ts). */
-    private readonly inputs: FingerprintInputs,
-    readonly userAgent: string,
-    private readonly uaModel: string | undefined,
-    /** The Host the file was rendered for: another Host may render other defaults. */
-    private readonly host: string | undefined,
-  ) {
-    // Only what names the file: its bytes stay the renderer's (one copy, under the renderer's memory bound).
-    this.fileKey = file.key;
-    this.fp = file.fp;
-    this.name = file.name;
-    this.userIds = file.userIds;
-    this.checkedAt = deps.renderer.fingerprints.changes();
-  }
-
-  /** The renderer's copy of the file this answer validated, while it holds it; undefined once dropped or replaced. */
-  file(): DeviceFile | undefined {
-    const file = this.deps.renderer.inMemory(this.fileKey);
-    return file !== undefined && file.fp === this.fp ? file : undefined;
-  }
-
-  /** True when the kept reply is still exactly right for this request; the fetch is then recorded as served. */
-  replay(userAgent: string, address: string, host?: string): boolean {
-    const { directory, guard, renderer, fetchLog } = this.deps;
-    if (host !== this.host || userAgent !== this.userAgent || guard.isBanned(address)) return false;
-    // Nothing an answer depends on changed anywhere since it was last found current (the device and account are
-    // still there, as they were): no document is looked up. Otherwise the inputs are compared one by one (a
-    // disabled device or account changes its revision; so do its URL key and HTTP auth settings), and the answer
-    // is current again from this count on.
-    const changes = renderer.fingerprints.changes();
-    if (changes === undefined || changes !== this.checkedAt) {
-      const account = directory.getAccount(this.accountId);
-      const device = account && directory.getDevice(this.accountId, this.deviceId);
-      if (!account || !device) return false;
-      if (!renderer.fingerprints.unchanged({ account, device }, this.choice.profile.id, this.template, this.userIds, this.inputs)) return false;
-      this.checkedAt = changes;
-    }
-    renderer.servedAgain();
-    noteFetch(fetchLog, this.accountId, this.deviceId, address, userAgent, this.name, this.choice.profile.id, this.uaModel);
-    return true;
-  }
-}
-
-/**
- * Records a served device file in the last-fetch log (in place when only the time moved). Telemetry only: it is
- * shown by the API and decides nothing about what a phone is served.
- */
-function noteFetch(fetchLog: FetchLog, accountId: string, deviceId: string, address: string, userAgent: string, file: string, vendor: string, model: string | undefined): void {
-  const time = Date.now();
-  // Same rule as record(): only address, User-Agent, file and age decide whether the entry must be persisted.
-  const touched = fetchLog.touch(deviceId, time, address, userAgent, file);
-  if (touched) return;
-  fetchLog.record(accountId, deviceId, { time, address, user_agent: userAgent, file, vendor, model });
-}
 
 function plain(status: number, text: string, extra: readonly string[] = []): PhoneReply {
   const body = Buffer.from(`${text}\n`, 'utf8');
@@ -163,6 +87,9 @@ const EMPTY = Buffer.alloc(0);
 const ok = (file: RenderedFile): PhoneReply => ({ status: 200, headers: file.headers, body: file.body, prepared: file });
 
 export type PhoneDecider = (req: PhoneRequest) => PhoneReply;
+
+/** Without a configured rule: the Host as sent, over plain HTTP. */
+export const defaultOrigin = (host: string | undefined): RequestOrigin => ({ host: host || 'localhost', scheme: 'http' });
 
 /** The whole phone-side decision (ban, name, UA/MAC check, auth, render, fetch log), transport-free. */
 export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
@@ -189,7 +116,8 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
     return unauthorized(result.challenge);
   }
 
-  const originOf = deps.originOf ?? ((host: string | undefined): RequestOrigin => ({ host: host || 'localhost', scheme: 'http' }));
+  const originOf = deps.originOf ?? defaultOrigin;
+  const ticketDeps: TicketDeps = { directory, selector, renderer, guard, fetchLog, originOf };
 
   return function decidePhoneRequest(req) {
     const upload = req.method === 'PUT';
@@ -254,7 +182,7 @@ export function createPhoneDecider(deps: PhoneHandlerDeps): PhoneDecider {
       const strayKey = phonePath.key !== undefined && accountUrlKey(ref.account) === undefined;
       const keyed = 'fp' in file ? (file as DeviceFile) : undefined;
       const inputs = keyed && !settings && !strayKey && loggedAgent === userAgent ? renderer.fingerprints.inputs(ref, choice.profile.id, match.file.template, keyed.userIds) : undefined;
-      const ticket = inputs && new ReplayTicket(deps, ref.account.id, ref.device.id, choice, match.file.template, keyed!, inputs, userAgent, uaModel, req.headers.host);
+      const ticket = inputs && new ReplayTicket(ticketDeps, ref.account.id, ref.device.id, choice, match.file.template, keyed!, inputs, userAgent, uaModel, req.headers.host, phonePath.key !== undefined);
       return { status: 200, headers: file.headers, body: file.body, prepared: file, reuse: ticket };
     }
 

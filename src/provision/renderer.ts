@@ -147,14 +147,6 @@ export class Renderer {
     return this.keptCount;
   }
 
-  /**
-   * The copy of a device's file held in memory, if any (the front door's kept answers reference these and check
-   * the fingerprint they validated: they hold no bytes of their own, so the memory bound is the one bound).
-   */
-  inMemory(key: string): DeviceFile | undefined {
-    return this.memory.get(key);
-  }
-
   /** What the kept copy of a device's file (memory, else disk) was rendered for, without reading its body. */
   keptMeta(deviceId: string, name: string): KeptMeta | undefined {
     const key = fileKey(deviceId, name);
@@ -226,9 +218,24 @@ export class Renderer {
     return 'rendered';
   }
 
+  /**
+   * The version `fp` of a device's file, from memory or else from disk, with no decision made: for a front-door
+   * answer that validated this version (kept across a restart, its body not read yet). Undefined when neither holds it.
+   */
+  copyOf(key: string, fp: string): DeviceFile | undefined {
+    const hit = this.memory.get(key);
+    if (hit !== undefined) return hit.fp === fp ? hit : undefined;
+    const meta = this.kept?.meta(key);
+    return meta !== undefined && meta.fp === fp ? this.readKept(key, key.slice(key.indexOf('/') + 1), meta) : undefined;
+  }
+
   private fromDisk(ref: DeviceRef, choice: Choice, file: VendorFile, name: string, key: string, originKey: string): DeviceFile | undefined {
     const meta = this.kept?.meta(key);
     if (!meta || !this.isCurrent(ref, choice, file, originKey, meta)) return undefined;
+    return this.readKept(key, name, meta);
+  }
+
+  private readKept(key: string, name: string, meta: KeptMeta): DeviceFile | undefined {
     const wire = this.kept!.wire(key, meta);
     if (!wire) return undefined;
     this.keptCount++;

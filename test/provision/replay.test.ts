@@ -207,8 +207,11 @@ describe('kept answers (lean front door)', () => {
     expect((await fetchOn(c, get(path(macs[0]!), ua))).replayed).toBe(false);
   });
 
-  it('replays a file only while the renderer holds it: one copy, under the renderer\'s bound', async () => {
-    h = await startHarness({ frontDoor: {}, options: { cacheBytes: 24 * 1024 } });
+  it.each([
+    ['in memory or kept on disk', {}, true],
+    ['in memory only (PROVISION_PRERENDER=0)', { PROVISION_PRERENDER: '0' }, false],
+  ] as const)("replays a file only while the renderer holds it %s: one copy in memory, under the renderer's bound", async (_, env, onDisk) => {
+    h = await startHarness({ frontDoor: {}, env, options: { cacheBytes: 24 * 1024 } });
     const macs = Array.from({ length: 30 }, (_, i) => `001565ac${i.toString(16).padStart(4, '0')}`);
     macs.forEach((mac, i) => seedFullDevice(h, { id: `e${i}`, mac, brand: 'yealink' }));
     const c = rawClient(h, sockets);
@@ -220,11 +223,14 @@ describe('kept answers (lean front door)', () => {
     const memory = h.service.memoryStats();
     expect(memory.bytes).toBeLessThanOrEqual(24 * 1024);
     expect(memory.files).toBeLessThan(macs.length);
-    // The first file left the renderer's memory: its kept answer is not replayed (it names a copy no longer held),
-    // the fetch is decided again and gets the same bytes.
+    // The first file left the renderer's memory. Kept on disk, its answer is replayed from that copy (the version
+    // it validated); in memory only, the answer names a copy no longer held and the fetch is decided again.
+    const renders = h.service.renders;
     const again = await fetchOn(c, get(path(macs[0]!), ua));
-    expect(again.replayed).toBe(false);
+    expect(again.replayed).toBe(onDisk);
     expect(again.body.equals(first.body)).toBe(true);
+    expect(h.service.renders).toBe(onDisk ? renders : renders + 1);
+    expect(h.service.memoryStats().bytes).toBeLessThanOrEqual(24 * 1024);
     expect((await fetchOn(c, get(path(macs[0]!), ua))).replayed).toBe(true);
   });
 });
