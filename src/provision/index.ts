@@ -110,7 +110,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     : undefined;
   // The front door's kept answers outlive a restart beside the kept files (read now, checked when the door opens).
   const answersFile = kept ? new KeptAnswersFile(path.join(config.dataDir, 'rendered', 'answers.jsonl'), log, { saveMs: options.answersSaveMs }) : undefined;
-  let restoring = (await answersFile?.load()) ?? [];
+  const restoring = (await answersFile?.load()) ?? [];
   const renderer = new Renderer(
     templates,
     (a, u) => directory.getUser(a, u),
@@ -155,11 +155,17 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   // After a start, whatever is missing or stale on disk (first start, an upgrade, a template edited while down),
   // while phones are not fetching.
   prerender?.all({}, true);
-  // Phones come back together after a power cut: their kept files read back in bulk beats one read each.
-  if (options.readBack !== false) void renderer.warm().catch((err: unknown) => log.error('provisioning: reading kept files back failed', { err }));
-
   // One decision, two transports: node:http (handlePhoneRequest) and the lean front door.
   const phoneDeps = { directory, selector, renderer, guard, auth, fetchLog, log, originOf, firmware, uploads };
+  // The previous run's kept answers, checked now against this run's documents, templates and build; the front door
+  // takes them when it is attached, before the first phone.
+  let restored = restoring.map((record) => restoreTicket(phoneDeps, record)).filter((a) => a !== undefined);
+  if (restoring.length > 0) log.info('provisioning: kept answers restored', { restored: restored.length, dropped: restoring.length - restored.length });
+  restoring.length = 0;
+  // Phones come back together after a power cut: their kept files read back in bulk beats one read each, and the
+  // files their restored answers name first.
+  const first = new Set(restored.map((a) => a.ticket.fileKey));
+  if (options.readBack !== false) void renderer.warm(first).catch((err: unknown) => log.error('provisioning: reading kept files back failed', { err }));
   const decidePhone = createPhoneDecider(phoneDeps);
   // TRUST_PROXY: bans and the last-fetch address use the real client behind a proxy, on both transports.
   const clientAddress = new ClientAddress(config.trustProxy);
@@ -192,16 +198,8 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       });
       if (answersFile) {
         // Before the first phone: a phone's first fetch after a restart is then a replay of what it was last served.
-        let restored = 0;
-        for (const record of restoring) {
-          const answer = restoreTicket(phoneDeps, record);
-          if (answer) {
-            front.restore(answer.key, answer.ticket);
-            restored++;
-          }
-        }
-        if (restoring.length > 0) log.info('provisioning: kept answers restored', { restored, dropped: restoring.length - restored });
-        restoring = [];
+        for (const answer of restored) front.restore(answer.key, answer.ticket);
+        restored = [];
         answersFile.start(front);
       }
       return front;

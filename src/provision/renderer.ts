@@ -265,14 +265,30 @@ export class Renderer {
 
   /**
    * After a start: the kept files read back into memory in bulk (one read per bucket, a few dozen files per turn
-   * of the loop), as far as the memory bound allows — far cheaper than one read per phone in a boot storm. Each
-   * is still checked against its fingerprint when a phone asks for it; a file already in memory is left alone.
+   * of the loop), as far as the memory bound allows — far cheaper than one read per phone once they poll again.
+   * Each is still checked against its fingerprint when a phone asks for it; a file already in memory is left alone.
+   * `first`: the files phones asked for last (those the restored front-door answers name), read before the rest.
+   * While phones are fetching, neither pass goes on: in a storm each phone reads its own file, and holding every
+   * file at once as well grew the old generation through the storm (at 100k phones its full collections, half a
+   * second of marking each, came every two seconds and stopped the phones for most of it).
    */
-  async warm(): Promise<number> {
+  async warm(first?: ReadonlySet<string>): Promise<number> {
     if (!this.kept) return 0;
     let loaded = 0;
-    // While phones are fetching, they read what they need themselves (one read each); reading everything else
-    // then would only compete with them (a kept file may be one no phone asks for: a .boot beside a .cfg).
+    let full = false;
+    const take = (key: string, meta: KeptMeta, wire: KeptWire): boolean => {
+      if (this.memory.bytes + wire.bytes.length + 1024 > this.memory.maxBytes) {
+        full = true;
+        return false;
+      }
+      if (!this.memory.get(key)) {
+        const file = this.keptFile(key, key.slice(key.indexOf('/') + 1), meta, wire);
+        file.warmed = true;
+        this.memory.set(key, file);
+        loaded++;
+      }
+      return !this.closed;
+    };
     let askedAt = this.askedCount;
     const between = async (): Promise<void> => {
       await new Promise((r) => setImmediate(r));
@@ -281,16 +297,11 @@ export class Renderer {
         await new Promise((r) => setTimeout(r, 100).unref());
       }
     };
-    await this.kept.readAll((key, meta, wire) => {
-      if (this.memory.bytes + wire.bytes.length + 1024 > this.memory.maxBytes) return false;
-      if (!this.memory.get(key)) {
-        const file = this.keptFile(key, key.slice(key.indexOf('/') + 1), meta, wire);
-        file.warmed = true;
-        this.memory.set(key, file);
-        loaded++;
-      }
-      return !this.closed;
-    }, between);
+    for (const wanted of first && first.size > 0 ? [first, undefined] : [undefined]) {
+      await between();
+      if (this.closed || full) break;
+      await this.kept.readAll(take, between, wanted);
+    }
     return loaded;
   }
 

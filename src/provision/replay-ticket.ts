@@ -53,7 +53,8 @@ export type TicketFile = Pick<DeviceFile, 'key' | 'fp' | 'name' | 'userIds'>;
  * User-Agent or origin, or any changed input: not replayable, the full decision runs.
  */
 export class ReplayTicket {
-  private readonly fileKey: string;
+  /** The renderer's key of the file answered (`<deviceId>/<name>`). */
+  readonly fileKey: string;
   private readonly fp: string;
   private readonly name: string;
   private readonly userIds: readonly string[];

@@ -83,6 +83,24 @@ describe('kept answers across a restart', () => {
     expect(h.service.memoryStats().files).toBe(1);
   });
 
+  it('reads the files restored answers name back into memory before the other kept files', async () => {
+    const withPolycoms: Seed = (x) => {
+      seedPhone(x);
+      for (let i = 0; i < 4; i++) seedFullDevice(x, { id: `p${i}`, mac: `0004f2aabb0${i}`, brand: 'polycom', model: 'VVX400' });
+    };
+    const { dataDir, first, served } = await firstRun(withPolycoms);
+    // Room for the Yealink file alone: whatever the read-back takes first is what memory holds.
+    const cacheBytes = served.head.length + 4 + served.body.length + 1024 + 256;
+    h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: sameDocs(first), frontDoor: {}, options: { codeStamp: 'build-1', cacheBytes } });
+    const deadline = Date.now() + 3000;
+    while (h.service.memoryStats().files < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(h.service.memoryStats().files).toBe(1);
+    const res = await fetchOnce(h);
+    expect([res.status, res.replayed]).toEqual([200, true]);
+    // Served from memory: the kept copy on disk was not read for it.
+    expect(h.service.keptServed).toBe(0);
+  });
+
   it('drops a restored answer whose device changed while the server was down', async () => {
     const { dataDir, first } = await firstRun();
     h = await start(dataDir, sameDocs(first, (x) => x.dir.updateDevice('d', { caller_id: { internal: { name: 'Night Desk' } } })));
