@@ -56,7 +56,11 @@ export class FileFingerprints {
    */
   of(ref: DeviceRef, vendor: string, model: string, template: string, originKey: string, userIds: readonly string[]): string | undefined {
     const now = this.inputs(ref, vendor, template, userIds);
-    if (!now) return undefined;
+    return now && this.ofInputs(ref, vendor, model, template, originKey, userIds, now);
+  }
+
+  /** The same value from inputs already read (`inputs()`, for the same arguments). */
+  ofInputs(ref: DeviceRef, vendor: string, model: string, template: string, originKey: string, userIds: readonly string[], now: FingerprintInputs): string {
     const { device, account } = ref;
     let text = `${this.constant}|${now.firmware}|${account.id}|${now.accountRev}|${device.id}|${now.deviceRev}|${vendor}|${model}|${template}|${now.stamp}|${originKey}`;
     for (let i = 0; i < userIds.length; i++) text += `|${userIds[i]}=${now.userRevs[i]}`;

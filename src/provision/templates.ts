@@ -98,6 +98,11 @@ export class TemplateStore {
   /** key: `${accountId}/${deviceId ?? ''}/${vendor}/${name}` */
   private readonly overrides = new Map<string, Entry>();
   /**
+   * Accounts with at least one override (account or device layer), with their count: most have none, and a file of
+   * theirs then looks up no override at all.
+   */
+  private readonly overridden = new Map<string, number>();
+  /**
    * Bumped on every override change and every built-in reload (diagnostics only): rendered files are keyed by the
    * stamp of exactly the layer they used (`stamp()`), so one edit leaves other vendors' and tenants' files valid.
    */
@@ -165,10 +170,10 @@ export class TemplateStore {
     if (!spec) return false;
     const key = this.key(layer, o.vendor, o.name);
     if (o.source === undefined) {
-      if (!this.overrides.delete(key)) return false;
+      if (!this.deleteOverride(key)) return false;
     } else {
       try {
-        this.overrides.set(key, { source: o.source, fn: compileTemplate(o.source, spec.file.format), stamp: stampOf(layer.deviceId ? 'd' : 'a', o.source) });
+        this.setOverride(key, { source: o.source, fn: compileTemplate(o.source, spec.file.format), stamp: stampOf(layer.deviceId ? 'd' : 'a', o.source) });
       } catch {
         return false; // only checked templates are stored; one that no longer compiles is ignored (built-in wins)
       }
@@ -198,12 +203,29 @@ export class TemplateStore {
         // Shared storage decides: a file on disk only fills in what it has no word on (see startShared).
         if (skip?.(this.key(layer, profile.id, file.template))) continue;
         try {
-          this.overrides.set(this.key(layer, profile.id, file.template), { source, fn: compileTemplate(source, file.format), stamp: stampOf(layer.deviceId ? 'd' : 'a', source) });
+          this.setOverride(this.key(layer, profile.id, file.template), { source, fn: compileTemplate(source, file.format), stamp: stampOf(layer.deviceId ? 'd' : 'a', source) });
         } catch {
           // Only checked templates are ever written; a file that no longer compiles is ignored (built-in wins).
         }
       }
     }
+  }
+
+  private setOverride(key: string, entry: Entry): void {
+    if (!this.overrides.has(key)) {
+      const accountId = key.slice(0, key.indexOf('/'));
+      this.overridden.set(accountId, (this.overridden.get(accountId) ?? 0) + 1);
+    }
+    this.overrides.set(key, entry);
+  }
+
+  private deleteOverride(key: string): boolean {
+    if (!this.overrides.delete(key)) return false;
+    const accountId = key.slice(0, key.indexOf('/'));
+    const left = (this.overridden.get(accountId) ?? 1) - 1;
+    if (left > 0) this.overridden.set(accountId, left);
+    else this.overridden.delete(accountId);
+    return true;
   }
 
   private key(layer: Layer, vendor: string, name: string): string {
@@ -218,7 +240,7 @@ export class TemplateStore {
 
   /** The template that applies for this device: device override, else account override, else built-in. */
   resolve(vendor: string, name: string, accountId?: string, deviceId?: string): ResolvedTemplate {
-    if (accountId) {
+    if (accountId && this.overridden.has(accountId)) {
       if (deviceId) {
         const d = this.overrides.get(this.key({ accountId, deviceId }, vendor, name));
         if (d) return { ...d, layer: 'device' };
@@ -236,7 +258,7 @@ export class TemplateStore {
    * for the phone path's fingerprint check. Undefined when there is no such template.
    */
   stamp(vendor: string, name: string, accountId?: string, deviceId?: string): string | undefined {
-    if (accountId) {
+    if (accountId && this.overridden.has(accountId)) {
       if (deviceId) {
         const d = this.overrides.get(this.key({ accountId, deviceId }, vendor, name));
         if (d) return d.stamp;
@@ -271,7 +293,7 @@ export class TemplateStore {
       await fs.mkdir(path.dirname(file), { recursive: true });
       await writeFileDurable(file, source);
     }
-    this.overrides.set(this.key(layer, vendor, name), { source, fn, stamp: stampOf(layer.deviceId ? 'd' : 'a', source) });
+    this.setOverride(this.key(layer, vendor, name), { source, fn, stamp: stampOf(layer.deviceId ? 'd' : 'a', source) });
     this.version++;
   }
 
@@ -280,7 +302,7 @@ export class TemplateStore {
     if (!this.overrides.has(key)) return false;
     if (this.storage) await this.storage.remove({ accountId: layer.accountId!, deviceId: layer.deviceId, vendor, name });
     else await fs.rm(this.file(layer, vendor, name), { force: true });
-    this.overrides.delete(key);
+    this.deleteOverride(key);
     this.version++;
     return true;
   }
