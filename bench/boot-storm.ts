@@ -534,7 +534,8 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
         facts.push(
           `[${size}] restart to "listening": ${(leanServer.startupMs / 1000).toFixed(1)} s; RSS ${(rssStart / 2 ** 20).toFixed(0)} MB after start, ` +
             `${(rssWalked / 2 ** 20).toFixed(0)} MB after the cold walk = ${(rssWalked / size / 1024).toFixed(1)} KB per device ` +
-            `(${((rssWalked - rssStart) / size / 1024).toFixed(1)} KB per device for the files served)`,
+            `(${((rssWalked - rssStart) / size / 1024).toFixed(1)} KB per device for the files served); ` +
+            `answers kept by the previous run restored: ${/"restored":(\d+)/.exec(leanServer.output())?.[1] ?? 0}`,
         );
 
         // A built-in Yealink template edit (live reload), then at once a walk over the other vendors' phones. The
@@ -581,7 +582,7 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   if (walks.length > 0) {
     lines.push(
       '',
-      'Walks: each phone fetches its file once, in a shuffled order (wrk, one pass over the list). "cold" = ours-lean restarted just before (nothing in memory: files come from DATA_DIR/rendered, kept by the previous run); "after a Yealink edit" = at once after a built-in Yealink template was edited (live reload), over Polycom and Grandstream phones.',
+      'Walks: each phone fetches its file once, in a shuffled order (wrk, one pass over the list). "cold" = ours-lean restarted just before (nothing in memory: files come from DATA_DIR/rendered and answers from rendered/answers.jsonl, kept by the previous run); "after a Yealink edit" = at once after a built-in Yealink template was edited (live reload), over Polycom and Grandstream phones.',
       '',
       '| devices | walk | server | files | configs/s | p50 ms | p99 ms | errors | ours/nginx |',
       '|---|---|---|---|---|---|---|---|---|',
