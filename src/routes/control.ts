@@ -2,7 +2,7 @@ import express, { Router } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import type { AppDeps } from '../http/deps.js';
 import { ClientAddress } from '../http/client-address.js';
-import { bootstrapAccount, type BootstrapRequest } from '../accounts/bootstrap.js';
+import { bootstrapAccount, bootstrapRequestOf } from '../accounts/bootstrap.js';
 import { toKazooError } from '../http/error-mapper.js';
 
 /**
@@ -36,7 +36,7 @@ export function createControlRouter(deps: AppDeps): Router {
   });
   router.post('/create-account', async (req, res) => {
     try {
-      res.json(await bootstrapAccount(deps.store, req.body as BootstrapRequest));
+      res.json(await bootstrapAccount(deps.store, bootstrapRequestOf(req.body)));
     } catch (err) {
       const kazoo = toKazooError(err);
       res.status(400).json({ error: (kazoo ?? (err as Error)).message, data: kazoo?.data });
