@@ -14,7 +14,6 @@ export function createControlRouter(deps: AppDeps): Router {
   const router = Router();
   // Behind a trusted local proxy, the proxy's loopback peer address is not the client's: ask who is behind it.
   const clientAddress = new ClientAddress(deps.config.trustProxy ?? []);
-  router.use(express.json({ limit: '64kb' }));
   router.use((req, res, next) => {
     const remote = clientAddress.of(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']);
     const given = Buffer.from(req.get('x-control-secret') ?? '');
@@ -26,6 +25,8 @@ export function createControlRouter(deps: AppDeps): Router {
     }
     next();
   });
+  // Read only for callers that passed the check above.
+  router.use(express.json({ limit: '64kb' }));
   // Health figures for the operator's supervisor and for `npm run drill` (longest event-loop stall, memory).
   router.get('/health', (req, res) => {
     res.json(deps.loopMonitor?.figures(req.query.gc === '1') ?? {});
@@ -41,6 +42,11 @@ export function createControlRouter(deps: AppDeps): Router {
       const kazoo = toKazooError(err);
       res.status(400).json({ error: (kazoo ?? (err as Error)).message, data: kazoo?.data });
     }
+  });
+  // A body that does not parse (not JSON, too large) is the caller's mistake: said as such, never a 500.
+  router.use((err: { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) return res.status(err.status).json({ error: err.type ?? 'bad request' });
+    next(err);
   });
   return router;
 }
