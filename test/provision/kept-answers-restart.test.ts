@@ -59,6 +59,13 @@ async function firstRun(seed: Seed = seedPhone, text = get()) {
   return { dataDir, served, first };
 }
 
+/** A first run where the account has a URL key and the phone fetched under it. */
+const firstKeyedRun = () =>
+  firstRun((x) => {
+    seedPhone(x);
+    x.dir.updateAccount(ACCOUNT, { provisioning: { url_key: URL_KEY } });
+  }, get(`/provision/${URL_KEY}/${FILE}`));
+
 /** The previous run's documents, same revisions (what a restart on the same store sees), then `change`. */
 const sameDocs = (from: Harness, change?: Seed): Seed => (to) => {
   for (const [k, v] of from.dir.accounts) to.dir.accounts.set(k, v);
@@ -147,11 +154,7 @@ describe('kept answers across a restart', () => {
   });
 
   it('restores an answer fetched under the URL key at the keyed URL only, and not for another User-Agent', async () => {
-    const withKey: Seed = (x) => {
-      seedPhone(x);
-      x.dir.updateAccount(ACCOUNT, { provisioning: { url_key: URL_KEY } });
-    };
-    const { dataDir, served, first } = await firstRun(withKey, get(`/provision/${URL_KEY}/${FILE}`));
+    const { dataDir, served, first } = await firstKeyedRun();
     h = await start(dataDir, sameDocs(first));
     const keyed = await fetchOnce(h, get(`/provision/${URL_KEY}/${FILE}`));
     expect([keyed.status, keyed.replayed]).toEqual([200, true]);
@@ -162,11 +165,7 @@ describe('kept answers across a restart', () => {
   });
 
   it('keeps no secret in the answers file, and starts without it when it is damaged', async () => {
-    const withKey: Seed = (x) => {
-      seedPhone(x);
-      x.dir.updateAccount(ACCOUNT, { provisioning: { url_key: URL_KEY } });
-    };
-    const { dataDir, served, first } = await firstRun(withKey, get(`/provision/${URL_KEY}/${FILE}`));
+    const { dataDir, served, first } = await firstKeyedRun();
     const file = path.join(dataDir, 'rendered', 'answers.jsonl');
     const text = readFileSync(file, 'utf8');
     expect(served.text).toContain('s3cret!');
