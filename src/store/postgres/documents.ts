@@ -69,9 +69,10 @@ export class DocumentTable {
    * One change in one transaction: the document row only if its stored revision is `base` (or, for a create,
    * only if there is none), its claims replaced (a key held by another document refuses the whole write), a
    * realm change re-keys the usernames its devices hold under it, and a NOTIFY that PostgreSQL delivers at commit.
+   * All of it is one call of the database's write_doc (schema.ts): one round trip, its own transaction.
    */
   write(change: DocChange): Promise<ChangeNotice> {
-    return inTransaction(this.pool, (client) => this.writeIn(client, change));
+    return this.writeIn(this.pool, change);
   }
 
   /**
@@ -88,83 +89,35 @@ export class DocumentTable {
     return rows[0] ? this.row(rows[0]).doc : undefined;
   }
 
-  /** The statements of `write`, on a connection whose transaction the caller began and ends. */
-  async writeIn(client: pg.PoolClient, change: DocChange): Promise<ChangeNotice> {
+  /** `write` on a connection whose transaction the caller began and ends (a held row), or alone on the pool. */
+  async writeIn(client: pg.Pool | pg.PoolClient, change: DocChange): Promise<ChangeNotice> {
     const { target, next, base } = change;
     const key = [target.pvt_type, target.pvt_account_id, target.id] as const;
-    let claims = change.claims;
-    if (target.pvt_type !== 'account') {
-      // Share lock on the account row: its removal, or a realm change re-keying its devices' claims, waits for
-      // this write, or this write for it (and then reads the new realm).
-      const account = await client.query<{ deleted: boolean; realm: string | null }>(
-        `SELECT deleted, realm FROM docs WHERE type = 'account' AND account_id = $1 AND id = $1 FOR SHARE`,
-        [target.pvt_account_id],
-      );
-      const row = account.rows[0];
-      if (!row || row.deleted) throw new Error(`account ${target.pvt_account_id} does not exist`);
-      // The realm the database holds decides, not this node's copy (another node may have just changed it).
-      claims = claims.map((c) => (c.viaAccountRealm ? { ...c, key: `sip-realm-user|${row.realm}|${usernameOf(c.key)}` } : c));
-    }
     const stored = JSON.stringify(next.pvt_type === 'account' ? this.codec.encode(next) : next);
-    const values = [...key, next._rev, generationOf(next._rev), isTombstone(next), stored, realmOf(next)];
-    const written =
-      base === undefined
-        ? await client.query<{ seq: string }>(
-            `INSERT INTO docs (type, account_id, id, rev, generation, deleted, doc, realm) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT DO NOTHING RETURNING seq`,
-            values,
-          )
-        : await client.query<{ seq: string }>(
-            `UPDATE docs SET rev = $4, generation = $5, deleted = $6, doc = $7, realm = $8, seq = nextval('change_seq')
-               WHERE type = $1 AND account_id = $2 AND id = $3 AND rev = $9 RETURNING seq`,
-            [...values, base],
-          );
-    const seq = written.rows[0]?.seq;
-    if (seq === undefined) throw new StaleWriteError(key.join('|'));
-    await this.replaceClaims(client, key, claims);
-    if (next.pvt_type === 'account' && !isTombstone(next)) await this.rekeyRealmClaims(client, next as AccountDoc);
-    const notice: ChangeNotice = { node: this.node, type: target.pvt_type, account: target.pvt_account_id, id: target.id, rev: next._rev, seq: Number(seq) };
-    await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, JSON.stringify(notice)]);
-    return notice;
-  }
-
-  /**
-   * Makes the document's claims `claims`: drops those it no longer holds, inserts the new ones (most writes, a
-   * PATCH of a name, change none and write nothing here). A new key held by another document refuses the write.
-   */
-  private async replaceClaims(client: pg.PoolClient, key: readonly [string, string, string], claims: readonly DurableClaim[]): Promise<void> {
-    const same = (k: string, via: boolean) => `${k}\u0000${via}`;
-    const rows = (await client.query<{ key: string; via: boolean }>('SELECT key, via_account_realm AS via FROM claims WHERE type = $1 AND account_id = $2 AND id = $3', [...key])).rows;
-    const held = new Set(rows.map((r) => same(r.key, r.via)));
-    const wanted = new Set(claims.map((c) => same(c.key, c.viaAccountRealm === true)));
-    const dropped = rows.filter((r) => !wanted.has(same(r.key, r.via))).map((r) => r.key);
-    if (dropped.length) await client.query('DELETE FROM claims WHERE type = $1 AND account_id = $2 AND id = $3 AND key = ANY($4::text[])', [...key, dropped]);
-    // Sorted: two writes claiming the same keys wait for each other instead of deadlocking.
-    const added = claims.filter((c) => !held.has(same(c.key, c.viaAccountRealm === true))).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    if (!added.length) return;
-    const taken = await client.query<{ key: string }>(
-      `INSERT INTO claims (key, type, account_id, id, via_account_realm, username)
-         SELECT k, $2, $3, $4, v, u FROM unnest($1::text[], $5::boolean[], $6::text[]) AS c(k, v, u)
-         ON CONFLICT (key) DO NOTHING RETURNING key`,
-      [added.map((c) => c.key), ...key, added.map((c) => c.viaAccountRealm === true), added.map((c) => (c.viaAccountRealm ? usernameOf(c.key) : null))],
-    );
-    if (taken.rows.length < added.length) {
-      const got = new Set(taken.rows.map((r) => r.key));
-      throw new UniqueKeyTaken(added.find((c) => !got.has(c.key))!.key);
-    }
-  }
-
-  private async rekeyRealmClaims(client: pg.PoolClient, account: AccountDoc): Promise<void> {
-    const prefix = `sip-realm-user|${account.realm.toLowerCase()}|`;
+    const realm = realmOf(next);
+    const { claims } = change;
+    let seq: string | undefined;
     try {
-      await client.query(
-        `UPDATE claims SET key = $2 || username WHERE account_id = $1 AND via_account_realm AND key <> $2 || username`,
-        [account.id, prefix],
+      const { rows } = await client.query<{ seq: string }>(
+        'SELECT write_doc($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11::boolean[], $12::text[], $13, $14) AS seq',
+        [
+          ...key, next._rev, generationOf(next._rev), isTombstone(next), stored, realm, base ?? null,
+          claims.map((c) => c.key), claims.map((c) => c.viaAccountRealm === true), claims.map((c) => (c.viaAccountRealm ? usernameOf(c.key) : null)),
+          CHANGES_CHANNEL, this.node,
+        ],
       );
+      seq = rows[0]?.seq;
     } catch (err) {
-      if ((err as { code?: string }).code === '23505') throw new UniqueKeyTaken(`realm|${account.realm.toLowerCase()}`);
+      const { code, detail } = err as { code?: string; detail?: string };
+      if (code === 'KP001') throw new StaleWriteError(key.join('|'));
+      if (code === 'KP002') throw new UniqueKeyTaken(detail ?? '');
+      if (code === 'KP003') throw new Error(`account ${target.pvt_account_id} does not exist`, { cause: err });
+      // An account's realm change re-keying its devices' usernames onto ones the new realm already holds.
+      if (code === '23505' && realm !== null) throw new UniqueKeyTaken(`realm|${realm}`);
       throw err;
     }
+    if (seq === undefined) throw new StaleWriteError(key.join('|'));
+    return { node: this.node, type: target.pvt_type, account: target.pvt_account_id, id: target.id, rev: next._rev, seq: Number(seq) };
   }
 
   /** The account's users, devices and claims go; its row becomes `tombstone`; one NOTIFY tells the others. */
