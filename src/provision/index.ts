@@ -108,8 +108,8 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   const kept = ahead
     ? KeptFiles.open(path.join(config.dataDir, 'rendered'), await readOrCreateKey(config.secretsKeyFile), log, { delayMs: options.keptDelayMs })
     : undefined;
-  // The front door's kept answers outlive a restart beside the kept files (read now, checked when the door opens).
-  const answersFile = kept ? new KeptAnswersFile(path.join(config.dataDir, 'rendered', 'answers.jsonl'), log, { saveMs: options.answersSaveMs }) : undefined;
+  // The front door's kept answers outlive a restart beside the kept files (read now, checked before the door opens).
+  const answersFile = kept && config.provisioning.fastPath ? new KeptAnswersFile(path.join(config.dataDir, 'rendered', 'answers.jsonl'), log, { saveMs: options.answersSaveMs }) : undefined;
   const restoring = (await answersFile?.load()) ?? [];
   const renderer = new Renderer(
     templates,
@@ -267,6 +267,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     },
     close() {
       closing ??= (async () => {
+        restored = [];
         unsubscribe();
         watcher?.close();
         prerender?.close();
