@@ -81,6 +81,9 @@ function fileHeaders(contentType: string, perDevice: boolean, length: number): s
 /** The memory and disk key of a device's file. */
 export const fileKey = (deviceId: string, name: string): string => `${deviceId}/${name}`;
 
+/** The file name back from such a key. */
+const nameOfKey = (key: string): string => key.slice(key.indexOf('/') + 1);
+
 export type Freshened = 'valid' | 'rendered';
 
 export class Renderer {
@@ -226,7 +229,7 @@ export class Renderer {
     const hit = this.memory.get(key);
     if (hit !== undefined) return hit.fp === fp ? hit : undefined;
     const meta = this.kept?.meta(key);
-    return meta !== undefined && meta.fp === fp ? this.readKept(key, key.slice(key.indexOf('/') + 1), meta) : undefined;
+    return meta !== undefined && meta.fp === fp ? this.readKept(key, nameOfKey(key), meta) : undefined;
   }
 
   private fromDisk(ref: DeviceRef, choice: Choice, file: VendorFile, name: string, key: string, originKey: string): DeviceFile | undefined {
@@ -282,7 +285,7 @@ export class Renderer {
         return false;
       }
       if (!this.memory.get(key)) {
-        const file = this.keptFile(key, key.slice(key.indexOf('/') + 1), meta, wire);
+        const file = this.keptFile(key, nameOfKey(key), meta, wire);
         file.warmed = true;
         this.memory.set(key, file);
         loaded++;
