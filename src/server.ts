@@ -134,6 +134,7 @@ export async function startServer(config: Config, log: Logger, parts: ServerPart
     // PROVISION_FAST_PATH: simple phone fetches are parsed and answered by provisioning's lean front door; every
     // other connection still reaches this server untouched (src/provision/front-door.ts).
     const front = provisioning && config.provisioning.fastPath ? provisioning.attachFrontDoor(server) : undefined;
+    await provisioning?.readBack();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {

@@ -33,6 +33,8 @@ type Entry = FetchLogEntry;
 export class FetchLog {
   protected readonly entries = new Map<string, Entry>();
   protected dirty = new Set<string>();
+  /** While set (the rehearsal before the port opens, rehearsal.ts), fetches are answered but not logged: none was a phone's. */
+  muted = false;
   /** Lines appended to the journal since the last snapshot: past a threshold the journal is folded in. */
   private journalLines = 0;
   private readonly writer: CoalescingWriter;
@@ -122,6 +124,7 @@ export class FetchLog {
    * Takes the fields as arguments so that this case allocates nothing.
    */
   touch(deviceId: string, time: number, address: string, userAgent: string, file: string): boolean {
+    if (this.muted) return true;
     const prev = this.entries.get(deviceId);
     return prev !== undefined && this.touchEntry(prev, time, address, userAgent, file);
   }

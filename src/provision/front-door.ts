@@ -54,7 +54,7 @@ export interface KeptStats {
 export interface FrontDoor {
   /** Lean connections currently open (tests, diagnostics). */
   readonly connections: number;
-  /** Requests answered on the lean path, and connections handed to node:http (tests, diagnostics). */
+  /** Requests answered on the lean path (the rehearsal's included), and connections handed to node:http (tests, diagnostics). */
   readonly served: number;
   /** Of those, answered by replaying a kept answer (tests, diagnostics). */
   readonly replayed: number;
@@ -66,6 +66,8 @@ export interface FrontDoor {
   answers(): IterableIterator<[string, ReplayTicket]>;
   /** Keeps an answer made by an earlier run (restored from disk) for the URL path `key`, as if it had just been made. */
   restore(key: string, ticket: ReplayTicket): void;
+  /** Serves a connection accepted elsewhere as if this server had accepted it (the rehearsal before the port opens). */
+  adopt(socket: Socket): void;
   /** Restores the node:http server's own connection handling and closes lean connections. */
   detach(): void;
 }
@@ -648,6 +650,9 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     },
     restore(key, ticket) {
       keep(key, keptAnswer(key, ticket));
+    },
+    adopt(socket) {
+      onConnection(socket);
     },
     detach() {
       server.removeListener(event, onConnection);

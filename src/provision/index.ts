@@ -10,7 +10,7 @@ import { DeviceFiles } from './device-files.js';
 import { genericCheckSyncEvent } from '../devices/check-sync.js';
 import { FetchLog } from './fetch-log.js';
 import { HttpAuth } from './http-auth.js';
-import { attachPhoneFrontDoor } from './front-door.js';
+import { attachPhoneFrontDoor, type FrontDoor } from './front-door.js';
 import { createPhoneDecider, createPhoneHandler, firmwareName } from './phone-handler.js';
 import { banFilePath } from './ban-file.js';
 import { ProbeGuard } from './probe-guard.js';
@@ -30,8 +30,9 @@ import { readOrCreateKey } from '../store/key-file.js';
 import { servedChoice } from './device-choice.js';
 import { KeptFiles } from './kept-files.js';
 import { KeptAnswersFile } from './kept-answers-file.js';
-import { restoreTicket } from './replay-ticket.js';
+import { restoreTicket, type ReplayTicket } from './replay-ticket.js';
 import { Prerender } from './prerender.js';
+import { REHEARSAL_REQUESTS, rehearse } from './rehearsal.js';
 
 export type { ProvisioningService } from './service.js';
 
@@ -162,10 +163,12 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   let restored = restoring.map((record) => restoreTicket(phoneDeps, record)).filter((a) => a !== undefined);
   if (restoring.length > 0) log.info('provisioning: kept answers restored', { restored: restored.length, dropped: restoring.length - restored.length });
   restoring.length = 0;
-  // Phones come back together after a power cut: their kept files read back in bulk beats one read each, and the
-  // files their restored answers name first.
+  // Phones come back together after a power cut: the files their restored answers name are read back in bulk
+  // before the port opens (readBack), the other kept files after it, in idle time.
   const first = new Set(restored.map((a) => a.ticket.fileKey));
-  if (options.readBack !== false) void renderer.warm(first).catch((err: unknown) => log.error('provisioning: reading kept files back failed', { err }));
+  // The newest answer handed to the front door, replayed to it before the port opens (rehearsal.ts), as many
+  // times as answers were handed over.
+  let rehearsal: { front: FrontDoor; answer: (typeof restored)[number]; requests: number } | undefined;
   const decidePhone = createPhoneDecider(phoneDeps);
   // TRUST_PROXY: bans and the last-fetch address use the real client behind a proxy, on both transports.
   const clientAddress = new ClientAddress(config.trustProxy);
@@ -173,6 +176,26 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   let router: ReturnType<typeof createTemplatesRouter> | undefined;
   const deviceFiles = new DeviceFiles({ templates, renderer, choiceOf: choiceOfRef, originOf });
   let closing: Promise<void> | undefined;
+
+  /**
+   * One kept answer replayed to the front door, its fetches not logged (rehearsal.ts): as many times as answers were
+   * restored (as many phones may come at once), up to the default that made a 10k cold walk keep its warm pace.
+   */
+  async function rehearseReplay(door: FrontDoor, answer: { key: string; ticket: ReplayTicket }, requests: number): Promise<void> {
+    const bytes = answer.ticket.file()?.wire.bytes.length ?? 0;
+    const { userAgent, host } = answer.ticket.record();
+    const head = Buffer.from(`GET ${answer.key} HTTP/1.1\r\n${host === undefined ? '' : `Host: ${host}\r\n`}${userAgent ? `User-Agent: ${userAgent}\r\n` : ''}\r\n`, 'latin1');
+    const started = performance.now();
+    fetchLog.muted = true;
+    try {
+      const answered = await rehearse(door, head, bytes, { requests });
+      log.info('provisioning: phone path rehearsed', { requests: answered, ms: Math.round(performance.now() - started) });
+    } catch (err) {
+      log.warn('provisioning: phone path rehearsal failed', { err });
+    } finally {
+      fetchLog.muted = false;
+    }
+  }
 
   function refOf(accountId: string, deviceId: string) {
     const account = directory.getAccount(accountId);
@@ -199,10 +222,23 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       if (answersFile) {
         // Before the first phone: a phone's first fetch after a restart is then a replay of what it was last served.
         for (const answer of restored) front.restore(answer.key, answer.ticket);
+        const newest = restored.at(-1);
+        if (newest) rehearsal = { front, answer: newest, requests: Math.min(restored.length, REHEARSAL_REQUESTS) };
         restored = [];
         answersFile.start(front);
       }
       return front;
+    },
+    async readBack() {
+      if (options.readBack === false) return;
+      const failed = (err: unknown) => log.error('provisioning: reading kept files back failed', { err });
+      const started = performance.now();
+      const loaded = await renderer.readBack(first).catch((err: unknown) => (failed(err), 0));
+      first.clear();
+      if (loaded > 0) log.info('provisioning: kept files read back', { files: loaded, ms: Math.round(performance.now() - started) });
+      if (rehearsal) await rehearseReplay(rehearsal.front, rehearsal.answer, rehearsal.requests);
+      rehearsal = undefined;
+      void renderer.readBackRest().catch(failed);
     },
     templatesRouter() {
       router ??= createTemplatesRouter({ directory, templates, events });
@@ -268,6 +304,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     close() {
       closing ??= (async () => {
         restored = [];
+        rehearsal = undefined;
         unsubscribe();
         watcher?.close();
         prerender?.close();

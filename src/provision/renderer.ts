@@ -34,7 +34,7 @@ export interface RenderedFile extends Wired {
 /** A per-device file with the record of what it was made from (what is kept on disk with it). */
 export interface DeviceFile extends RenderedFile, KeptMeta {
   key: string;
-  /** Read back by warm() and not served since (diagnostics: keptServed). */
+  /** Read back after a start (readBack) and not served since (diagnostics: keptServed). */
   warmed?: boolean;
 }
 
@@ -188,7 +188,7 @@ export class Renderer {
     const hit = this.memory.get(key);
     if (hit && this.isCurrent(ref, choice, file, originKey, hit)) {
       if (hit.warmed) {
-        // Read from disk by warm(): counted as served from the kept copy, once.
+        // Read from disk after the start (readBack): counted as served from the kept copy, once.
         hit.warmed = false;
         this.keptCount++;
       }
@@ -267,31 +267,25 @@ export class Renderer {
   }
 
   /**
-   * After a start: the kept files read back into memory in bulk (one read per bucket, a few dozen files per turn
-   * of the loop), as far as the memory bound allows — far cheaper than one read per phone once they poll again.
-   * Each is still checked against its fingerprint when a phone asks for it; a file already in memory is left alone.
-   * `first`: the files phones asked for last (those the restored front-door answers name), read before the rest.
-   * While phones are fetching, neither pass goes on: in a storm each phone reads its own file, and holding every
-   * file at once as well grew the old generation through the storm (at 100k phones its full collections, half a
-   * second of marking each, came every two seconds and stopped the phones for most of it).
+   * After a start, before the port opens: the kept files phones asked for last (those the restored front-door
+   * answers name, `first`) read back into memory in bulk, one read per bucket, as far as the memory bound allows.
+   * Nothing else runs yet, so it goes at full speed; the first fetch of each phone is then a replay from memory.
+   * Read one by one under the storm instead, each phone's own read and decryption (the bulk read saves the first,
+   * not the second) cost ~3x a replay: at 10k phones the cold walk ran at a third of its warm pace.
+   * Each file is still checked against its fingerprint when a phone asks for it.
    */
-  async warm(first?: ReadonlySet<string>): Promise<number> {
-    if (!this.kept) return 0;
-    let loaded = 0;
-    let full = false;
-    const take = (key: string, meta: KeptMeta, wire: KeptWire): boolean => {
-      if (this.memory.bytes + wire.bytes.length + 1024 > this.memory.maxBytes) {
-        full = true;
-        return false;
-      }
-      if (!this.memory.get(key)) {
-        const file = this.keptFile(key, nameOfKey(key), meta, wire);
-        file.warmed = true;
-        this.memory.set(key, file);
-        loaded++;
-      }
-      return !this.closed;
-    };
+  async readBack(first: ReadonlySet<string>): Promise<number> {
+    if (first.size === 0) return 0;
+    return this.warm(() => new Promise((r) => setImmediate(r)), { only: first });
+  }
+
+  /**
+   * Then, in idle time: every other kept file, the same way. While phones are fetching it does not go on: in a
+   * storm each phone reads its own file, and holding every file at once as well grew the old generation through
+   * the storm (at 100k phones its full collections, half a second of marking each, came every two seconds and
+   * stopped the phones for most of it).
+   */
+  async readBackRest(): Promise<number> {
     let askedAt = this.askedCount;
     const between = async (): Promise<void> => {
       await new Promise((r) => setImmediate(r));
@@ -300,15 +294,29 @@ export class Renderer {
         await new Promise((r) => setTimeout(r, 100).unref());
       }
     };
-    for (const wanted of first && first.size > 0 ? [first, undefined] : [undefined]) {
-      await between();
-      if (this.closed || full) break;
-      await this.kept.readAll(take, between, wanted);
-    }
+    await between();
+    return this.warm(between, { except: (key) => this.memory.get(key) !== undefined });
+  }
+
+  /** Kept files into memory until the bound is reached (a file already in memory is left alone). */
+  private async warm(between: () => Promise<void>, wanted: { only?: ReadonlySet<string>; except?: (key: string) => boolean }): Promise<number> {
+    if (!this.kept || this.closed) return 0;
+    let loaded = 0;
+    const take = (key: string, meta: KeptMeta, wire: KeptWire): boolean => {
+      if (this.memory.bytes + wire.bytes.length + 1024 > this.memory.maxBytes) return false;
+      if (!this.memory.get(key)) {
+        const file = this.keptFile(key, nameOfKey(key), meta, wire);
+        file.warmed = true;
+        this.memory.set(key, file);
+        loaded++;
+      }
+      return !this.closed;
+    };
+    await this.kept.readAll(take, between, wanted);
     return loaded;
   }
 
-  /** Stops a warm() in progress (close). */
+  /** Stops a read-back in progress (close). */
   close(): void {
     this.closed = true;
   }

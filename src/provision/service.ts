@@ -16,6 +16,12 @@ export interface ProvisioningService {
    * answered on the socket with the same decision as handlePhoneRequest; every other connection goes to `server`.
    */
   attachFrontDoor(server: Server, options?: FrontDoorOptions): FrontDoor;
+  /**
+   * Before the port opens, after attachFrontDoor: the files the previous run's phones were served last read back into
+   * memory (within PROVISION_KEPT_BYTES), so their first fetch after a restart is a replay; then the phone path is
+   * rehearsed on one of them (rehearsal.ts, nothing logged); the other kept files follow in idle time.
+   */
+  readBack(): Promise<void>;
   /** Express router mounted under /v2/accounts/:accountId after auth and scoping: the template overrides at both layers. */
   templatesRouter(): Router;
   /** The files this device's phone will fetch (GET /devices/{id}/config). */

@@ -99,13 +99,44 @@ describe('kept answers across a restart', () => {
     // Room for the Yealink file alone: whatever the read-back takes first is what memory holds.
     const cacheBytes = served.head.length + 4 + served.body.length + 1024 + 256;
     h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: sameDocs(first), frontDoor: {}, options: { codeStamp: 'build-1', cacheBytes } });
-    const deadline = Date.now() + 3000;
-    while (h.service.memoryStats().files < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // Read back before the port opened (the harness awaits readBack, as the server does before listen).
     expect(h.service.memoryStats().files).toBe(1);
     const res = await fetchOnce(h);
     expect([res.status, res.replayed]).toEqual([200, true]);
     // Served from memory: the kept copy on disk was not read for it.
     expect(h.service.keptServed).toBe(0);
+  });
+
+  it('reads the other kept files back after the port opens, with no phone asking and nothing rendered', async () => {
+    const withPolycoms: Seed = (x) => {
+      seedPhone(x);
+      for (let i = 0; i < 4; i++) seedFullDevice(x, { id: `p${i}`, mac: `0004f2aabb0${i}`, brand: 'polycom', model: 'VVX400' });
+    };
+    const { dataDir, first } = await firstRun(withPolycoms);
+    h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: sameDocs(first), frontDoor: {}, options: { codeStamp: 'build-1' } });
+    expect(h.service.memoryStats().files).toBe(1);
+    // The Polycom files were rendered ahead in the first run and never fetched: read back in idle time.
+    const deadline = Date.now() + 5000;
+    while (h.service.memoryStats().files < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(h.service.memoryStats().files).toBeGreaterThanOrEqual(5);
+    expect(h.service.renders).toBe(0);
+    const res = await fetchOnce(h);
+    expect([res.status, res.replayed, h.service.keptServed]).toEqual([200, true, 0]);
+  });
+
+  it('rehearses the phone path before the port opens without recording a fetch, then replays the real one', async () => {
+    const { dataDir, first } = await firstRun();
+    const before = first.service.describe(ACCOUNT, 'd')?.last_fetch as { time: string; user_agent: string };
+    h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: sameDocs(first), frontDoor: {}, options: { codeStamp: 'build-1', now: () => Date.parse('2031-01-01T00:00:00Z') } });
+    const rehearsed = h.logs.find((l) => l.includes('phone path rehearsed'));
+    expect(rehearsed).toMatch(/"requests":[1-9]/);
+    // Replays through the very front door phones use, none of them a phone's fetch.
+    expect(h.front!.replayed).toBeGreaterThan(0);
+    expect(h.service.renders).toBe(0);
+    expect(h.service.describe(ACCOUNT, 'd')?.last_fetch).toEqual(expect.objectContaining({ time: before.time, user_agent: UA }));
+    const res = await fetchOnce(h);
+    expect([res.status, res.replayed]).toEqual([200, true]);
+    expect((h.service.describe(ACCOUNT, 'd')?.last_fetch as { time: string }).time).not.toBe(before.time);
   });
 
   it('drops a restored answer whose device changed while the server was down', async () => {

@@ -91,6 +91,7 @@ export async function startHarness(
   });
   const useFront = opts.frontDoor !== undefined ? opts.frontDoor !== false : process.env.PROVISION_FAST_PATH === '1';
   const front = useFront ? service.attachFrontDoor(server, opts.frontDoor || {}) : undefined;
+  await service.readBack();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   let closed = false;
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
