@@ -247,6 +247,33 @@ describe('lean front door', () => {
     expect(h.front!.served).toBe(n);
   });
 
+  it('answers a bounded number of connections per turn of the loop, the others next turn, first come first served', async () => {
+    await lean({ frontDoor: { connectionsPerTurn: 2 } });
+    // Server-side sockets adopted by the front door, their requests delivered in one turn (one synchronous block).
+    const acceptor = net.createServer();
+    await new Promise<void>((r) => acceptor.listen(0, '127.0.0.1', r));
+    const port = (acceptor.address() as net.AddressInfo).port;
+    const accepted: net.Socket[] = [];
+    acceptor.on('connection', (s) => accepted.push(s));
+    const clients = Array.from({ length: 5 }, () => rawClient({ base: `http://127.0.0.1:${port}` }, sockets));
+    while (accepted.length < clients.length) await new Promise((r) => setTimeout(r, 5));
+    acceptor.close();
+    sockets.push(...accepted);
+    for (const s of accepted) h.front!.adopt(s);
+    const turn = () => new Promise((r) => setImmediate(r));
+    const before = h.front!.served;
+    const answered = () => accepted.map((s) => s.bytesWritten > 0);
+    for (const s of accepted) s.emit('data', Buffer.from(get(MAC_FILE), 'latin1'));
+    expect(h.front!.served - before).toBe(2);
+    expect(answered()).toEqual([true, true, false, false, false]);
+    await turn();
+    expect(h.front!.served - before).toBe(4);
+    expect(answered()).toEqual([true, true, true, true, false]);
+    await turn();
+    expect(h.front!.served - before).toBe(5);
+    for (const c of clients) expect((await c.next()).status).toBe(200);
+  });
+
   it('server.close() closes idle lean connections instead of waiting for them', async () => {
     await lean();
     const c = client(h);
