@@ -59,8 +59,10 @@ export interface ProvisioningDeps {
     answersSaveMs?: number;
     /** Stamp of the rendering code (default: a hash of its sources); tests fix it to play an upgrade. */
     codeStamp?: string;
-    /** Read kept files back into memory in idle time after a start (default true; tests switch it off). */
+    /** Read kept files back into memory after a start (default true; tests switch it off). */
     readBack?: boolean;
+    /** Time the read-back before the port opens may take (default 2000 ms); the rest is read in idle time. */
+    readBackMs?: number;
     /** Background renders per slice (default 8) and file checks per slice (default 200). */
     prerenderSlice?: { renders?: number; checks?: number };
     /** Clock for the probe guard (tests). */
@@ -233,9 +235,9 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       if (options.readBack === false) return;
       const failed = (err: unknown) => log.error('provisioning: reading kept files back failed', { err });
       const started = performance.now();
-      const loaded = await renderer.readBack(first).catch((err: unknown) => (failed(err), 0));
+      const loaded = await renderer.readBack(first, options.readBackMs).catch((err: unknown) => (failed(err), 0));
+      if (first.size > 0) log.info('provisioning: kept files read back', { files: loaded, of: first.size, ms: Math.round(performance.now() - started) });
       first.clear();
-      if (loaded > 0) log.info('provisioning: kept files read back', { files: loaded, ms: Math.round(performance.now() - started) });
       if (rehearsal) await rehearseReplay(rehearsal.front, rehearsal.answer, rehearsal.requests);
       rehearsal = undefined;
       void renderer.readBackRest().catch(failed);

@@ -272,20 +272,24 @@ export class Renderer {
    * Nothing else runs yet, so it goes at full speed; the first fetch of each phone is then a replay from memory.
    * Read one by one under the storm instead, each phone's own read and decryption (the bulk read saves the first,
    * not the second) cost ~3x a replay: at 10k phones the cold walk ran at a third of its warm pace.
-   * Each file is still checked against its fingerprint when a phone asks for it.
+   * Each file is still checked against its fingerprint when a phone asks for it. For at most `budgetMs`: at 10k
+   * phones it took 0.6-1.0 s; at 100k, reading all of them held the port closed ~8 s longer and every file in
+   * memory at once, so what is left waits for the idle-time pass (readBackRest).
    */
-  async readBack(first: ReadonlySet<string>): Promise<number> {
+  async readBack(first: ReadonlySet<string>, budgetMs = 2000, now: () => number = performance.now.bind(performance)): Promise<number> {
     if (first.size === 0) return 0;
-    return this.warm(() => new Promise((r) => setImmediate(r)), { only: first });
+    const until = now() + budgetMs;
+    return this.warm(() => new Promise((r) => setImmediate(r)), { only: first }, () => now() < until);
   }
 
   /**
-   * Then, in idle time: every other kept file, the same way. While phones are fetching it does not go on: in a
+   * Then, in idle time: every other kept file, the same way (from `startAfterMs` after the port opened, once phones
+   * have been quiet for a moment). While phones are fetching it does not go on: in a
    * storm each phone reads its own file, and holding every file at once as well grew the old generation through
    * the storm (at 100k phones its full collections, half a second of marking each, came every two seconds and
    * stopped the phones for most of it).
    */
-  async readBackRest(): Promise<number> {
+  async readBackRest(startAfterMs = 1000): Promise<number> {
     let askedAt = this.askedCount;
     const between = async (): Promise<void> => {
       await new Promise((r) => setImmediate(r));
@@ -294,16 +298,23 @@ export class Renderer {
         await new Promise((r) => setTimeout(r, 100).unref());
       }
     };
+    // Not at once: phones that come back together come right after the port opens. Started at once, its first
+    // slices met the 10k cold walk (p99 47-87 ms in 4 runs; 10-67 ms, two of them near 10, a second later).
+    await new Promise((r) => setTimeout(r, startAfterMs).unref());
     await between();
     return this.warm(between, { except: (key) => this.memory.get(key) !== undefined });
   }
 
-  /** Kept files into memory until the bound is reached (a file already in memory is left alone). */
-  private async warm(between: () => Promise<void>, wanted: { only?: ReadonlySet<string>; except?: (key: string) => boolean }): Promise<number> {
+  /** Kept files into memory until the bound is reached or `goOn` says stop (a file already in memory is left alone). */
+  private async warm(
+    between: () => Promise<void>,
+    wanted: { only?: ReadonlySet<string>; except?: (key: string) => boolean },
+    goOn: () => boolean = () => true,
+  ): Promise<number> {
     if (!this.kept || this.closed) return 0;
     let loaded = 0;
     const take = (key: string, meta: KeptMeta, wire: KeptWire): boolean => {
-      if (this.memory.bytes + wire.bytes.length + 1024 > this.memory.maxBytes) return false;
+      if (!goOn() || this.memory.bytes + wire.bytes.length + 1024 > this.memory.maxBytes) return false;
       if (!this.memory.get(key)) {
         const file = this.keptFile(key, nameOfKey(key), meta, wire);
         file.warmed = true;

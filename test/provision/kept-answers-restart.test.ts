@@ -124,6 +124,13 @@ describe('kept answers across a restart', () => {
     expect([res.status, res.replayed, h.service.keptServed]).toEqual([200, true, 0]);
   });
 
+  it('bounds the read-back before the port opens by time; the answers are replayed all the same', async () => {
+    const { dataDir, first } = await firstRun();
+    h = await startHarness({ dataDir, env: FIXED_ORIGIN, seed: sameDocs(first), frontDoor: {}, options: { codeStamp: 'build-1', readBackMs: 0 } });
+    expect(h.logs.some((l) => l.includes('kept files read back') && l.includes('"files":0,"of":1'))).toBe(true);
+    expect((await fetchOnce(h)).replayed).toBe(true);
+  });
+
   it('rehearses the phone path before the port opens without recording a fetch, then replays the real one', async () => {
     const { dataDir, first } = await firstRun();
     const before = first.service.describe(ACCOUNT, 'd')?.last_fetch as { time: string; user_agent: string };
