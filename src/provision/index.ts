@@ -59,7 +59,7 @@ export interface ProvisioningDeps {
     answersSaveMs?: number;
     /** Stamp of the rendering code (default: a hash of its sources); tests fix it to play an upgrade. */
     codeStamp?: string;
-    /** Read kept files back into memory after a start (default true; tests switch it off). */
+    /** Read kept files back into memory after a start, and rehearse the phone path (default true; tests switch it off). */
     readBack?: boolean;
     /** Time the read-back before the port opens may take (default 2000 ms); the rest is read in idle time. */
     readBackMs?: number;
