@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACCOUNT, seedFullDevice, startHarness, type Harness } from './support/harness.js';
 import { rawClient } from './support/raw-client.js';
+import { rehearse } from '../../src/provision/rehearsal.js';
 
 /**
  * The lean front door over real sockets: framing, keep-alive, limits and hand-off to node:http. The decision
@@ -312,5 +313,30 @@ describe('lean front door', () => {
     await c.write(`\nUser-Agent: x\n`);
     expect((await c.next()).status).toBe(400);
     await c.closed();
+  });
+});
+
+/** The rehearsal before the port opens (rehearsal.ts): a kept answer replayed over connections the front door adopts. */
+describe('rehearsal through the front door', () => {
+  const head = Buffer.from(get(MAC_FILE), 'latin1');
+
+  it('replays a kept answer the number of times asked', async () => {
+    await lean();
+    // A phone's fetch keeps the answer; its size on the wire tells one replay from the next.
+    const c = client(h);
+    await c.write(get(MAC_FILE));
+    const res = await c.next();
+    expect(res.status).toBe(200);
+    const bytes = Buffer.byteLength(res.head, 'latin1') + 4 + res.body.length;
+    const before = h.front!.replayed;
+    expect(await rehearse(h.front!, head, bytes, { requests: 500, connections: 4, deadlineMs: 60_000 })).toBe(500);
+    expect(h.front!.replayed - before).toBe(500);
+  });
+
+  it('stops at the first answer that is not a replay', async () => {
+    await lean();
+    // Nothing kept yet: the front door decides the first requests in full.
+    expect(await rehearse(h.front!, head, 1, { requests: 500, connections: 4, deadlineMs: 60_000 })).toBe(0);
+    expect(h.front!.served).toBeLessThan(500);
   });
 });
