@@ -1,6 +1,7 @@
 /**
  * The boot storm through the cluster of README "Scale out": two nodes on one PostgreSQL behind nginx as load
- * balancer, beside one of those nodes alone and nginx serving the same files, in the same run. Random phones fetch
+ * balancer, beside one of those nodes alone, that node alone behind the same kind of balancer, and nginx serving the
+ * same files, in the same run. Random phones fetch
  * their per-device file (wrk, 50 connections, no User-Agent, as bench/boot-storm.ts). The devices are made by the
  * boot storm's prepareDataDir and copied in with `cli migrate-to-postgres` (the upgrade path).
  * Not pinned: two nodes, the balancer and wrk share the 2 cores, so "two nodes" measures the extra hop on one box,
@@ -61,6 +62,10 @@ export async function runClusterStorm(opts: { sizes?: number[]; seconds?: number
         }
         const balancer = await startNginx({ upstreams: nodes.map((n) => `127.0.0.1:${n.port}`) });
         stops.push(balancer.stop);
+        // The same balancer in front of one node: "two nodes" against it measures what the second node adds, the
+        // proxy hop being paid on both sides.
+        const single = await startNginx({ upstreams: [`127.0.0.1:${nodes[0]!.port}`] });
+        stops.push(single.stop);
 
         // Every file fetched once through the balancer (the phones' previous fetch; each node renders its share and
         // the rest ahead in the background) and written for nginx.
@@ -78,6 +83,7 @@ export async function runClusterStorm(opts: { sizes?: number[]; seconds?: number
 
         const targets = [
           { server: 'one node (no balancer)', port: nodes[0]!.port },
+          { server: 'one node behind nginx', port: single.port },
           { server: 'two nodes behind nginx', port: balancer.port },
           { server: 'nginx (the same files)', port: files.port },
         ];
@@ -86,7 +92,7 @@ export async function runClusterStorm(opts: { sizes?: number[]; seconds?: number
         for (const t of targets) measured.push({ ...t, ...(await runLoad('wrk', t.port, paths, seconds, connections, tmp)) });
         const bad = measured.filter((m) => m.errors > 0).map((m) => m.server);
         if (bad.length) throw new Error(`errors while measuring: ${bad.join(', ')}`);
-        const nginxRps = measured[2]!.rps;
+        const nginxRps = measured.find((m) => m.port === files.port)!.rps;
         for (const m of measured) rows.push([size, m.server, Math.round(m.rps), m.p50ms.toFixed(2), m.p99ms.toFixed(2), m.errors, (m.rps / nginxRps).toFixed(2)]);
       } finally {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);

@@ -7,7 +7,8 @@
  *   5. PATCH storm: 1,000 concurrent PATCHes of one device, all kept in memory and after a restart.
  *   6. Listing load (with boot, or alone as `listing`): phone p99 while paginate=false / non-matching filters run
  *      (sizes: --listing-sizes=10000,100000).
- *   7. Cluster (`cluster`): the boot storm through two nodes on PostgreSQL behind nginx, beside one node and nginx
+ *   7. Cluster (`cluster`): the boot storm through two nodes on PostgreSQL behind nginx, beside one node (alone and
+ *      behind the same balancer) and nginx
  *      (sizes: --cluster-sizes=10000).
  * Pick parts with `npm run bench -- api boot listing sip render storm` (default: all); `--sizes 10000` (boot storm device
  * counts, default 10000,100000) and `--duration 10` (seconds per boot storm run). Figures are for this machine at this moment;
