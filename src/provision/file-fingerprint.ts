@@ -83,17 +83,17 @@ export class FileFingerprints {
   }
 
   /**
-   * A count that moves whenever any input of any fingerprint may have changed (a document, a template layer, the
-   * firmware present); undefined when the directory keeps no count. Every part only grows, so their sum moves
-   * exactly when one of them does. A holder that found its inputs unchanged at one count may skip comparing them
-   * again while the count stays.
+   * A count that moves whenever any input of a fingerprint of this vendor's files may have changed (a document, one
+   * of the vendor's template layers, the firmware present); undefined when the directory keeps no count. Every part
+   * only grows, so their sum moves exactly when one of them does. A holder that found its inputs unchanged at one
+   * count may skip comparing them again while the count stays: another vendor's template edit leaves it alone.
    */
-  changes(): number | undefined {
+  changes(vendor: string): number | undefined {
     const documents = this.deps.documentChanges?.();
     if (documents === undefined) return undefined;
     const { firmware } = this.deps;
     firmware?.refresh();
-    return documents + this.deps.templates.version + (firmware?.version ?? 0);
+    return documents + this.deps.templates.versionOf(vendor) + (firmware?.version ?? 0);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { DeviceDoc, DeviceRef } from '../domain/types.js';
 import type { Logger } from '../log.js';
 import type { Directory } from '../store/directory.js';
@@ -8,8 +9,11 @@ import type { Choice } from './select.js';
  * Renders phones' files in the background when their inputs change (device, account, watched users, a template
  * layer), so that a fetch finds them ready in memory or on disk. Paced: each slice checks at most `sliceChecks`
  * files, renders at most `sliceRenders` and runs at most `sliceMs` (a device at least), then yields — to the next
- * turn of the loop when no phone asked for a file since the last slice, else for `gapMs` (phones first: during a
- * boot storm the job takes a small share). The check after a start (idle-only work) also waits while the API has
+ * turn of the loop when no phone asked for a file since the last slice, else for `gapMs`. While phones keep the loop
+ * busy (a storm: at least `busyLoop` of the time since the last look), a walk runs one slice per `maxWaitMs` only:
+ * other vendors' phones fetching right after a template edit must not notice it (at a slice every 10 ms their walk
+ * lost 17%, and each slice's renders, format checks and the scavenges they cause put a 2–10 ms pause in their tail).
+ * A quieter loop lets it run a slice every `gapMs`. The check after a start (idle-only work) also waits while the API has
  * requests in flight (`apiBusy`): run between the steps of a device create, its slices doubled the create's latency.
  * Checking is a fingerprint comparison (renderer.freshen): a template edit walks the devices it may concern and
  * renders only the files whose layer it changed. The format check runs here, as on every render: a file that fails
@@ -28,6 +32,15 @@ export interface PrerenderDeps {
   gapMs?: number;
   /** Wait before looking again whether phones stopped, when only idle-only work is left (default 100 ms). */
   idleGapMs?: number;
+  /** A loop at least this busy between two looks holds walks back (default 0.5). */
+  busyLoop?: number;
+  /** ...for this long at most after the last slice that worked (default 1000 ms): a walk never starves. */
+  maxWaitMs?: number;
+  /**
+   * The share of time (0–1) the loop was busy since the previous call (default: perf_hooks' event-loop
+   * utilization). Called at the end of each slice and when the next one is due, so it measures the others' use.
+   */
+  loopBusy?: () => number;
   /** Time one slice may take at most, checked after each device (default 2 ms): phones never wait longer for it. */
   sliceMs?: number;
   /** Clock for that bound (default performance.now). */
@@ -70,6 +83,11 @@ export class Prerender {
   private readonly gapMs: number;
   private readonly idleGapMs: number;
   private readonly sliceMs: number;
+  private readonly busyLoop: number;
+  private readonly maxWaitMs: number;
+  private readonly loopBusy: () => number;
+  /** When the last slice that did work started. */
+  private workedAt = -Infinity;
   private readonly now: () => number;
   /** Phones asked for files since the slice before this one, or API requests are in flight. */
   private othersBusy = false;
@@ -83,6 +101,9 @@ export class Prerender {
     this.gapMs = deps.gapMs ?? 10;
     this.idleGapMs = deps.idleGapMs ?? 100;
     this.sliceMs = deps.sliceMs ?? 2;
+    this.busyLoop = deps.busyLoop ?? 0.5;
+    this.maxWaitMs = deps.maxWaitMs ?? 1000;
+    this.loopBusy = deps.loopBusy ?? loopBusySinceLastCall();
     this.now = deps.now ?? (() => performance.now());
   }
 
@@ -148,6 +169,13 @@ export class Prerender {
   private slice(): void {
     this.scheduled = false;
     if (this.closed) return;
+    const loopBusy = this.loopBusy();
+    // A storm of phones: walks wait (single devices, an edit through the API, do not), up to maxWaitMs.
+    if (this.othersBusy && this.devices.size === 0 && loopBusy >= this.busyLoop && this.now() - this.workedAt < this.maxWaitMs) {
+      this.wake();
+      return;
+    }
+    this.workedAt = this.now();
     this.stats.slices++;
     const budget = { checks: this.sliceChecks, renders: this.sliceRenders };
     const until = this.now() + this.sliceMs;
@@ -170,6 +198,7 @@ export class Prerender {
       const doc = walk.devices[walk.at++]!;
       this.freshen(walk.accountId, this.deps.directory.getDevice(walk.accountId, doc.id), walk.scope, budget);
     }
+    this.loopBusy(); // the next look measures the others' use of the loop, not this slice's
     if (this.busy) this.wake();
     else {
       this.deps.log.info('provisioning: rendered files up to date', { ...this.stats });
@@ -206,4 +235,15 @@ export class Prerender {
       }
     }
   }
+}
+
+/** Event-loop utilization since the previous call (perf_hooks). */
+function loopBusySinceLastCall(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const share = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return share;
+  };
 }

@@ -84,7 +84,7 @@ export class ReplayTicket {
     this.name = file.name;
     this.userIds = file.userIds;
     this.originKey = deps.renderer.fingerprints.originKey(deps.originOf(host));
-    this.checkedAt = deps.renderer.fingerprints.changes();
+    this.checkedAt = deps.renderer.fingerprints.changes(choice.profile.id);
   }
 
   /**
@@ -104,11 +104,11 @@ export class ReplayTicket {
       if (renderer.fingerprints.originKey(this.deps.originOf(host)) !== this.originKey) return false;
       this.host = host;
     }
-    // Nothing an answer depends on changed anywhere since it was last found current (the device and account are
-    // still there, as they were): no document is looked up. Otherwise the inputs are compared one by one (a
+    // Nothing an answer depends on changed since it was last found current (no document anywhere, no layer of this
+    // vendor's templates, no firmware): no document is looked up. Otherwise the inputs are compared one by one (a
     // disabled device or account changes its revision; so do its URL key and HTTP auth settings), and the answer
     // is current again from this count on.
-    const changes = renderer.fingerprints.changes();
+    const changes = renderer.fingerprints.changes(this.choice.profile.id);
     if (changes === undefined || changes !== this.checkedAt) {
       const account = directory.getAccount(this.accountId);
       const device = account && directory.getDevice(this.accountId, this.deviceId);

@@ -11,7 +11,7 @@ import type { OverrideStorage, StoredOverride } from './shared-files.js';
 /**
  * Templates in three layers: built-in (templates/<vendor>/<name>.hbs, shipped) ← per account ← per device, the two
  * override layers kept under DATA_DIR/provisioning/templates/. Every template is compiled once (when loaded or
- * uploaded); `version` changes on any override change so render caches know their output is stale.
+ * uploaded); `versionOf(vendor)` moves on any change to that vendor's layers, so holders of its files re-check them.
  */
 export type TemplateFn = ((context: unknown) => string) & {
   /** Parameters the template writes through {{vparam}} (name → line), collected when it was compiled. */
@@ -103,10 +103,12 @@ export class TemplateStore {
    */
   private readonly overridden = new Map<string, number>();
   /**
-   * Bumped on every override change and every built-in reload (diagnostics only): rendered files are keyed by the
-   * stamp of exactly the layer they used (`stamp()`), so one edit leaves other vendors' and tenants' files valid.
+   * Per vendor, bumped on every change to one of its layers (an override stored, removed or arriving from another
+   * node, a built-in reload). Rendered files are keyed by the stamp of exactly the layer they used (`stamp()`); this
+   * count only tells a holder that skips comparing stamps (a kept answer) when it must compare them again, so a
+   * Yealink edit makes no Polycom answer re-check anything.
    */
-  version = 1;
+  private readonly versions = new Map<string, number>();
 
   /** Set by the provisioning wiring: an override another node stored is now live here (shared storage only). */
   onRemoteChange?: (layer: Layer, vendor: string) => void;
@@ -178,7 +180,7 @@ export class TemplateStore {
         return false; // only checked templates are stored; one that no longer compiles is ignored (built-in wins)
       }
     }
-    this.version++;
+    this.changed(o.vendor);
     return true;
   }
 
@@ -269,6 +271,15 @@ export class TemplateStore {
     return this.builtins.get(`${vendor}/${name}`)?.stamp;
   }
 
+  /** The change count of this vendor's layers (see `versions`): it only grows. */
+  versionOf(vendor: string): number {
+    return this.versions.get(vendor) ?? 0;
+  }
+
+  private changed(vendor: string): void {
+    this.versions.set(vendor, this.versionOf(vendor) + 1);
+  }
+
   /** The built-in source for (vendor, name) as currently served. */
   builtin(vendor: string, name: string): string | undefined {
     return this.builtins.get(`${vendor}/${name}`)?.source;
@@ -277,7 +288,7 @@ export class TemplateStore {
   /** Swaps in an already validated built-in template (edited on disk) and makes every cached render stale. */
   replaceBuiltin(vendor: string, name: string, source: string, fn: TemplateFn): void {
     this.builtins.set(`${vendor}/${name}`, { source, fn, stamp: stampOf('b', source) });
-    this.version++;
+    this.changed(vendor);
   }
 
   /** Only the override stored at exactly this layer. */
@@ -294,7 +305,7 @@ export class TemplateStore {
       await writeFileDurable(file, source);
     }
     this.setOverride(this.key(layer, vendor, name), { source, fn, stamp: stampOf(layer.deviceId ? 'd' : 'a', source) });
-    this.version++;
+    this.changed(vendor);
   }
 
   async remove(layer: Layer, vendor: string, name: string): Promise<boolean> {
@@ -303,7 +314,7 @@ export class TemplateStore {
     if (this.storage) await this.storage.remove({ accountId: layer.accountId!, deviceId: layer.deviceId, vendor, name });
     else await fs.rm(this.file(layer, vendor, name), { force: true });
     this.deleteOverride(key);
-    this.version++;
+    this.changed(vendor);
     return true;
   }
 

@@ -53,3 +53,67 @@ describe('Prerender: the check after a start waits while the API is busy', () =>
     expect(job.busy).toBe(false);
   });
 });
+
+describe('Prerender: a walk after a template edit holds back while phones keep the loop busy', () => {
+  // 2,000 devices, each render "costing" 0.5 ms on the injected clock; every look finds phones fetching
+  // (renderer.asked moves on every read).
+  const many = Array.from({ length: 2000 }, (_, i) => ({ id: `m${i}`, pvt_account_id: 'a1', mac_address: `001565${i.toString(16).padStart(6, '0')}`, provision: { endpoint_brand: 'yealink', endpoint_model: 'T46S' } }));
+  const manyDirectory = { ...directory, listDevices: () => many, getDevice: (_a: string, id: string) => many.find((d) => d.id === id) } as unknown as Directory;
+
+  function walkWith(loopShare: number) {
+    let renders = 0;
+    let spent = 0;
+    let asked = 0;
+    const renderer = {
+      get asked() {
+        return ++asked;
+      },
+      keptMeta: () => undefined,
+      originOf: () => undefined,
+      freshen: () => (renders++, (spent += 0.5), 'rendered'),
+    } as unknown as Renderer;
+    const job = new Prerender({
+      directory: manyDirectory,
+      renderer,
+      log: createLogger('error'),
+      now: () => Date.now() + spent,
+      loopBusy: () => loopShare,
+      choiceOf: () => ({ profile: yealink, model: 'T46S', family: 't4x' }),
+    });
+    return { job, renders: () => renders, spent: () => spent };
+  }
+
+  it('a storm (loop 90% busy): one slice a second, never starved', async () => {
+    vi.useFakeTimers();
+    const { job, renders, spent } = walkWith(0.9);
+    job.all({ vendor: 'yealink' });
+    await vi.advanceTimersByTimeAsync(10_000);
+    // At most 11 slices (one at once, then one per second) of 4 renders: 2 ms of each second at most. The former
+    // pacing (a slice every 10 ms) did ~800 slices here.
+    expect(renders()).toBeLessThanOrEqual(11 * 4);
+    expect(renders()).toBeGreaterThanOrEqual(9 * 4);
+    expect(spent()).toBeLessThanOrEqual(11 * 2);
+    job.close();
+  });
+
+  it('a quiet loop (10% busy) gets a slice every gap', async () => {
+    vi.useFakeTimers();
+    const { job, renders } = walkWith(0.1);
+    job.all({ vendor: 'yealink' });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(renders()).toBeGreaterThanOrEqual(80 * 4);
+    job.close();
+  });
+
+  it('a single device saved meanwhile is not held back by the storm', async () => {
+    vi.useFakeTimers();
+    const { job, renders } = walkWith(1);
+    job.all({ vendor: 'yealink' });
+    await vi.advanceTimersByTimeAsync(50);
+    const before = renders();
+    job.device('a1', 'm1999');
+    await vi.advanceTimersByTimeAsync(50);
+    expect(renders()).toBeGreaterThan(before);
+    job.close();
+  });
+});
