@@ -170,15 +170,16 @@ export class Prerender {
     this.scheduled = false;
     if (this.closed) return;
     const loopBusy = this.loopBusy();
+    const started = this.now();
     // A storm of phones: walks wait (single devices, an edit through the API, do not), up to maxWaitMs.
-    if (this.othersBusy && this.devices.size === 0 && loopBusy >= this.busyLoop && this.now() - this.workedAt < this.maxWaitMs) {
+    if (this.othersBusy && this.devices.size === 0 && loopBusy >= this.busyLoop && started - this.workedAt < this.maxWaitMs) {
       this.wake();
       return;
     }
-    this.workedAt = this.now();
+    this.workedAt = started;
     this.stats.slices++;
     const budget = { checks: this.sliceChecks, renders: this.sliceRenders };
-    const until = this.now() + this.sliceMs;
+    const until = started + this.sliceMs;
     while (budget.checks > 0 && budget.renders > 0 && this.now() < until) {
       const next = this.devices.entries().next();
       if (!next.done) {

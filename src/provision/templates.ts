@@ -285,7 +285,7 @@ export class TemplateStore {
     return this.builtins.get(`${vendor}/${name}`)?.source;
   }
 
-  /** Swaps in an already validated built-in template (edited on disk) and makes every cached render stale. */
+  /** Swaps in an already validated built-in template (edited on disk): files made from it no longer match its stamp. */
   replaceBuiltin(vendor: string, name: string, source: string, fn: TemplateFn): void {
     this.builtins.set(`${vendor}/${name}`, { source, fn, stamp: stampOf('b', source) });
     this.changed(vendor);
