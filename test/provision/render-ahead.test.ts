@@ -84,6 +84,23 @@ describe('files rendered ahead and kept across restarts', () => {
     h = undefined;
   });
 
+  it('the check of every device\'s files starts once the read back is done, not beside it', async () => {
+    let beforeReadBack = -1;
+    h = await startHarness({
+      env: FIXED_ORIGIN,
+      seed: seedPhones,
+      options: { codeStamp: 'build-1' },
+      beforeReadBack: async (service) => {
+        // Had the check been queued, this would wait for it (and it would render every phone's files).
+        await service.rendered();
+        beforeReadBack = service.renders;
+      },
+    });
+    expect(beforeReadBack).toBe(0);
+    await h.service.rendered();
+    expect(h.service.renders).toBeGreaterThanOrEqual(PHONES.length);
+  });
+
   it('after a restart a file read from disk is held in memory from its second read on (a boot storm reads each once)', async () => {
     const { dataDir, before, first } = await firstRun('prov-second-');
 

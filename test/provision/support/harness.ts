@@ -47,6 +47,8 @@ export async function startHarness(
     frontDoor?: FrontDoorOptions | false;
     /** Fills the directory before provisioning starts (as the store is loaded before it in the server). */
     seed?: (h: Pick<Harness, 'dir'>) => void;
+    /** Runs between the service's creation and its read back (what the server does before the port opens). */
+    beforeReadBack?: (service: ProvisioningService) => Promise<void>;
   } = {},
 ): Promise<Harness> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'prov-test-'));
@@ -91,6 +93,7 @@ export async function startHarness(
   });
   const useFront = opts.frontDoor !== undefined ? opts.frontDoor !== false : process.env.PROVISION_FAST_PATH === '1';
   const front = useFront ? service.attachFrontDoor(server, opts.frontDoor || {}) : undefined;
+  await opts.beforeReadBack?.(service);
   await service.readBack();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   let closed = false;
