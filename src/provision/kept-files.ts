@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { writeFileDurable } from '../store/durable-file.js';
@@ -15,8 +16,8 @@ import type { Wire } from './wire.js';
  * Layout: 256 bucket files (a device's files share one), each `KPF2`, a header length, a JSON header (key,
  * fingerprint, metadata, wire layout, offset and length of every entry) and the entries. An entry is the file's
  * whole keep-alive answer (wire.ts: head, Date slot, body), so what is opened is served as is: no copy, no header
- * building, one buffer per file. A bucket is rewritten whole with the
- * store's durable write under a new generation name, then the in-memory index switches to it, so a reader always
+ * building, one buffer per file. A bucket is rewritten whole with the store's durable write under a new
+ * generation name (its unchanged entries streamed from the old file), then the in-memory index switches to it, so a reader always
  * reads a complete file at the offsets of its own index. Writes are batched: a bucket is rewritten once its
  * pending changes have been quiet for `delayMs` or too many bytes are pending, not once per render.
  * Bodies carry SIP passwords and the account's url_key: each is sealed (AES-256-GCM, a key derived from the
@@ -66,6 +67,8 @@ export interface KeptFilesOptions {
 const BUCKETS = 256;
 const MAGIC = Buffer.from('KPF2', 'latin1');
 const NAME = /^b(\d{4})\.(\d+)\.kept$/;
+/** Bytes copied per read and write when a bucket is rewritten. */
+const COPY_CHUNK = 1024 * 1024;
 const IV = 12;
 const TAG = 16;
 const LAYERS = new Set<LayerName>(['builtin', 'account', 'device']);
@@ -122,6 +125,8 @@ export class KeptFiles {
   private readonly fds = new Map<number, { file: string; fd: number }>();
   private pendingBytes = 0;
   private scratch = Buffer.alloc(0);
+  /** The buffer a bucket rewrite copies its entries through (never held past one chunk's write); made at the first. */
+  private copyBuffer: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly sealKey: Buffer;
@@ -361,36 +366,91 @@ export class KeptFiles {
   private async writeBucket(bucket: number, changes: Map<string, Change>): Promise<void> {
     const index = this.index(bucket);
     const old = this.current.get(bucket);
-    const keepOld = [...index.entries()].filter(([key]) => !changes.has(key));
-    const oldBytes = keepOld.length > 0 && old ? await fs.readFile(old.file) : undefined;
-    const rows: unknown[][] = [];
-    const bodies: Buffer[] = [];
-    let offset = 0;
-    const add = (key: string, meta: KeptMeta, wire: Omit<KeptWire, 'bytes'>, sealed: Buffer) => {
-      rows.push([key, meta.fp, meta.userIds, meta.vendor, meta.model, meta.origin, meta.template, meta.layer, meta.contentType, meta.perDevice, offset, sealed.length, meta.at, wire.dateAt, wire.bodyAt, wire.keepAlive]);
-      bodies.push(sealed);
-      offset += sealed.length;
-    };
-    if (oldBytes) for (const [key, e] of keepOld) if (e.off + e.len <= oldBytes.length) add(key, e, e, oldBytes.subarray(e.off, e.off + e.len));
-    for (const [key, change] of changes) if (change) add(key, change.meta, change.file.wire, this.seal(change.file.wire.bytes, key, change.meta.fp));
-    const gen = (old?.gen ?? 0) + 1;
-    const file = path.join(this.dir, `b${String(bucket).padStart(4, '0')}.${gen}.kept`);
-    if (rows.length === 0) {
-      this.current.delete(bucket);
-      this.indexes.set(bucket, new Map());
-    } else {
-      const header = Buffer.from(JSON.stringify(rows), 'utf8');
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(header.length);
-      const base = MAGIC.length + 4 + header.length;
-      await writeFileDurable(file, Buffer.concat([MAGIC, length, header, ...bodies]));
-      this.indexes.set(bucket, parseIndex(file, rows, base, base + offset));
-      this.current.set(bucket, { file, gen });
+    // Entries kept as they are, in their order in the old file (so that neighbours are copied as one range).
+    const keepOld = [...index.entries()].filter(([key]) => !changes.has(key)).sort((a, b) => a[1].off - b[1].off);
+    const source = keepOld.length > 0 && old ? await fs.open(old.file, 'r').catch(() => undefined) : undefined;
+    try {
+      const size = source ? (await source.stat()).size : 0;
+      const rows: unknown[][] = [];
+      const copied: Array<{ off: number; len: number }> = [];
+      const sealed: Buffer[] = [];
+      let offset = 0;
+      const add = (key: string, meta: KeptMeta, wire: Omit<KeptWire, 'bytes'>, len: number) => {
+        rows.push([key, meta.fp, meta.userIds, meta.vendor, meta.model, meta.origin, meta.template, meta.layer, meta.contentType, meta.perDevice, offset, len, meta.at, wire.dateAt, wire.bodyAt, wire.keepAlive]);
+        offset += len;
+      };
+      if (source) {
+        for (const [key, e] of keepOld) {
+          if (e.off + e.len > size) continue;
+          add(key, e, e, e.len);
+          const last = copied.at(-1);
+          if (last && last.off + last.len === e.off) last.len += e.len;
+          else copied.push({ off: e.off, len: e.len });
+        }
+      }
+      for (const [key, change] of changes) {
+        if (!change) continue;
+        const body = this.seal(change.file.wire.bytes, key, change.meta.fp);
+        add(key, change.meta, change.file.wire, body.length);
+        sealed.push(body);
+      }
+      const gen = (old?.gen ?? 0) + 1;
+      const file = path.join(this.dir, `b${String(bucket).padStart(4, '0')}.${gen}.kept`);
+      if (rows.length === 0) {
+        this.current.delete(bucket);
+        this.indexes.set(bucket, new Map());
+      } else {
+        const header = Buffer.from(JSON.stringify(rows), 'utf8');
+        const length = Buffer.alloc(4);
+        length.writeUInt32BE(header.length);
+        const base = MAGIC.length + 4 + header.length;
+        await writeFileDurable(file, this.bucketChunks(Buffer.concat([MAGIC, length, header]), source, copied, sealed));
+        this.indexes.set(bucket, parseIndex(file, rows, base, base + offset));
+        this.current.set(bucket, { file, gen });
+      }
+    } finally {
+      await source?.close().catch(() => undefined);
     }
     if (old) {
       if (this.fds.get(bucket)?.file === old.file) this.closeFd(bucket);
       await fs.rm(old.file, { force: true });
     }
+  }
+
+  /**
+   * A bucket's new file, chunk by chunk: its head, the old entries kept (copied range by range through one reused
+   * buffer) and the new sealed ones. Not the old file read whole and joined to the new: at 100k phones a template
+   * edit rewrote every bucket (~1.7 MB each) that way, two such buffers per bucket: nearly 1 GB of short-lived
+   * buffers per pass, and V8 starts a full collection for each 64 MB of them, under the phones still fetching.
+   */
+  private async *bucketChunks(head: Buffer, source: FileHandle | undefined, copied: ReadonlyArray<{ off: number; len: number }>, sealed: readonly Buffer[]): AsyncIterable<Uint8Array> {
+    // writeFileDurable writes each chunk before it asks for the next, so the buffer is free again by then.
+    const buffer = (this.copyBuffer ??= Buffer.allocUnsafeSlow(COPY_CHUNK));
+    yield head;
+    for (const range of copied) {
+      for (let done = 0; done < range.len; ) {
+        const want = Math.min(buffer.length, range.len - done);
+        const { bytesRead } = await source!.read(buffer, 0, want, range.off + done);
+        if (bytesRead !== want) throw new Error('kept files bucket shrank while being rewritten');
+        yield buffer.subarray(0, want);
+        done += want;
+      }
+    }
+    // The new entries packed into the same buffer: one write per chunk, not one per file.
+    let filled = 0;
+    for (const body of sealed) {
+      if (filled + body.length > buffer.length) {
+        if (filled > 0) yield buffer.subarray(0, filled);
+        filled = 0;
+        if (body.length > buffer.length) {
+          yield body;
+          continue;
+        }
+      }
+      body.copy(buffer, filled);
+      filled += body.length;
+    }
+    if (filled > 0) yield buffer.subarray(0, filled);
   }
 
   private index(bucket: number): Map<string, IndexEntry> {
