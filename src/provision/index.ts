@@ -163,7 +163,7 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
   if (restoring.length > 0) log.info('provisioning: kept answers restored', { restored: restored.length, dropped: restoring.length - restored.length });
   restoring.length = 0;
   // Phones come back together after a power cut: the files their restored answers name are read back in bulk
-  // before the port opens (readBack), the other kept files after it, in idle time.
+  // before the port opens (readBack); other kept files are read at their phone's first fetch.
   const first = new Set(restored.map((a) => a.ticket.fileKey));
   // The newest answer handed to the front door, replayed to it before the port opens (rehearsal.ts), as many
   // times as answers were handed over.
@@ -242,7 +242,6 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
       if (rehearsal) await rehearseReplay(rehearsal.front, rehearsal.answer, rehearsal.requests);
       rehearsal = undefined;
       checkAfter();
-      void renderer.readBackRest().catch(failed);
     },
     templatesRouter() {
       router ??= createTemplatesRouter({ directory, templates, events });

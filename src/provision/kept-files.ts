@@ -255,24 +255,21 @@ export class KeptFiles {
   }
 
   /**
-   * Every kept entry, bucket by bucket: one read of each bucket file (off the loop, into one buffer reused for every
-   * bucket), then its entries opened for up to `sliceMs` per turn of the loop. `take` returns false to stop.
-   * Entries with a change not yet written are skipped; so are those `wanted` leaves out, before they are opened:
-   * with `only`, entries whose key it lacks (and buckets holding none of them are not read); with `except`, entries
-   * it names (a file already held in memory is not decrypted again).
+   * The kept entries `only` names, bucket by bucket: one read of each bucket file holding any (off the loop, into one
+   * buffer reused for every bucket), then its entries opened for up to `sliceMs` per turn of the loop. `take`
+   * returns false to stop. Entries with a change not yet written are skipped.
    */
-  async readAll(
+  async readNamed(
+    only: ReadonlySet<string>,
     take: (key: string, meta: KeptMeta, wire: KeptWire) => boolean,
     between: () => Promise<void> = () => new Promise((r) => setImmediate(r)),
-    wanted: { only?: ReadonlySet<string>; except?: (key: string) => boolean } = {},
     sliceMs = 2,
     now: () => number = performance.now.bind(performance),
   ): Promise<void> {
     let buffer = Buffer.alloc(0);
-    const { only, except } = wanted;
-    const buckets = only ? new Set([...only].map(bucketOf)) : undefined;
+    const buckets = new Set([...only].map(bucketOf));
     for (const [bucket, current] of [...this.current.entries()]) {
-      if (buckets && !buckets.has(bucket)) continue;
+      if (!buckets.has(bucket)) continue;
       const handle = await fs.open(current.file, 'r').catch(() => undefined);
       if (!handle) continue;
       let size: number;
@@ -288,7 +285,7 @@ export class KeptFiles {
       if (size < 0 || this.current.get(bucket)?.file !== current.file) continue;
       let until = now() + sliceMs;
       for (const [key, entry] of this.index(bucket)) {
-        if ((only && !only.has(key)) || except?.(key) || entry.file !== current.file || this.changed(bucket, key) !== undefined || entry.off + entry.len > size) continue;
+        if (!only.has(key) || entry.file !== current.file || this.changed(bucket, key) !== undefined || entry.off + entry.len > size) continue;
         const wire = this.opened(buffer.subarray(entry.off, entry.off + entry.len), key, entry);
         if (wire && !take(key, entry, wire)) return;
         if (now() >= until) {

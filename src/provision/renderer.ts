@@ -276,48 +276,16 @@ export class Renderer {
    * bound: at 100k phones 2.6-3.2 s (the check of every device's files no longer runs beside it). Read in part (2 s,
    * 61k of 100k), the storm's second walk read the rest from disk and held them from that read on: the heap grew
    * under the phones and its full collections (external memory pressure, every 64 MB) took its p99 to 80-180 ms,
-   * against 8-14 ms with all read back. `budgetMs` (default 10 s) only bounds a slow disk; what is left then waits
-   * for the idle-time pass (readBackRest).
+   * against 8-14 ms with all read back. `budgetMs` (default 10 s) only bounds a slow disk. Kept files no answer
+   * names (no phone fetched them in the last run) and what the bounds leave stay on disk until a phone asks: read
+   * in idle time, as before, they grew the heap between two walks of a storm and its collections met the next.
    */
   async readBack(first: ReadonlySet<string>, budgetMs = 10_000, now: () => number = performance.now.bind(performance)): Promise<number> {
-    if (first.size === 0) return 0;
+    if (first.size === 0 || !this.kept || this.closed) return 0;
     const until = now() + budgetMs;
-    return this.warm(() => new Promise((r) => setImmediate(r)), { only: first }, () => now() < until);
-  }
-
-  /**
-   * Then, in idle time: every other kept file, the same way (from `startAfterMs` after the port opened, once phones
-   * have been quiet for a moment). While phones are fetching it does not go on: in a
-   * storm each phone reads its own file, and holding every file at once as well grew the old generation through
-   * the storm (at 100k phones its full collections, half a second of marking each, came every two seconds and
-   * stopped the phones for most of it).
-   */
-  async readBackRest(startAfterMs = 1000): Promise<number> {
-    let askedAt = this.askedCount;
-    const between = async (): Promise<void> => {
-      await new Promise((r) => setImmediate(r));
-      while (!this.closed && this.askedCount !== askedAt) {
-        askedAt = this.askedCount;
-        await new Promise((r) => setTimeout(r, 100).unref());
-      }
-    };
-    // Not at once: phones that come back together come right after the port opens. Started at once, its first
-    // slices met the 10k cold walk (p99 47-87 ms in 4 runs; 10-67 ms, two of them near 10, a second later).
-    await new Promise((r) => setTimeout(r, startAfterMs).unref());
-    await between();
-    return this.warm(between, { except: (key) => this.memory.get(key) !== undefined });
-  }
-
-  /** Kept files into memory until the bound is reached or `goOn` says stop (a file already in memory is left alone). */
-  private async warm(
-    between: () => Promise<void>,
-    wanted: { only?: ReadonlySet<string>; except?: (key: string) => boolean },
-    goOn: () => boolean = () => true,
-  ): Promise<number> {
-    if (!this.kept || this.closed) return 0;
     let loaded = 0;
     const take = (key: string, meta: KeptMeta, wire: KeptWire): boolean => {
-      if (!goOn() || this.memory.bytes + wire.bytes.length + 1024 > this.memory.maxBytes) return false;
+      if (now() >= until || this.memory.bytes + wire.bytes.length + 1024 > this.memory.maxBytes) return false;
       if (!this.memory.get(key)) {
         const file = this.keptFile(key, nameOfKey(key), meta, wire);
         file.warmed = true;
@@ -326,7 +294,7 @@ export class Renderer {
       }
       return !this.closed;
     };
-    await this.kept.readAll(take, between, wanted);
+    await this.kept.readNamed(first, take);
     return loaded;
   }
 

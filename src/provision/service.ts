@@ -19,8 +19,8 @@ export interface ProvisioningService {
   /**
    * Before the port opens, after attachFrontDoor: the files the previous run's phones were served last read back into
    * memory (within PROVISION_KEPT_BYTES), so their first fetch after a restart is a replay; then the phone path is
-   * rehearsed on one of them (rehearsal.ts, nothing logged); the other kept files follow in idle time, and so does
-   * the check that every device's files are current (prerender.ts).
+   * rehearsed on one of them (rehearsal.ts, nothing logged); then the check that every device's files are current
+   * starts (prerender.ts). Other kept files stay on disk until a phone asks for them.
    */
   readBack(): Promise<void>;
   /** Express router mounted under /v2/accounts/:accountId after auth and scoping: the template overrides at both layers. */
