@@ -12,16 +12,17 @@ export async function writeFileDurable(file: string, data: string | Uint8Array |
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(tmp, 'w', mode);
   try {
-    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
-    // In chunks, awaiting each: a large document need not be one string, and the event loop runs in between.
-    else for await (const chunk of data) await handle.writeFile(chunk);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+      // In chunks, awaiting each: a large document need not be one string, and the event loop runs in between.
+      else for await (const chunk of data) await handle.writeFile(chunk);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(tmp, file);
   } catch (err) {
+    // A full disk, or a chunk source that failed: no half-written temporary file is left behind.
     await fs.rm(tmp, { force: true });
     throw err;
   }
