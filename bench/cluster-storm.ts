@@ -11,12 +11,11 @@
  *   CLUSTER_WRITES_REVERSED=1           (the writes through two nodes measured first: an order effect shows)
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { prepareDataDir, runLoad } from './boot-storm.js';
-import { eachConcurrently, ROOT, startServerProcess, summarize, table } from './lib.js';
+import { benchLogin, eachConcurrently, ROOT, startServerProcess, summarize, table } from './lib.js';
 import { createDatabase, startPostgres } from '../test/helpers/postgres.js';
 import { startNginx } from '../test/helpers/nginx.js';
 
@@ -24,15 +23,12 @@ const PER_ACCOUNT = 5_000;
 const WRITES = 3_000;
 const WRITE_CONCURRENCY = 32;
 
-/** The first tenant's admin (boot-storm.ts prepareDataDir), logged in as Monster UI does: token, account, device ids. */
+/** The first tenant's admin logged in (benchLogin), with the ids of the tenant's devices. */
 async function login(base: string): Promise<{ token: string; accountId: string; deviceIds: string[] }> {
-  const credentials = createHash('md5').update('admin:bench-pass').digest('hex');
-  const auth = await fetch(`${base}/v2/user_auth`, { method: 'PUT', body: JSON.stringify({ data: { credentials, account_realm: 't0.bench.example.com' } }) });
-  if (auth.status !== 201 && auth.status !== 200) throw new Error(`user_auth: ${auth.status} ${await auth.text()}`);
-  const { auth_token: token, data } = (await auth.json()) as { auth_token: string; data: { account_id: string } };
-  const list = await fetch(`${base}/v2/accounts/${data.account_id}/devices?paginate=false`, { headers: { 'X-Auth-Token': token } });
+  const { token, accountId } = await benchLogin(base, 't0.bench.example.com');
+  const list = await fetch(`${base}/v2/accounts/${accountId}/devices?paginate=false`, { headers: { 'X-Auth-Token': token } });
   const deviceIds = ((await list.json()) as { data: Array<{ id: string }> }).data.map((d) => d.id);
-  return { token, accountId: data.account_id, deviceIds };
+  return { token, accountId, deviceIds };
 }
 
 /** `total` PATCHes, `concurrency` in flight: throughput and each request's latency (a non-200 counts as failed). */

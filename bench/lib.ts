@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { DeviceDoc } from '../src/domain/types.js';
 import { newId } from '../src/store/store.js';
 import { mapBounded } from '../src/store/bounded-map.js';
+import { md5Credentials } from '../src/accounts/user-service.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -83,4 +84,13 @@ export async function startServerProcess(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A bench tenant's admin (boot-storm.ts prepareDataDir: admin / bench-pass) logged in as Monster UI does. */
+export async function benchLogin(base: string, realm: string): Promise<{ token: string; accountId: string }> {
+  const body = JSON.stringify({ data: { credentials: md5Credentials('admin', 'bench-pass'), account_realm: realm } });
+  const res = await fetch(`${base}/v2/user_auth`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body });
+  if (res.status !== 201) throw new Error(`user_auth failed: ${res.status} ${await res.text()}`);
+  const json = (await res.json()) as { auth_token: string; data: { account_id: string } };
+  return { token: json.auth_token, accountId: json.data.account_id };
 }

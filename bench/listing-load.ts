@@ -7,14 +7,13 @@
  *   npx tsx bench/listing-load.ts [--sizes 10000,100000] [--duration 5] [--phones 4]
  *   npm run bench -- listing        (also after the boot storm in `npm run bench -- boot`)
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareDataDir } from './boot-storm.js';
-import { eachConcurrently, startServerProcess, summarize, table } from './lib.js';
+import { benchLogin, eachConcurrently, startServerProcess, summarize, table } from './lib.js';
 
 export interface ListingLoadOptions {
   sizes?: number[];
@@ -47,14 +46,6 @@ function get(port: number, urlPath: string, headers: Record<string, string> = {}
   });
 }
 
-async function token(port: number, realm: string): Promise<{ token: string; accountId: string }> {
-  const body = JSON.stringify({ data: { credentials: createHash('md5').update('admin:bench-pass').digest('hex'), account_realm: realm } });
-  const res = await fetch(`http://127.0.0.1:${port}/v2/user_auth`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body });
-  const json = (await res.json()) as { auth_token: string; data: { account_id: string } };
-  if (res.status !== 201) throw new Error(`user_auth failed: ${res.status}`);
-  return { token: json.auth_token, accountId: json.data.account_id };
-}
-
 export async function runListingLoad(opts: ListingLoadOptions = {}): Promise<string> {
   const sizes = opts.sizes ?? [10_000, 100_000];
   const seconds = opts.durationSeconds ?? 5;
@@ -70,7 +61,7 @@ export async function runListingLoad(opts: ListingLoadOptions = {}): Promise<str
       say(`[listing ${size}] inserted ${size} devices in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       server = await startServerProcess({ DATA_DIR: path.join(tmp, 'data'), LOG_LEVEL: 'info', PROVISION_BASE_URL: 'http://prov.bench.invalid/provision' });
       const port = server.port;
-      const { token: auth, accountId } = await token(port, 't0.bench.example.com');
+      const { token: auth, accountId } = await benchLogin(`http://127.0.0.1:${port}`, 't0.bench.example.com');
       // The phones' files, fetched once (rendered and kept), as a phone's periodic re-fetch finds them.
       const phonePaths = paths.filter((_, i) => i % Math.max(1, Math.floor(paths.length / 300)) === 0);
       await eachConcurrently(phonePaths, 8, async (p) => {
