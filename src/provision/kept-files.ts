@@ -365,7 +365,9 @@ export class KeptFiles {
     const old = this.current.get(bucket);
     // Entries kept as they are, in their order in the old file (so that neighbours are copied as one range).
     const keepOld = [...index.entries()].filter(([key]) => !changes.has(key)).sort((a, b) => a[1].off - b[1].off);
-    const source = keepOld.length > 0 && old ? await fs.open(old.file, 'r').catch(() => undefined) : undefined;
+    // An old file that cannot be opened fails the rewrite (logged by writeAll; the bucket stays as it was), as reading
+    // it whole did: its entries are not dropped in silence.
+    const source = keepOld.length > 0 && old ? await fs.open(old.file, 'r') : undefined;
     try {
       const size = source ? (await source.stat()).size : 0;
       const rows: unknown[][] = [];
