@@ -11,6 +11,21 @@ interface ShardData {
 }
 
 /**
+ * A table of documents by id, as a shard holds it: an object without prototype, which V8 keeps in dictionary mode.
+ * An ordinary object takes a hidden class per property added, linked from its first key's root class, and each
+ * shard's table starts with another id: thousands of shards filled the root classes' transition lists (1,536 at
+ * most), after which V8 made a fresh hidden class for every object literal of the program that starts from them.
+ * At 100k devices that was each phone request's nextTick objects: a new class per request, its page faults and
+ * scavenges, a fifth of the warm replay rate. JSON.parse still makes such an object per file at start-up; it is
+ * copied into one of these and dropped, and the next full collection clears the classes it took.
+ */
+function docTable(from?: Record<string, StoredDoc>): Record<string, StoredDoc> {
+  const table = Object.create(null) as Record<string, StoredDoc>;
+  if (from) for (const id in from) table[id] = from[id]!;
+  return table;
+}
+
+/**
  * How documents look on disk when that differs from memory (sealed secrets). `decode` also says whether the
  * stored form was out of date (`plain`: written before it was encoded), so the file can be rewritten.
  */
@@ -84,7 +99,7 @@ export class ShardedCollection {
   private shard(index: number): Shard {
     let shard = this.shards.get(index);
     if (!shard) {
-      shard = { db: new Low<ShardData>(new DurableJsonFile<ShardData>(this.fileFor(index), this.writeFile), { docs: {} }), queue: [], writing: undefined };
+      shard = { db: new Low<ShardData>(new DurableJsonFile<ShardData>(this.fileFor(index), this.writeFile), { docs: docTable() }), queue: [], writing: undefined };
       this.shards.set(index, shard);
     }
     return shard;
@@ -127,15 +142,15 @@ export class ShardedCollection {
     await mapBounded(shards, SHARD_READS_IN_FLIGHT, (shard) => shard.db.read());
     const docs: StoredDoc[] = [];
     for (const shard of shards) {
-      shard.db.data ??= { docs: {} };
-      if (this.codec) shard.db.data = { docs: this.decodeAll(shard.db.data.docs) };
+      const parsed = shard.db.data?.docs ?? {};
+      shard.db.data = { docs: this.codec ? this.decodeAll(parsed) : docTable(parsed) };
       for (const doc of Object.values(shard.db.data.docs)) docs.push(doc);
     }
     return docs;
   }
 
   private decodeAll(stored: Record<string, StoredDoc>): Record<string, StoredDoc> {
-    const docs: Record<string, StoredDoc> = {};
+    const docs = docTable();
     for (const [id, raw] of Object.entries(stored)) {
       const { doc, plain } = this.codec!.decode(raw);
       if (plain) this.loadedPlain.push(doc);
@@ -147,7 +162,7 @@ export class ShardedCollection {
 
   private encodeAll(docs: Record<string, StoredDoc>): Record<string, StoredDoc> {
     if (!this.codec) return docs;
-    const out: Record<string, StoredDoc> = {};
+    const out = docTable();
     for (const [id, doc] of Object.entries(docs)) {
       let stored = this.encoded.get(doc);
       if (!stored) this.encoded.set(doc, (stored = this.codec.encode(doc)));
@@ -177,7 +192,7 @@ export class ShardedCollection {
   private async writeQueued(shard: Shard): Promise<void> {
     while (shard.queue.length) {
       const batch = shard.queue.splice(0);
-      const image: ShardData = { docs: { ...shard.db.data.docs } };
+      const image: ShardData = { docs: docTable(shard.db.data.docs) };
       for (const change of batch) {
         if (change.doc) image.docs[change.id] = change.doc;
         else delete image.docs[change.id];
