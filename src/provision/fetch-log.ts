@@ -134,6 +134,7 @@ export class FetchLog {
    * Entries are updated in place for as long as the device is known, so a held entry stays the live one.
    */
   touchEntry(entry: Readonly<FetchRecord>, time: number, address: string, userAgent: string, file: string): boolean {
+    if (this.muted) return true;
     const e = entry as Entry;
     if (e.address !== address || e.user_agent !== userAgent || e.file !== file || time - e.persistedAt > this.minPersistSeconds * 1000) {
       return false;
@@ -185,7 +186,13 @@ export class FetchLog {
 
   /** Drops the device's entry, on disk too: the next journal pass writes its tombstone. */
   forget(deviceId: string): void {
-    if (this.entries.delete(deviceId)) this.markDirty(deviceId);
+    const e = this.entries.get(deviceId);
+    if (!e) return;
+    this.entries.delete(deviceId);
+    // Whoever still holds the entry (a kept answer) must not touch it as if live: it takes no touch from now on,
+    // so the holder records afresh (a new live entry) instead of updating one nothing reads.
+    e.persistedAt = Number.NEGATIVE_INFINITY;
+    this.markDirty(deviceId);
   }
 
   /** One writer pass: append what changed, and fold the journal into the snapshot once it outgrows it. */

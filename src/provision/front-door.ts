@@ -160,7 +160,11 @@ export function keptKey(url: string): string {
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   const slash = path.lastIndexOf('/');
-  return path.slice(0, slash + 1) + path.slice(slash + 1).toLowerCase();
+  const name = path.slice(slash + 1);
+  const lower = name.toLowerCase();
+  // Phones nearly always ask in lowercase: the path itself is then the key. Joined, it would be a cons string,
+  // which the kept-answer Map must flatten (or walk character by character) to hash and compare on every fetch.
+  return lower === name ? path : path.slice(0, slash + 1) + lower;
 }
 
 /**

@@ -9,7 +9,7 @@ import { clean } from './sanitize.js';
 import type { RequestOrigin, ServerDefaults } from './settings.js';
 import type { Choice } from './select.js';
 import { TemplateError, type LayerName, type TemplateStore } from './templates.js';
-import { FileCache } from './file-cache.js';
+import { FileCache, type CacheSlot } from './file-cache.js';
 import { FileFingerprints } from './file-fingerprint.js';
 import type { KeptFiles, KeptMeta, KeptWire } from './kept-files.js';
 import { renderCodeStamp } from './render-stamp.js';
@@ -230,6 +230,11 @@ export class Renderer {
     if (hit !== undefined) return hit.fp === fp ? hit : undefined;
     const meta = this.kept?.meta(key);
     return meta !== undefined && meta.fp === fp ? this.readKept(key, nameOfKey(key), meta) : undefined;
+  }
+
+  /** Where memory holds a device's file now, for a holder that serves it again and again (file-cache.ts CacheSlot). */
+  slotOf(key: string): CacheSlot<DeviceFile> | undefined {
+    return this.memory.slot(key);
   }
 
   private fromDisk(ref: DeviceRef, choice: Choice, file: VendorFile, name: string, key: string, originKey: string): DeviceFile | undefined {

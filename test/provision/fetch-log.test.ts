@@ -90,6 +90,36 @@ describe('last-fetch journal', () => {
     await fetchLog.close();
   });
 
+  it('a forgotten entry takes no more touches, so its holder records a live one instead', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
+    dirs.push(dataDir);
+    const fetchLog = new FetchLog(dataDir, log, 60_000, 300);
+    await fetchLog.load();
+    fetchLog.record('acct', 'd', { time: 1_000, address: 'a', user_agent: 'ua', file: 'f', vendor: 'yealink' });
+    const held = fetchLog.peek('d')!;
+    await fetchLog.flush(); // persisted: from now on a fetch like the last one only moves the time
+    expect(fetchLog.touchEntry(held, 2_000, 'a', 'ua', 'f')).toBe(true);
+    fetchLog.forget('d');
+    expect(fetchLog.touchEntry(held, 3_000, 'a', 'ua', 'f')).toBe(false);
+    fetchLog.record('acct', 'd', { time: 3_000, address: 'a', user_agent: 'ua', file: 'f', vendor: 'yealink' });
+    expect(fetchLog.peek('d')).not.toBe(held);
+    expect(fetchLog.get('d')?.time).toBe(3_000);
+    await fetchLog.close();
+  });
+
+  it('a muted log takes touches without moving anything (the rehearsal before the port opens)', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
+    dirs.push(dataDir);
+    const fetchLog = new FetchLog(dataDir, log, 60_000, 300);
+    await fetchLog.load();
+    fetchLog.record('acct', 'd', { time: 1_000, address: 'a', user_agent: 'ua', file: 'f', vendor: 'yealink' });
+    await fetchLog.flush();
+    fetchLog.muted = true;
+    expect(fetchLog.touchEntry(fetchLog.peek('d')!, 5_000, 'a', 'ua', 'f')).toBe(true);
+    expect(fetchLog.get('d')?.time).toBe(1_000);
+    await fetchLog.close();
+  });
+
   it('does not bring a forgotten device back after a crash, whether its entry was journalled or folded', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
     dirs.push(dataDir);
