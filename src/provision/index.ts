@@ -120,6 +120,16 @@ export async function createProvisioning(deps: ProvisioningDeps): Promise<Provis
     { server, defaultOrigin: originOf(undefined), firmware, listUsers: directory.listUsers ? (a) => directory.listUsers!(a) : undefined, documentChanges: () => directory.changes },
     { cacheBytes: options.cacheBytes ?? config.provisioning.keptBytes, kept, codeStamp: options.codeStamp },
   );
+  if (kept) {
+    // Phones are fetching when the renderer was asked for files since the kept files last looked.
+    let askedAt = renderer.asked;
+    kept.busy = () => {
+      const asked = renderer.asked;
+      const moved = asked !== askedAt;
+      askedAt = asked;
+      return moved;
+    };
+  }
   const fetchLog = deps.fetchLog ?? new FetchLog(config.dataDir, log, options.fetchLogFlushMs);
   await fetchLog.load((accountId, deviceId) => directory.getDevice(accountId, deviceId) !== undefined);
   const guard = new ProbeGuard({

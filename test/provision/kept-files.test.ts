@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { KeptFiles, type KeptMeta } from '../../src/provision/kept-files.js';
 
@@ -86,5 +86,37 @@ describe('kept files on disk', () => {
     expect(new Set(read.keys())).toEqual(new Set(expected.keys()));
     for (const [key, bytes] of read) expect(bytes.equals(expected.get(key)!.bytes), key).toBe(true);
     await again.close();
+  });
+  it('a due write waits while phones are fetching, up to maxDelayMs after its first change, then is written', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kept-files-'));
+    dirs.push(dir);
+    vi.useFakeTimers();
+    try {
+      let clock = 0;
+      const kept = KeptFiles.open(dir, SECRET, log, { delayMs: 100, maxDelayMs: 1000, now: () => clock });
+      const written = () => readdirSync(dir).filter((n) => !n.startsWith('.')).length;
+      let fetching = true;
+      kept.busy = () => fetching;
+      kept.put('device-1/a.cfg', meta('device-1/a.cfg', 1, 1), wireOf(answer('device-1/a.cfg', 1, 3000)));
+      // Quiet for 100 ms, but phones are fetching: it waits, quiet period after quiet period.
+      for (let t = 100; t < 1000; t += 100) {
+        clock = t;
+        await vi.advanceTimersByTimeAsync(100);
+        expect(written()).toBe(0);
+      }
+      // 1 s after its first change: written although phones still fetch.
+      clock = 1000;
+      await vi.advanceTimersByTimeAsync(100);
+      await vi.waitFor(() => expect(written()).toBe(1));
+      // With no phone fetching, the next change is written after one quiet period.
+      fetching = false;
+      kept.put('device-2/b.cfg', meta('device-2/b.cfg', 1, 2), wireOf(answer('device-2/b.cfg', 1, 3000)));
+      clock = 1100;
+      await vi.advanceTimersByTimeAsync(100);
+      await vi.waitFor(() => expect(written()).toBe(2));
+      await kept.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
