@@ -16,6 +16,14 @@ const files = (dataDir: string) => ({
   snapshot: path.join(dataDir, 'provisioning', 'last-fetch.json'),
   journal: path.join(dataDir, 'provisioning', 'last-fetch.journal'),
 });
+/** A log in a new DATA_DIR, its journal flushed only when asked (60 s timer), loaded. */
+async function openLog(minPersistSeconds: number): Promise<FetchLog> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
+  dirs.push(dataDir);
+  const fetchLog = new FetchLog(dataDir, log, 60_000, minPersistSeconds);
+  await fetchLog.load();
+  return fetchLog;
+}
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
 
 describe('last-fetch journal', () => {
@@ -76,10 +84,7 @@ describe('last-fetch journal', () => {
   });
 
   it('updates an entry in place, so a holder of it keeps the live one', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
-    dirs.push(dataDir);
-    const fetchLog = new FetchLog(dataDir, log, 60_000, 0);
-    await fetchLog.load();
+    const fetchLog = await openLog(0);
     fetchLog.record('acct', 'd', { time: 1, address: 'a', user_agent: 'ua', file: 'f', vendor: 'yealink' });
     const held = fetchLog.peek('d')!;
     fetchLog.record('acct', 'd', { time: 2, address: 'b', user_agent: 'ua2', file: 'g', vendor: 'polycom', model: 'VVX400' });
@@ -91,10 +96,7 @@ describe('last-fetch journal', () => {
   });
 
   it('a forgotten entry takes no more touches, so its holder records a live one instead', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
-    dirs.push(dataDir);
-    const fetchLog = new FetchLog(dataDir, log, 60_000, 300);
-    await fetchLog.load();
+    const fetchLog = await openLog(300);
     fetchLog.record('acct', 'd', { time: 1_000, address: 'a', user_agent: 'ua', file: 'f', vendor: 'yealink' });
     const held = fetchLog.peek('d')!;
     await fetchLog.flush(); // persisted: from now on a fetch like the last one only moves the time
@@ -108,10 +110,7 @@ describe('last-fetch journal', () => {
   });
 
   it('a muted log takes touches without moving anything (the rehearsal before the port opens)', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'fetch-log-'));
-    dirs.push(dataDir);
-    const fetchLog = new FetchLog(dataDir, log, 60_000, 300);
-    await fetchLog.load();
+    const fetchLog = await openLog(300);
     fetchLog.record('acct', 'd', { time: 1_000, address: 'a', user_agent: 'ua', file: 'f', vendor: 'yealink' });
     await fetchLog.flush();
     fetchLog.muted = true;
