@@ -35,7 +35,18 @@ export interface RenderedFile extends Wired {
 export interface DeviceFile extends RenderedFile, KeptMeta {
   key: string;
   /** Read back after a start (readBack) and not served since (diagnostics: keptServed). */
-  warmed?: boolean;
+  warmed: boolean;
+}
+
+/**
+ * Every device file is made here, with one field order and every field present: the front door reads `wire` and `fp`
+ * of whichever file a kept answer names, rendered now or read back, and objects of one hidden class keep those reads
+ * monomorphic (a spread for rendered files, a literal for kept ones and `warmed` added later made three).
+ */
+function deviceFileOf(file: RenderedFile, key: string, meta: KeptMeta, warmed = false): DeviceFile {
+  const { name, status, headers, wire, body, contentType, perDevice, template, layer } = file;
+  const { fp, at, userIds, vendor, model, origin } = meta;
+  return { name, status, headers, wire, body, contentType, perDevice, template, layer, key, fp, at, userIds, vendor, model, origin, warmed };
 }
 
 export class RenderError extends Error {
@@ -258,7 +269,7 @@ export class Renderer {
 
   /** A kept answer back as a device file: its bytes as read (the body a view of them), the record's own fields. */
   private keptFile(key: string, name: string, meta: KeptMeta, kept: KeptWire): DeviceFile {
-    const { fp, at, userIds, vendor, model, origin, contentType, perDevice, template, layer } = meta;
+    const { contentType, perDevice, template, layer } = meta;
     let wire: Wire = { bytes: kept.bytes, dateAt: kept.dateAt, bodyAt: kept.bodyAt, keepAlive: kept.keepAlive, second: -1 };
     let body = kept.bytes.subarray(kept.bodyAt);
     const headers = fileHeaders(contentType, perDevice, body.length);
@@ -268,7 +279,7 @@ export class Renderer {
       wire = buildWire(200, headers, body, this.keepAlive);
       body = wire.bytes.subarray(wire.bodyAt);
     }
-    return { name, status: 200, headers, wire, body, contentType, perDevice, template, layer, key, fp, at, userIds, vendor, model, origin };
+    return deviceFileOf({ name, status: 200, headers, wire, body, contentType, perDevice, template, layer }, key, meta);
   }
 
   /**
@@ -314,7 +325,8 @@ export class Renderer {
     const rendered = this.render(choice.profile, file, name, context, ref.account.id, ref.device.id);
     const fp = this.fingerprints.of(ref, choice.profile.id, choice.model, file.template, originKey, userIds)!;
     this.lastAt = Math.max(Date.now(), this.lastAt + 1);
-    return { ...rendered, key, fp, at: this.lastAt, userIds, vendor: choice.profile.id, model: choice.model, origin: originKey };
+    const meta = { fp, at: this.lastAt, userIds, vendor: choice.profile.id, model: choice.model, origin: originKey, template: rendered.template, layer: rendered.layer, contentType: rendered.contentType, perDevice: rendered.perDevice };
+    return deviceFileOf(rendered, key, meta);
   }
 
   /** A shared file (no device, never secrets). The account, when known (from a MAC in the User-Agent), picks overrides. */
