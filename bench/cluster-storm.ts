@@ -5,8 +5,10 @@
  * their per-device file (wrk, 50 connections, no User-Agent, as bench/boot-storm.ts). The devices are made by the
  * boot storm's prepareDataDir and copied in with `cli migrate-to-postgres` (the upgrade path).
  * Not pinned: two nodes, the balancer and wrk share the 2 cores, so "two nodes" measures the extra hop on one box,
- * not capacity added by a second machine. Then the same PATCHes through one node and through two, both behind nginx:
- * write throughput, which a second node can raise where lowdb's one process cannot.
+ * not capacity added by a second machine; each row also gives the CPU time its nodes used per 1,000 configs (from
+ * /proc): where two nodes cost what one does, a second node on cores of its own adds its full share. Then the same
+ * PATCHes through one node and through two, both behind nginx: write throughput, which a second node can raise where
+ * lowdb's one process cannot.
  *   npm run bench -- cluster            (sizes: --cluster-sizes=10000,100000; default 10000)
  *   CLUSTER_WRITES_REVERSED=1           (the writes through two nodes measured first: an order effect shows)
  */
@@ -15,7 +17,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { prepareDataDir, runLoad } from './boot-storm.js';
-import { benchLogin, eachConcurrently, ROOT, startServerProcess, summarize, table } from './lib.js';
+import { benchLogin, cpuMsOf, eachConcurrently, ROOT, startServerProcess, summarize, table } from './lib.js';
 import { createDatabase, startPostgres } from '../test/helpers/postgres.js';
 import { startNginx } from '../test/helpers/nginx.js';
 
@@ -119,19 +121,29 @@ export async function runClusterStorm(opts: { sizes?: number[]; seconds?: number
         const files = await startNginx({ root: filesDir });
         stops.push(files.stop);
 
+        // `pids`: the nodes a target sends to, whose CPU time per request is measured (what a node costs per config
+        // whatever the cores: on this box the second node cannot add any, on a second machine it adds its own).
+        const [a, b] = nodes.map((n) => n.child.pid!);
         const targets = [
-          { server: 'one node (no balancer)', port: nodes[0]!.port },
-          { server: 'one node behind nginx', port: single.port },
-          { server: 'two nodes behind nginx', port: balancer.port },
-          { server: 'nginx (the same files)', port: files.port },
+          { server: 'one node (no balancer)', port: nodes[0]!.port, pids: [a!] },
+          { server: 'one node behind nginx', port: single.port, pids: [a!] },
+          { server: 'two nodes behind nginx', port: balancer.port, pids: [a!, b!] },
+          { server: 'nginx (the same files)', port: files.port, pids: [] },
         ];
         for (const t of targets) await runLoad('wrk', t.port, paths, 2, connections, tmp);
         const measured = [];
-        for (const t of targets) measured.push({ ...t, ...(await runLoad('wrk', t.port, paths, seconds, connections, tmp)) });
+        for (const t of targets) {
+          const cpuBefore = cpuMsOf(t.pids);
+          const load = await runLoad('wrk', t.port, paths, seconds, connections, tmp);
+          measured.push({ ...t, ...load, nodeCpuMs: cpuMsOf(t.pids) - cpuBefore });
+        }
         const bad = measured.filter((m) => m.errors > 0).map((m) => m.server);
         if (bad.length) throw new Error(`errors while measuring: ${bad.join(', ')}`);
         const nginxRps = measured.find((m) => m.port === files.port)!.rps;
-        for (const m of measured) rows.push([size, m.server, Math.round(m.rps), m.p50ms.toFixed(2), m.p99ms.toFixed(2), m.errors, (m.rps / nginxRps).toFixed(2)]);
+        for (const m of measured) {
+          const perThousand = m.pids.length ? ((m.nodeCpuMs / (m.rps * seconds)) * 1000).toFixed(1) : '';
+          rows.push([size, m.server, Math.round(m.rps), m.p50ms.toFixed(2), m.p99ms.toFixed(2), m.errors, (m.rps / nginxRps).toFixed(2), perThousand]);
+        }
 
         // Writes: the same PATCHes through one node and through two, both behind the balancer. With PostgreSQL a
         // second node adds the one thing lowdb cannot: another process validating and rendering.
@@ -155,7 +167,7 @@ export async function runClusterStorm(opts: { sizes?: number[]; seconds?: number
   return [
     `Cluster boot storm: random phones fetching their per-device file, ${connections} connections, ${seconds} s per run, wrk, unpinned on ${os.cpus().length} CPUs; PostgreSQL with its durable defaults`,
     '',
-    table(['devices', 'server', 'configs/s', 'p50 ms', 'p99 ms', 'errors', 'vs nginx'], rows),
+    table(['devices', 'server', 'configs/s', 'p50 ms', 'p99 ms', 'errors', 'vs nginx', 'node CPU ms per 1k configs'], rows),
     '',
     `Writes through the cluster: PATCH of a random device's language (a config change: re-rendered ahead, check-sync queued), ${WRITE_CONCURRENCY} in flight, one account of ${PER_ACCOUNT} devices`,
     '',

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DeviceDoc } from '../src/domain/types.js';
 import { newId } from '../src/store/store.js';
@@ -40,6 +40,24 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
 }
 
 /** Starts the real server entry point (node + tsx loader, so the pid is the server) and waits for its port. */
+/** Clock ticks per second of /proc's process times (sysconf CLK_TCK; 100 on Linux everywhere we run). */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU time (user + system, ms) the processes used so far, from /proc/<pid>/stat (fields 14 and 15, every thread
+ * counted). Read before and after a run: what a configuration costs per request, whatever the cores it had.
+ */
+export function cpuMsOf(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
 export async function startServerProcess(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; port: number; startupMs: number; output(): string; stop(): Promise<void> }> {
