@@ -56,7 +56,8 @@ export type TicketFile = Pick<DeviceFile, 'key' | 'fp' | 'name' | 'userIds'>;
 export class ReplayTicket {
   /** The renderer's key of the file answered (`<deviceId>/<name>`). */
   readonly fileKey: string;
-  private readonly fp: string;
+  /** The fingerprint validated; once the file is found, the file's own string (compared by identity from then on). */
+  private fp: string;
   private readonly name: string;
   private readonly userIds: readonly string[];
   /** The origin the file was rendered for ('' when files do not depend on it): another Host may render other defaults. */
@@ -106,6 +107,9 @@ export class ReplayTicket {
     const found = renderer.copyOf(this.fileKey, this.fp);
     // Taken after copyOf: a file read from disk may be held in memory from this read on.
     this.slot = renderer.slotOf(this.fileKey);
+    // The same text, and from now on the same string: the check above is then a pointer comparison, where two
+    // strings read apart (a restored answer, a file read back) cost a visit to both strings' characters per fetch.
+    if (found !== undefined) this.fp = found.fp;
     return found;
   }
 
