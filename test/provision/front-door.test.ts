@@ -86,6 +86,28 @@ describe('lean front door', () => {
     expect(h.front!.served).toBe(1);
   });
 
+  it('reads Host and User-Agent trimmed wherever a head sits in the buffer, and replays by them', async () => {
+    await lean();
+    const c = client(h);
+    await c.write(get(MAC_FILE));
+    const first = await c.next();
+    expect(first.status).toBe(200);
+    const replayed = h.front!.replayed;
+    // A second head behind another in one write (it starts past offset 0), its values padded with SP and HTAB:
+    // the same User-Agent and Host once trimmed, so the kept answer is replayed.
+    await c.write(`GET /provision/nothing-here.txt HTTP/1.1\r\nHost: prov\r\n\r\nGET ${MAC_FILE} HTTP/1.1\r\nHost: \t prov \t\r\nUser-Agent:  \t${UA} \t \r\n\r\n`);
+    expect((await c.next()).status).toBe(404);
+    const again = await c.next();
+    expect(again.status).toBe(200);
+    expect(again.body.equals(first.body)).toBe(true);
+    expect(h.front!.replayed - replayed).toBe(1);
+    // Another User-Agent at the same offset is not this answer's request: decided in full, not replayed.
+    await c.write(`GET /provision/nothing-here.txt HTTP/1.1\r\nHost: prov\r\n\r\nGET ${MAC_FILE} HTTP/1.1\r\nHost: prov\r\nUser-Agent: ${UA}x\r\n\r\n`);
+    expect((await c.next()).status).toBe(404);
+    expect((await c.next()).status).toBe(200);
+    expect(h.front!.replayed - replayed).toBe(1);
+  });
+
   it('sends no body for HEAD (the next response follows the head directly) and keeps Content-Length', async () => {
     await lean();
     const c = client(h);
