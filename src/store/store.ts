@@ -167,7 +167,7 @@ export class Store implements Directory {
       const data = this.dataOf(doc.pvt_account_id);
       if (isTombstone(doc)) data.deleted.add(doc.id);
       else if (doc.pvt_type === 'user') data.userDocs.set(doc.id, deepFreeze(doc) as UserDoc);
-      else this.indexDevice(deepFreeze(doc) as DeviceDoc);
+      else this.indexDevice(deepFreeze(doc) as DeviceDoc, 'append');
     }
   }
 
@@ -314,10 +314,12 @@ export class Store implements Directory {
     this.apiKeys.delete(this.secrets.index(doc.pvt_api_key));
   }
 
-  private indexDevice(doc: DeviceDoc): void {
+  /** `order`: 'insert' (a write), 'append' (a load: sorted once), 'kept' (an update: the id is in its place). */
+  private indexDevice(doc: DeviceDoc, order: 'insert' | 'append' | 'kept' = 'insert'): void {
     const data = this.dataOf(doc.pvt_account_id);
     data.deviceDocs.set(doc.id, doc);
-    data.deviceOrder.add(doc.id);
+    if (order === 'insert') data.deviceOrder.add(doc.id);
+    else if (order === 'append') data.deviceOrder.append(doc.id);
     this.addKeys(doc.pvt_account_id, doc.id, deviceKeys(doc));
     for (const line of lineIdsOf(doc)) {
       let phones = data.phonesByLine.get(line);
@@ -326,10 +328,10 @@ export class Store implements Directory {
     }
   }
 
-  private unindexDevice(doc: DeviceDoc): void {
+  private unindexDevice(doc: DeviceDoc, keepOrder = false): void {
     const data = this.dataOf(doc.pvt_account_id);
     data.deviceDocs.delete(doc.id);
-    data.deviceOrder.remove(doc.id);
+    if (!keepOrder) data.deviceOrder.remove(doc.id);
     this.removeKeys(doc.pvt_account_id, doc.id, deviceKeys(doc));
     for (const line of lineIdsOf(doc)) {
       const phones = data.phonesByLine.get(line);
@@ -600,9 +602,13 @@ export class Store implements Directory {
         else users.delete(sample.id);
         return;
       }
-      case 'device':
-        if (previous) this.unindexDevice(previous as DeviceDoc);
-        if (next) this.indexDevice(next as DeviceDoc);
+      case 'device': {
+        // An update keeps its id's place in the account's order: taken out and put back, it cost two splices of
+        // the whole array per write.
+        const update = previous !== undefined && next !== undefined && previous.pvt_account_id === next.pvt_account_id;
+        if (previous) this.unindexDevice(previous as DeviceDoc, update);
+        if (next) this.indexDevice(next as DeviceDoc, update ? 'kept' : 'insert');
+      }
     }
   }
 
