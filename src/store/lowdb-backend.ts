@@ -75,8 +75,8 @@ export class LowdbBackend implements StoreBackend {
     await this.accountCollection.rewriteOutdated().catch(() => undefined);
     const live = new Set(accounts.filter((doc) => !isTombstone(doc)).map((doc) => doc.id));
     await this.accountFiles.settleRemovals((id) => live.has(id));
-    // A few accounts' files at a time (their I/O overlaps; each collection bounds its own shard reads, so at most
-    // ACCOUNTS_IN_FLIGHT × 2 × SHARD_READS_IN_FLIGHT files are open at once); documents come out in the same order.
+    // A few accounts at a time (each collection reads its files synchronously, in turns of the loop, so one file
+    // is open at a time); documents come out in the same order.
     const perAccount = await mapBounded([...live], ACCOUNTS_IN_FLIGHT, async (id) => {
       const data = this.collections(id);
       const [users, devices] = await Promise.all([data.users.load(), data.devices.load()]);
