@@ -39,7 +39,6 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
   return [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
 }
 
-/** Starts the real server entry point (node + tsx loader, so the pid is the server) and waits for its port. */
 /** Clock ticks per second of /proc's process times (sysconf CLK_TCK; 100 on Linux everywhere we run). */
 const CLOCK_TICKS = 100;
 
@@ -58,6 +57,7 @@ export function cpuMsOf(pids: readonly number[]): number {
   return (ticks * 1000) / CLOCK_TICKS;
 }
 
+/** Starts the real server entry point (node + tsx loader, so the pid is the server) and waits for its port. */
 export async function startServerProcess(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; port: number; startupMs: number; output(): string; stop(): Promise<void> }> {

@@ -43,10 +43,10 @@ export interface DeviceFile extends RenderedFile, KeptMeta {
  * of whichever file a kept answer names, rendered now or read back, and objects of one hidden class keep those reads
  * monomorphic (a spread for rendered files, a literal for kept ones and `warmed` added later made three).
  */
-function deviceFileOf(file: RenderedFile, key: string, meta: KeptMeta, warmed = false): DeviceFile {
+function deviceFileOf(file: RenderedFile, key: string, meta: Pick<KeptMeta, 'fp' | 'at' | 'userIds' | 'vendor' | 'model' | 'origin'>): DeviceFile {
   const { name, status, headers, wire, body, contentType, perDevice, template, layer } = file;
   const { fp, at, userIds, vendor, model, origin } = meta;
-  return { name, status, headers, wire, body, contentType, perDevice, template, layer, key, fp, at, userIds, vendor, model, origin, warmed };
+  return { name, status, headers, wire, body, contentType, perDevice, template, layer, key, fp, at, userIds, vendor, model, origin, warmed: false };
 }
 
 export class RenderError extends Error {
@@ -325,8 +325,7 @@ export class Renderer {
     const rendered = this.render(choice.profile, file, name, context, ref.account.id, ref.device.id);
     const fp = this.fingerprints.of(ref, choice.profile.id, choice.model, file.template, originKey, userIds)!;
     this.lastAt = Math.max(Date.now(), this.lastAt + 1);
-    const meta = { fp, at: this.lastAt, userIds, vendor: choice.profile.id, model: choice.model, origin: originKey, template: rendered.template, layer: rendered.layer, contentType: rendered.contentType, perDevice: rendered.perDevice };
-    return deviceFileOf(rendered, key, meta);
+    return deviceFileOf(rendered, key, { fp, at: this.lastAt, userIds, vendor: choice.profile.id, model: choice.model, origin: originKey });
   }
 
   /** A shared file (no device, never secrets). The account, when known (from a MAC in the User-Agent), picks overrides. */

@@ -1,5 +1,4 @@
-import { readFile, readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { promises as fs, readFileSync } from 'node:fs';
 import type { Adapter } from 'lowdb';
 import { writeFileDurable } from './durable-file.js';
 
@@ -10,20 +9,13 @@ export class CorruptDataFileError extends Error {
   }
 }
 
+/** How a file's new content is made durable; replaceable so tests can make the disk refuse a write. */
+export type WriteFile = (file: string, data: string) => Promise<void>;
+
 /**
  * lowdb adapter: compact JSON (nobody edits these by hand; ~35% smaller and faster than pretty),
  * durable atomic replace on write, and a loud error on a corrupt file instead of lowdb's default data.
  */
-/**
- * fs.readFile with a callback, promised: a start reads every shard file (58k at 100k devices in 20 accounts), and
- * fs.promises.readFile costs twice the time and CPU for small files (a FileHandle per file, each step a promise):
- * 2.0-2.2 s against 0.85-1.0 s for those 58k files, both 16 at a time.
- */
-const readFileText = promisify(readFile);
-
-/** How a file's new content is made durable; replaceable so tests can make the disk refuse a write. */
-export type WriteFile = (file: string, data: string) => Promise<void>;
-
 export class DurableJsonFile<T> implements Adapter<T> {
   constructor(
     private readonly file: string,
@@ -33,7 +25,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
   async read(): Promise<T | null> {
     let text: string;
     try {
-      text = await readFileText(this.file, 'utf8');
+      text = await fs.readFile(this.file, 'utf8');
     } catch (err) {
       return this.missing(err);
     }
