@@ -4,6 +4,7 @@ import { Server as TlsServer } from 'node:tls';
 import type { ClientAddress } from '../http/client-address.js';
 import type { PhoneDecider, PhoneReply } from './phone-handler.js';
 import type { ReplayTicket } from './replay-ticket.js';
+import { ownBytes, readShared, type SharedReads } from './shared-reads.js';
 import { BAD_VALUE, keepAliveLines, responsePrefix, TOKEN, wireFor } from './wire.js';
 
 /**
@@ -44,6 +45,8 @@ export interface FrontDoorOptions {
   onKeepAlive?: (lines: string) => void;
   /** Connections answered per turn of the event loop before the others wait for the next turn (default 16). */
   connectionsPerTurn?: number;
+  /** Plain TCP connections read into one shared buffer (shared-reads.ts; default true); false: node's 'data' events. */
+  sharedReads?: boolean;
 }
 
 /** What the kept answers hold right now (tests, diagnostics). */
@@ -353,10 +356,13 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
 
   interface Conn {
     socket: Socket;
+    /** Its reads land in the shared buffer (shared-reads.ts): what is kept past a read is copied. */
+    reads: SharedReads | undefined;
     /** The peer's address, read once (socket.remoteAddress is a getter over getpeername). */
     address: string;
     /** The peer is a trusted proxy: each request's client comes from its X-Forwarded-For. */
     proxied: boolean;
+    /** The unanswered bytes read so far: never a view of the shared read buffer between reads. */
     buf: Buffer | undefined;
     /** Bytes at the start of a partial head in `buf` already checked for bare LFs (each byte is looked at once). */
     scanned: number;
@@ -487,13 +493,14 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     c.done = true;
     conns.delete(c);
     const { socket } = c;
+    c.reads?.release();
     socket.removeListener('data', c.onData);
     socket.removeListener('drain', c.onDrain);
     socket.removeListener('end', c.onEnd);
     socket.removeListener('close', c.onClose);
     socket.removeListener('error', ignoreError);
     socket.pause();
-    if (rest && rest.length > 0) socket.unshift(rest);
+    if (rest && rest.length > 0) socket.unshift(ownBytes(rest));
     for (const l of nodeListeners) l.call(server, socket);
     // node:http's listener attaches its own 'data' listener; make sure the stream flows again (paused above).
     socket.resume();
@@ -522,11 +529,15 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
   function serve(c: Conn): void {
     const { socket } = c;
     const buf = c.buf!;
+    // One reading of the clocks for every head of this buffer: a serve takes microseconds, the deadlines are seconds
+    // and the Date has a resolution of one; four readings per replay were 2% of its CPU.
+    const now = clock();
+    httpDate();
     let start = 0;
     while (!c.done) {
       if (start >= buf.length) {
         c.buf = undefined;
-        c.deadline = clock() + idleTimeoutOf();
+        c.deadline = now + idleTimeoutOf();
         return;
       }
       const end = buf.indexOf(CRLFCRLF, start);
@@ -549,10 +560,9 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       if (parsed.kind === 'handoff' || (parsed.kind === 'ok' && options.handsOff?.(parsed.url))) return handOff(c, buf.subarray(start));
       if (parsed.kind === 'error') return finish(c, errorResponse(parsed.status, STATUS_CODES[parsed.status]!));
       start = end + 4;
-      c.deadline = clock() + headTimeout;
+      c.deadline = now + headTimeout;
       const address = c.proxied ? clientAddress!.of(c.address, parsed.forwardedFor) : c.address;
       const replayable = parsed.keepAlive && parsed.method === 'GET';
-      httpDate();
 
       let out: Buffer | undefined;
       const key = replayable ? keptKey(parsed.url) : '';
@@ -611,7 +621,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
         c.blocked = true;
         c.buf = start < buf.length ? buf.subarray(start) : undefined;
         c.scanned = 0;
-        c.deadline = clock() + idleTimeoutOf();
+        c.deadline = now + idleTimeoutOf();
         socket.pause();
         return;
       }
@@ -622,6 +632,7 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
     const peer = socket.remoteAddress ?? '';
     const c: Conn = {
       socket,
+      reads: undefined,
       address: peer,
       proxied: clientAddress?.trusts(peer) ?? false,
       buf: undefined,
@@ -645,6 +656,8 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
         c.buf = Buffer.concat([c.buf, data]);
       }
       if (!c.blocked) ready(c);
+      // Left for a later turn, a partial head, or waiting for 'drain': the next read may overwrite a shared buffer.
+      if (c.buf !== undefined) c.buf = ownBytes(c.buf);
     };
     c.onDrain = () => {
       if (c.done || !c.blocked) return;
@@ -665,7 +678,8 @@ export function attachPhoneFrontDoor(server: Server, decide: PhoneDecider, optio
       conns.delete(c);
       socket.end();
     };
-    socket.on('data', c.onData);
+    if (options.sharedReads !== false) c.reads = readShared(socket, c.onData);
+    if (c.reads === undefined) socket.on('data', c.onData);
     socket.on('drain', c.onDrain);
     socket.on('end', c.onEnd);
     socket.on('close', c.onClose);
