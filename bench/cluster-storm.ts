@@ -17,7 +17,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { prepareDataDir, runLoad } from './boot-storm.js';
-import { benchLogin, cpuMsOf, eachConcurrently, ROOT, startServerProcess, summarize, table } from './lib.js';
+import { benchLogin, cpuMsOf, wakeupsOf, eachConcurrently, ROOT, startServerProcess, summarize, table } from './lib.js';
 import { createDatabase, startPostgres } from '../test/helpers/postgres.js';
 import { startNginx } from '../test/helpers/nginx.js';
 
@@ -134,15 +134,16 @@ export async function runClusterStorm(opts: { sizes?: number[]; seconds?: number
         const measured = [];
         for (const t of targets) {
           const cpuBefore = cpuMsOf(t.pids);
+          const wakeupsBefore = wakeupsOf(t.pids);
           const load = await runLoad('wrk', t.port, paths, seconds, connections, tmp);
-          measured.push({ ...t, ...load, nodeCpuMs: cpuMsOf(t.pids) - cpuBefore });
+          measured.push({ ...t, ...load, nodeCpuMs: cpuMsOf(t.pids) - cpuBefore, nodeWakeups: wakeupsOf(t.pids) - wakeupsBefore });
         }
         const bad = measured.filter((m) => m.errors > 0).map((m) => m.server);
         if (bad.length) throw new Error(`errors while measuring: ${bad.join(', ')}`);
         const nginxRps = measured.find((m) => m.port === files.port)!.rps;
         for (const m of measured) {
-          const perThousand = m.pids.length ? ((m.nodeCpuMs / (m.rps * seconds)) * 1000).toFixed(1) : '';
-          rows.push([size, m.server, Math.round(m.rps), m.p50ms.toFixed(2), m.p99ms.toFixed(2), m.errors, (m.rps / nginxRps).toFixed(2), perThousand]);
+          const perThousand = (n: number, digits: number) => (m.pids.length ? ((n / (m.rps * seconds)) * 1000).toFixed(digits) : '');
+          rows.push([size, m.server, Math.round(m.rps), m.p50ms.toFixed(2), m.p99ms.toFixed(2), m.errors, (m.rps / nginxRps).toFixed(2), perThousand(m.nodeCpuMs, 1), perThousand(m.nodeWakeups, 0)]);
         }
 
         // Writes: the same PATCHes through one node and through two, both behind the balancer. With PostgreSQL a
@@ -167,7 +168,7 @@ export async function runClusterStorm(opts: { sizes?: number[]; seconds?: number
   return [
     `Cluster boot storm: random phones fetching their per-device file, ${connections} connections, ${seconds} s per run, wrk, unpinned on ${os.cpus().length} CPUs; PostgreSQL with its durable defaults`,
     '',
-    table(['devices', 'server', 'configs/s', 'p50 ms', 'p99 ms', 'errors', 'vs nginx', 'node CPU ms per 1k configs'], rows),
+    table(['devices', 'server', 'configs/s', 'p50 ms', 'p99 ms', 'errors', 'vs nginx', 'node CPU ms per 1k configs', 'node loop wake-ups per 1k configs'], rows),
     '',
     `Writes through the cluster: PATCH of a random device's language (a config change: re-rendered ahead, check-sync queued), ${WRITE_CONCURRENCY} in flight, one account of ${PER_ACCOUNT} devices`,
     '',

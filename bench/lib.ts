@@ -57,6 +57,19 @@ export function cpuMsOf(pids: readonly number[]): number {
   return (ticks * 1000) / CLOCK_TICKS;
 }
 
+/**
+ * Times the processes' event-loop threads went to sleep and were woken (context switches of each main thread, from
+ * /proc/<pid>/status). Per request, how well a loop batches its work: a busy loop answers many requests per wake-up.
+ */
+export function wakeupsOf(pids: readonly number[]): number {
+  let switches = 0;
+  for (const pid of pids) {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    switches += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0) + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  }
+  return switches;
+}
+
 /** Starts the real server entry point (node + tsx loader, so the pid is the server) and waits for its port. */
 export async function startServerProcess(
   env: Record<string, string>,
