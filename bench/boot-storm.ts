@@ -27,7 +27,7 @@ import type { DeviceDoc } from '../src/domain/types.js';
 import { acquireOwnership } from '../src/store/process-lock.js';
 import { Store } from '../src/store/store.js';
 import { bootstrapAccount } from '../src/accounts/bootstrap.js';
-import { benchDevice, eachConcurrently, ROOT, startServerProcess } from './lib.js';
+import { benchDevice, eachConcurrently, procStatusField, ROOT, startServerProcess } from './lib.js';
 
 export interface BootStormOptions {
   sizes?: number[];
@@ -257,10 +257,7 @@ function shuffled<T>(items: readonly T[]): T[] {
 }
 
 /** Resident memory of a process (KiB → bytes), from /proc. */
-async function rssOf(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
-}
+const rssOf = (pid: number): number => procStatusField(pid, 'VmRSS') * 1024;
 
 /** Waits until `output()` holds `pattern` more than `seen` times (a log line of the server). */
 async function untilLogged(output: () => string, pattern: string, seen: number, ms = 600_000): Promise<void> {
@@ -526,9 +523,9 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
         await leanServer.stop();
         leanServer = await startServerProcess({ ...env, DATA_DIR: leanDataDir, PROVISION_FAST_PATH: '1' });
         if (pin) await pinProcess(leanServer.child.pid!);
-        const rssStart = await rssOf(leanServer.child.pid!);
+        const rssStart = rssOf(leanServer.child.pid!);
         const cold = await runWalk(leanServer.port, paths, connections, tmp, pin, 'cold-ours');
-        const rssWalked = await rssOf(leanServer.child.pid!);
+        const rssWalked = rssOf(leanServer.child.pid!);
         walks.push({ devices: size, walk: 'cold, all phones', server: 'ours-lean', files: paths.length, ...cold });
         walks.push({ devices: size, walk: 'cold, all phones', server: 'nginx', files: paths.length, ...(await runWalk(nginx.port, paths, connections, tmp, pin, 'cold-nginx')) });
         facts.push(
