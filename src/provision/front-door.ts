@@ -171,7 +171,8 @@ export function keptKey(url: string): string {
 
 /**
  * A string that holds no reference to the one it was cut from: V8 represents a longer slice as a view of its
- * parent, so a kept URL would otherwise retain the whole request head it came from.
+ * parent, so a kept key cut from a URL would otherwise retain the whole URL, query string included (up to the head
+ * limit), where the byte budget counts only the key.
  */
 function ownCopy(text: string): string {
   return Buffer.from(text, 'latin1').toString('latin1');
