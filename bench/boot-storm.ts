@@ -11,6 +11,7 @@
  * (its path list, the store it filled, the file writing for nginx) shares a heap or an event loop with a server.
  * BOOT_STORM_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to our server process only.
  *   add --pin to run every server on CPU 0 and wrk on CPU 1 (needs taskset)
+ *   --rounds 3: warm runs of ours-lean and nginx in turns, and walks on each side of the template edit
  *
  * nginx (Debian package) is started on a loopback port with its own conf/pid under a temp dir and stopped by PID.
  * wrk is used when installed (autocannon, being JS on a shared core, saturates earlier), else autocannon.
@@ -40,6 +41,12 @@ export interface BootStormOptions {
    * sometimes puts wrk and the server on one core, which halves a run at random; pinning makes runs comparable.
    */
   pin?: boolean;
+  /**
+   * Warm runs of ours-lean and nginx, taken in turns (default 3), and walks over the other vendors on each side of
+   * the template edit (default 3 each). The box's speed drifts by more than the gaps measured: one run of each, minutes
+   * apart, compared that drift as often as the servers. Turns put each pair seconds apart; the median shows the rest.
+   */
+  rounds?: number;
   log?: (line: string) => void;
 }
 
@@ -52,6 +59,8 @@ export interface WalkRow {
   p50ms: number;
   p99ms: number;
   errors: number;
+  /** configs/s of each walk when the row stands for several (the row's figures are then their medians). */
+  each?: number[];
 }
 
 export interface BootStormRow {
@@ -62,6 +71,26 @@ export interface BootStormRow {
   p50ms: number;
   p99ms: number;
   errors: number;
+  /** Per turn, when runs were taken in turns with nginx: configs/s and the ratio to the nginx run beside it. */
+  turns?: Array<{ rps: number; ratio: number }>;
+}
+
+type Measured = { rps: number; p50ms: number; p99ms: number; errors: number };
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** One figure for several runs of the same thing: medians of rate and latencies, errors summed. */
+function medianOf(runs: readonly Measured[]): Measured {
+  return {
+    rps: median(runs.map((r) => r.rps)),
+    p50ms: median(runs.map((r) => r.p50ms)),
+    p99ms: median(runs.map((r) => r.p99ms)),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+  };
 }
 
 const which = (bin: string): string | undefined => {
@@ -424,6 +453,7 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   const sizes = opts.sizes ?? [10_000, 100_000];
   const seconds = opts.durationSeconds ?? 10;
   const connections = opts.connections ?? 50;
+  const rounds = Math.max(1, opts.rounds ?? 3);
   const perAccount = opts.devicesPerAccount ?? 5_000;
   const say = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const tool: 'wrk' | 'autocannon' = which('wrk') ? 'wrk' : 'autocannon';
@@ -509,7 +539,26 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
         { server: 'node-floor', port: floor.port },
       ];
       for (const t of targets) await runLoad(tool, t.port, paths, 2, connections, tmp, pin);
-      for (const t of targets) rows.push({ devices: size, server: t.server, tool, ...(await runLoad(tool, t.port, paths, seconds, connections, tmp, pin)) });
+      const measure = (t: (typeof targets)[number]) => runLoad(tool, t.port, paths, seconds, connections, tmp, pin);
+      const target = (name: BootStormRow['server']) => targets.find((t) => t.server === name);
+      const lean = target('ours-lean')!;
+      const viaNginx = target('nginx');
+      rows.push({ devices: size, server: 'ours', tool, ...(await measure(target('ours')!)) });
+      if (viaNginx) {
+        // ours-lean and nginx in turns, the first of each pair swapped every turn (neither always runs on a box
+        // just warmed or cooled by the other); each turn's ratio compares two runs seconds apart.
+        const leanRuns: Measured[] = [];
+        const nginxRuns: Measured[] = [];
+        for (let turn = 0; turn < rounds; turn++) {
+          for (const t of turn % 2 === 0 ? [lean, viaNginx] : [viaNginx, lean]) (t === lean ? leanRuns : nginxRuns).push(await measure(t));
+        }
+        const turns = leanRuns.map((r, i) => ({ rps: r.rps, ratio: r.rps / nginxRuns[i]!.rps }));
+        rows.push({ devices: size, server: 'ours-lean', tool, ...medianOf(leanRuns), turns });
+        rows.push({ devices: size, server: 'nginx', tool, ...medianOf(nginxRuns) });
+      } else {
+        rows.push({ devices: size, server: 'ours-lean', tool, ...(await measure(lean)) });
+      }
+      rows.push({ devices: size, server: 'node-floor', tool, ...(await measure(target('node-floor')!)) });
 
       if (tool === 'wrk' && nginx) {
         // The other servers leave CPU 0 to ours-lean and nginx: a template edit would make the node:http server
@@ -537,15 +586,22 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
 
         // A built-in Yealink template edit (live reload), then at once a walk over the other vendors' phones. The
         // file is put back whatever happens.
+        // Several walks on each side: one walk at 10k lasts about 0.1 s, and the same walk with no edit between
+        // moved by up to 30% from one to the next.
         const others = paths.filter((p) => !p.startsWith('/provision/001565'));
-        walks.push({ devices: size, walk: 'other vendors, before the edit', server: 'ours-lean', files: others.length, ...(await runWalk(leanServer.port, others, connections, tmp, pin, 'others-before')) });
+        const walkOthers = async (name: string): Promise<Measured & { each: number[] }> => {
+          const runs: Measured[] = [];
+          for (let i = 0; i < rounds; i++) runs.push(await runWalk(leanServer!.port, others, connections, tmp, pin, `${name}-${i}`));
+          return { ...medianOf(runs), each: runs.map((r) => r.rps) };
+        };
+        walks.push({ devices: size, walk: 'other vendors, before the edit', server: 'ours-lean', files: others.length, ...(await walkOthers('others-before')) });
         const template = path.join(ROOT, 'templates', 'yealink', 'mac.cfg.hbs');
         const original = await readFile(template, 'utf8');
         const reloads = count(leanServer.output(), 'built-in template reloaded');
         try {
           await writeFile(template, `${original}\n# boot-storm edit\n`);
           await untilLogged(leanServer.output, 'built-in template reloaded', reloads, 30_000);
-          walks.push({ devices: size, walk: 'other vendors, after a Yealink edit', server: 'ours-lean', files: others.length, ...(await runWalk(leanServer.port, others, connections, tmp, pin, 'others-after')) });
+          walks.push({ devices: size, walk: 'other vendors, after a Yealink edit', server: 'ours-lean', files: others.length, ...(await walkOthers('others-after')) });
         } finally {
           await writeFile(template, original);
         }
@@ -572,14 +628,24 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
   for (const r of rows) {
     const ratio = (other: BootStormRow['server']) => {
       const o = rows.find((x) => x.devices === r.devices && x.server === other);
-      return (r.server === 'ours' || r.server === 'ours-lean') && o ? (r.rps / o.rps).toFixed(2) : '';
+      if (!(r.server === 'ours' || r.server === 'ours-lean') || !o) return '';
+      // Taken in turns: the median of each turn's ratio, not the ratio of medians that may come from different turns.
+      return (other === 'nginx' && r.turns ? median(r.turns.map((t) => t.ratio)) : r.rps / o.rps).toFixed(2);
     };
     lines.push(`| ${r.devices} | ${r.server} | ${Math.round(r.rps)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.errors} | ${ratio('nginx')} | ${ratio('node-floor')} |`);
+  }
+  const turned = rows.filter((r) => r.turns);
+  if (turned.length > 0) {
+    lines.push(
+      '',
+      `ours-lean and nginx ran in ${turned[0]!.turns!.length} turns (the order swapped each turn); their rows are medians, the ratio the median of each turn's:`,
+      ...turned.map((r) => `[${r.devices}] ours-lean/nginx by turn: ${r.turns!.map((t) => `${t.ratio.toFixed(2)} (${Math.round(t.rps)}/s)`).join(', ')}`),
+    );
   }
   if (walks.length > 0) {
     lines.push(
       '',
-      'Walks: each phone fetches its file once, in a shuffled order (wrk, one pass over the list). "cold" = ours-lean restarted just before (nothing in memory: files come from DATA_DIR/rendered and answers from rendered/answers.jsonl, kept by the previous run); "after a Yealink edit" = at once after a built-in Yealink template was edited (live reload), over Polycom and Grandstream phones.',
+      `Walks: each phone fetches its file once, in a shuffled order (wrk, one pass over the list). "cold" = ours-lean restarted just before (nothing in memory: files come from DATA_DIR/rendered and answers from rendered/answers.jsonl, kept by the previous run); "after a Yealink edit" = at once after a built-in Yealink template was edited (live reload), over Polycom and Grandstream phones. Before and after the edit ours-lean walks ${rounds} times back to back; those rows are medians.`,
       '',
       '| devices | walk | server | files | configs/s | p50 ms | p99 ms | errors | ours/nginx |',
       '|---|---|---|---|---|---|---|---|---|',
@@ -589,7 +655,18 @@ export async function runBootStorm(opts: BootStormOptions = {}): Promise<string>
       const ratio = w.server === 'ours-lean' && o ? (w.rps / o.rps).toFixed(2) : '';
       lines.push(`| ${w.devices} | ${w.walk} | ${w.server} | ${w.files} | ${Math.round(w.rps)} | ${w.p50ms.toFixed(2)} | ${w.p99ms.toFixed(2)} | ${w.errors} | ${ratio} |`);
     }
-    lines.push('', ...facts);
+    lines.push('');
+    for (const after of walks.filter((w) => w.walk === 'other vendors, after a Yealink edit' && w.each)) {
+      const before = walks.find((w) => w.devices === after.devices && w.walk === 'other vendors, before the edit' && w.each);
+      if (!before) continue;
+      const change = (x: number) => `${x >= before.rps ? '+' : ''}${((x / before.rps - 1) * 100).toFixed(1)}%`;
+      const rates = (w: WalkRow) => w.each!.map((x) => Math.round(x)).join(', ');
+      lines.push(
+        `[${after.devices}] other vendors' walks before the edit ${rates(before)}/s, after it ${rates(after)}/s: ` +
+          `median ${change(after.rps)}, the first walk after ${change(after.each![0]!)} against the median before`,
+      );
+    }
+    lines.push(...facts);
   }
   const report = lines.join('\n');
   say(report);
@@ -606,6 +683,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     durationSeconds: arg('duration') ? Number(arg('duration')) : undefined,
     connections: arg('connections') ? Number(arg('connections')) : undefined,
     pin: process.argv.includes('--pin'),
+    rounds: arg('rounds') ? Number(arg('rounds')) : undefined,
   }).then(
     () => process.exit(0),
     (err) => {

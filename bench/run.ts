@@ -17,12 +17,13 @@
 import os from 'node:os';
 import { table } from './lib.js';
 
-// Options with a value (`--sizes 10000`, `--duration 5`: the boot storm's device counts and seconds per run).
+// Options with a value (`--sizes 10000`, `--duration 5`, `--rounds 3`: the boot storm's device counts, seconds per
+// run, and turns of ours-lean beside nginx).
 const valueOf = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-const valued = new Set(['--sizes', '--duration']);
+const valued = new Set(['--sizes', '--duration', '--rounds']);
 const wanted = new Set(process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valued.has(all[i - 1] ?? '')));
 const run = (part: string) => wanted.size === 0 || wanted.has(part);
 
@@ -50,6 +51,7 @@ if (run('boot')) {
       pin: true,
       sizes: valueOf('sizes')?.split(',').map(Number),
       durationSeconds: valueOf('duration') ? Number(valueOf('duration')) : undefined,
+      rounds: valueOf('rounds') ? Number(valueOf('rounds')) : undefined,
       log: (line) => process.stderr.write(`${line}\n`),
     }),
   );
