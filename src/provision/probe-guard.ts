@@ -39,7 +39,7 @@ export class ProbeGuard {
   private readonly addresses: StrikeTable;
   private readonly networks: StrikeTable;
   private readonly banMs: number;
-  /** When the last ban running out ends. */
+  /** When the last ban running out ends; 0 once it has (checked without reading the clock). */
   private lastBanEnds = 0;
   private readonly writer: CoalescingWriter | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
@@ -67,9 +67,14 @@ export class ProbeGuard {
   }
 
   isBanned(address: string): boolean {
+    // Nearly always nobody is banned: then no per-address work on the phone path, and no clock read either (a
+    // replay read the clock three times besides the front door's own reading, ~2% of its CPU at 60k replays/s).
+    if (this.lastBanEnds === 0) return false;
     const now = this.now();
-    // Nearly always nobody is banned: then no per-address work on the phone path.
-    if (this.lastBanEnds <= now) return false;
+    if (this.lastBanEnds <= now) {
+      this.lastBanEnds = 0; // every ban has run out: the next one sets it again (noteBan)
+      return false;
+    }
     const keys = clientKeys(address);
     return this.addresses.bannedUntil(keys.address) > now || this.networks.bannedUntil(keys.network) > now;
   }

@@ -76,6 +76,25 @@ describe('probe guard (unit, injected clock)', () => {
     expect(guard.isBanned('203.0.113.1')).toBe(false);
   });
 
+  it('reads no clock while nobody is banned, and still enforces a ban made after the last one ran out', () => {
+    const clock = { now: 1_000_000, reads: 0 };
+    const guard = new ProbeGuard({ limit: 1, networkLimit: 100, windowSeconds: 60, banSeconds: 600, now: () => (clock.reads++, clock.now) });
+    for (let i = 0; i < 100; i++) expect(guard.isBanned('203.0.113.1')).toBe(false);
+    expect(clock.reads).toBe(0);
+    guard.probe('203.0.113.1');
+    expect(guard.probe('203.0.113.1')).toBe(true);
+    expect(guard.isBanned('203.0.113.1')).toBe(true);
+    clock.now += 600_001;
+    expect(guard.isBanned('203.0.113.1')).toBe(false); // ran out: the clock is read once more to learn it
+    const reads = clock.reads;
+    expect(guard.isBanned('203.0.113.1')).toBe(false);
+    expect(clock.reads).toBe(reads);
+    guard.probe('198.51.100.4');
+    expect(guard.probe('198.51.100.4')).toBe(true);
+    expect(guard.isBanned('198.51.100.4')).toBe(true);
+    expect(guard.isBanned('203.0.113.1')).toBe(false);
+  });
+
   it('keeps both tables bounded under a flood of new addresses, and keeps bans over idle entries', () => {
     const { guard, clock } = make({ limit: 1, networkLimit: 1_000_000, maxTracked: 1000 });
     guard.probe('198.51.100.1');
