@@ -21,7 +21,8 @@ const directory = {
 function prerenderWith(apiBusy: () => boolean) {
   let checked = 0;
   const renderer = { asked: 0, keptMeta: () => undefined, originOf: () => undefined, freshen: () => (checked++, 'valid') } as unknown as Renderer;
-  const job = new Prerender({ directory, renderer, log: createLogger('error'), apiBusy, choiceOf: () => ({ profile: yealink, model: 'T46S', family: 't4x' }) });
+  // The clock is the fake timers' too: a storm's pause is measured on it.
+  const job = new Prerender({ directory, renderer, log: createLogger('error'), apiBusy, now: () => Date.now(), choiceOf: () => ({ profile: yealink, model: 'T46S', family: 't4x' }) });
   return { job, checked: () => checked };
 }
 
@@ -102,6 +103,45 @@ describe('Prerender: a walk after a template edit holds back while phones keep t
     job.all({ vendor: 'yealink' });
     await vi.advanceTimersByTimeAsync(1_000);
     expect(renders()).toBeGreaterThanOrEqual(80 * 4);
+    job.close();
+  });
+
+  it("a storm's short pause does not let the walk race; a longer quiet does", async () => {
+    vi.useFakeTimers();
+    let renders = 0;
+    let asked = 0;
+    let fetching = true;
+    const renderer = {
+      get asked() {
+        return fetching ? ++asked : asked;
+      },
+      keptMeta: () => undefined,
+      originOf: () => undefined,
+      freshen: () => (renders++, 'rendered'),
+    } as unknown as Renderer;
+    const job = new Prerender({
+      directory: manyDirectory,
+      renderer,
+      log: createLogger('error'),
+      now: () => Date.now(),
+      // The loop is busy while phones fetch, nearly idle in their pauses.
+      loopBusy: () => (fetching ? 0.9 : 0.05),
+      choiceOf: () => ({ profile: yealink, model: 'T46S', family: 't4x' }),
+    });
+    job.all({ vendor: 'yealink' });
+    await vi.advanceTimersByTimeAsync(1_500);
+    // A pause of 80 ms (less than stormSettleMs): the walk keeps the storm's pace, at most one slice.
+    fetching = false;
+    const beforePause = renders;
+    await vi.advanceTimersByTimeAsync(80);
+    expect(renders - beforePause).toBeLessThanOrEqual(4);
+    // Phones again, then quiet for good: past the settle time the walk gets a slice every gap.
+    fetching = true;
+    await vi.advanceTimersByTimeAsync(500);
+    fetching = false;
+    const beforeQuiet = renders;
+    await vi.advanceTimersByTimeAsync(400);
+    expect(renders - beforeQuiet).toBeGreaterThanOrEqual(20 * 4);
     job.close();
   });
 
