@@ -25,7 +25,7 @@ export interface SharedReads {
   release(): void;
 }
 
-/** Where one socket of a process's reads land (64 KiB: what libuv offers per read, so no read is cut shorter). */
+/** Where the reads of every socket in this mode land, one buffer per process (64 KiB: what libuv offers per read, so no read is cut shorter). */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 /** Its memory (a Buffer's `.buffer` is a call into V8 each time it is read). */
 const READ_MEMORY = READ_BUFFER.buffer;
